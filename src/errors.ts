@@ -1,0 +1,100 @@
+/**
+ * Errors a service may throw. `status` is the HTTP status a door answers with; `expose` says whether
+ * `message` may be shown to the client. Anything that is not an AppError (or has expose=false) is
+ * rendered as a generic 500 and logged with its stack by the error middleware.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly expose: boolean;
+  /** Extra, client-safe data a renderer may use (e.g. validation issues, retry-after seconds). */
+  readonly detail: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { expose?: boolean; detail?: unknown; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.expose = options.expose ?? status < 500;
+    this.detail = options.detail;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export interface ValidationIssue {
+  /** FastAPI-style location, e.g. ['body', 'email']. */
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+export class ValidationError extends AppError {
+  constructor(issues: ValidationIssue[]) {
+    super(422, 'VALIDATION_ERROR', 'Request validation failed', { detail: issues });
+  }
+  get issues(): ValidationIssue[] {
+    return this.detail as ValidationIssue[];
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, code = 'BAD_REQUEST') {
+    super(400, code, message);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'Could not validate credentials', code = 'AUTH_INVALID_TOKEN') {
+    super(401, code, message, { headers: { 'WWW-Authenticate': 'Bearer' } });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string, code = 'FORBIDDEN') {
+    super(403, code, message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'Not Found', code = 'NOT_FOUND') {
+    super(404, code, message);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, code = 'CONFLICT') {
+    super(409, code, message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(message = 'Request body too large') {
+    super(413, 'PAYLOAD_TOO_LARGE', message);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number, message = 'Too many attempts, try again later') {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    super(429, 'RATE_LIMITED', message, { detail: { retryAfter: seconds }, headers: { 'Retry-After': String(seconds) } });
+  }
+}
+
+/** A dependency (database or store) cannot be reached. Always 503 with Retry-After, never a crash. */
+export class ServiceUnavailableError extends AppError {
+  readonly dependency: 'database' | 'store';
+  constructor(dependency: 'database' | 'store', cause?: unknown) {
+    super(503, 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable', {
+      expose: true,
+      headers: { 'Retry-After': '5' },
+      cause,
+    });
+    this.dependency = dependency;
+  }
+}
