@@ -1,0 +1,66 @@
+import Koa from 'koa';
+import type Router from '@koa/router';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import './http/context.ts';
+import { requestId } from './http/middleware/request-id.ts';
+import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
+import { securityHeaders } from './http/middleware/security-headers.ts';
+import { parseBody } from './http/middleware/body.ts';
+import { healthRouter, type ReadinessCheck } from './http/health.ts';
+
+export interface AppDependencies {
+  config: Config;
+  logger: Logger;
+  readiness: ReadinessCheck[];
+  errorTranslators: ErrorTranslator[];
+  /** The doors (legacy profiles, admin, interactions…), each a router with its own prefix. */
+  routers?: Router[];
+  /** Middleware that must see every request before routing (CORS, metrics). */
+  early?: Koa.Middleware[];
+  /** oidc-provider's Koa app, mounted at /oidc; it parses its own bodies. */
+  oidc?: { prefix: string; app: Koa };
+}
+
+function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa();
+  app.proxy = deps.config.trustProxy;
+  app.silent = true; // errors are logged by our error handler, never printed by Koa
+
+  app.use(requestId(deps.logger));
+  app.use(errorHandler(deps.errorTranslators));
+  app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
+  for (const middleware of deps.early ?? []) app.use(middleware);
+
+  const health = healthRouter(deps.readiness);
+  app.use(health.routes());
+
+  if (deps.oidc) {
+    const { prefix, app: provider } = deps.oidc;
+    const handle = provider.callback();
+    app.use(async (ctx, next) => {
+      if (!isUnder(ctx.path, prefix)) return next();
+      // oidc-provider routes relative to its mount point and writes the response itself.
+      const original = ctx.url;
+      ctx.url = ctx.url.slice(prefix.length) || '/';
+      try {
+        ctx.respond = false;
+        await handle(ctx.req, ctx.res);
+      } finally {
+        ctx.url = original;
+      }
+    });
+  }
+
+  const body = parseBody();
+  app.use(body);
+  for (const router of deps.routers ?? []) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,30 @@
+import { DataTypes, Model } from 'sequelize';
+import type { CreationOptional, InferAttributes, InferCreationAttributes, Sequelize } from 'sequelize';
+import type { JsonObject } from './user.ts';
+
+export class OidcClient extends Model<InferAttributes<OidcClient>, InferCreationAttributes<OidcClient>> {
+  declare clientId: string;
+  /** oidc-provider client metadata, without the secret. */
+  declare metadata: JsonObject;
+  /** Stored secret material (a hash, never the plain secret); null for public clients. */
+  declare secretHash: CreationOptional<string | null>;
+  declare firstParty: CreationOptional<boolean>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export function defineOidcClient(sequelize: Sequelize): typeof OidcClient {
+  const Bound = class extends OidcClient {};
+  Bound.init(
+    {
+      clientId: { type: DataTypes.STRING(255), primaryKey: true, allowNull: false },
+      metadata: { type: DataTypes.JSON, allowNull: false },
+      secretHash: { type: DataTypes.TEXT, allowNull: true },
+      firstParty: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      createdAt: { type: DataTypes.DATE, allowNull: false },
+      updatedAt: { type: DataTypes.DATE, allowNull: false },
+    },
+    { sequelize, modelName: 'OidcClient', tableName: 'oidc_clients', underscored: true },
+  );
+  return Bound;
+}

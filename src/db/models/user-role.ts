@@ -1,0 +1,21 @@
+import { DataTypes, Model } from 'sequelize';
+import type { CreationOptional, InferAttributes, InferCreationAttributes, Sequelize } from 'sequelize';
+
+export class UserRole extends Model<InferAttributes<UserRole>, InferCreationAttributes<UserRole>> {
+  declare userId: string;
+  declare roleId: string;
+  declare createdAt: CreationOptional<Date>;
+}
+
+export function defineUserRole(sequelize: Sequelize): typeof UserRole {
+  const Bound = class extends UserRole {};
+  Bound.init(
+    {
+      userId: { type: DataTypes.UUID, primaryKey: true, allowNull: false },
+      roleId: { type: DataTypes.UUID, primaryKey: true, allowNull: false },
+      createdAt: { type: DataTypes.DATE, allowNull: false },
+    },
+    { sequelize, modelName: 'UserRole', tableName: 'user_roles', underscored: true, updatedAt: false },
+  );
+  return Bound;
+}

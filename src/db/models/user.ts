@@ -1,0 +1,128 @@
+import { DataTypes, Model } from 'sequelize';
+import type {
+  BelongsToManyAddAssociationMixin,
+  BelongsToManyGetAssociationsMixin,
+  BelongsToManyHasAssociationMixin,
+  BelongsToManyRemoveAssociationMixin,
+  BelongsToManySetAssociationsMixin,
+  CreationOptional,
+  InferAttributes,
+  InferCreationAttributes,
+  NonAttribute,
+  Sequelize,
+  UpdateOptions,
+} from 'sequelize';
+import type { Membership } from './membership.ts';
+import type { Organization } from './organization.ts';
+import type { Role } from './role.ts';
+
+export const USER_STATUSES = ['active', 'inactive', 'suspended'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+export type JsonObject = { [key: string]: unknown };
+
+/** E-mail addresses are stored and compared lower-case. */
+export function normalizeEmail(email: string): string {
+  return email.toLowerCase();
+}
+
+/** Usernames keep their spelling in `username`; uniqueness and look-ups use this form. */
+export function normalizeUsername(username: string): string {
+  return username.toLowerCase();
+}
+
+/**
+ * The database's primary key is `number` (SQLite only auto-increments an INTEGER PRIMARY KEY),
+ * but the model treats the public UUID `id` (unique, NOT NULL) as its key, so findByPk(uuid),
+ * save() and associations all work on `id`; `number` is filled in by the database on insert.
+ */
+export class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
+  declare id: CreationOptional<string>;
+  declare number: CreationOptional<number>;
+  declare username: CreationOptional<string | null>;
+  declare usernameNormalized: CreationOptional<string | null>;
+  declare email: string;
+  declare passwordHash: string;
+  declare fullName: CreationOptional<string | null>;
+  declare phone: CreationOptional<string | null>;
+  declare status: CreationOptional<UserStatus>;
+  declare emailVerified: CreationOptional<boolean>;
+  declare onboardingCompleted: CreationOptional<boolean>;
+  declare onboardingStep: CreationOptional<number | null>;
+  declare onboardingData: CreationOptional<JsonObject | null>;
+  declare organizationId: CreationOptional<string | null>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+
+  declare roles?: NonAttribute<Role[]>;
+  declare organization?: NonAttribute<Organization | null>;
+  declare memberships?: NonAttribute<Membership[]>;
+  declare organizations?: NonAttribute<Organization[]>;
+
+  declare getRoles: BelongsToManyGetAssociationsMixin<Role>;
+  declare setRoles: BelongsToManySetAssociationsMixin<Role, string>;
+  declare addRole: BelongsToManyAddAssociationMixin<Role, string>;
+  declare removeRole: BelongsToManyRemoveAssociationMixin<Role, string>;
+  declare hasRole: BelongsToManyHasAssociationMixin<Role, string>;
+}
+
+export function defineUser(sequelize: Sequelize): typeof User {
+  // A subclass per Sequelize instance, so several databases can be open in one process.
+  const Bound = class extends User {};
+  Bound.init(
+    {
+      id: { type: DataTypes.UUID, primaryKey: true, allowNull: false, defaultValue: DataTypes.UUIDV4 },
+      number: { type: DataTypes.INTEGER, autoIncrement: true, allowNull: false },
+      username: {
+        type: DataTypes.STRING(255),
+        allowNull: true,
+        set(value: string | null) {
+          this.setDataValue('username', value);
+          this.setDataValue('usernameNormalized', value === null ? null : normalizeUsername(value));
+        },
+      },
+      usernameNormalized: { type: DataTypes.STRING(255), allowNull: true },
+      email: {
+        type: DataTypes.STRING(320),
+        allowNull: false,
+        set(value: string) {
+          this.setDataValue('email', normalizeEmail(value));
+        },
+      },
+      passwordHash: { type: DataTypes.TEXT, allowNull: false },
+      fullName: { type: DataTypes.STRING(255), allowNull: true },
+      phone: { type: DataTypes.STRING(64), allowNull: true },
+      status: {
+        type: DataTypes.STRING(16),
+        allowNull: false,
+        defaultValue: 'active',
+        validate: { isIn: [[...USER_STATUSES]] },
+      },
+      emailVerified: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      onboardingCompleted: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      onboardingStep: { type: DataTypes.INTEGER, allowNull: true },
+      onboardingData: { type: DataTypes.JSON, allowNull: true },
+      organizationId: { type: DataTypes.UUID, allowNull: true },
+      createdAt: { type: DataTypes.DATE, allowNull: false },
+      updatedAt: { type: DataTypes.DATE, allowNull: false },
+    },
+    {
+      sequelize,
+      modelName: 'User',
+      tableName: 'users',
+      underscored: true,
+      hooks: {
+        // Static User.update() does not run attribute setters: normalize here too.
+        beforeBulkUpdate(options: UpdateOptions<InferAttributes<User>> & { attributes?: Partial<InferAttributes<User>> }) {
+          const attributes = options.attributes;
+          if (!attributes) return;
+          if (typeof attributes.email === 'string') attributes.email = normalizeEmail(attributes.email);
+          if (attributes.username !== undefined) {
+            attributes.usernameNormalized = attributes.username === null ? null : normalizeUsername(attributes.username);
+            if (options.fields && !options.fields.includes('usernameNormalized')) options.fields.push('usernameNormalized');
+          }
+        },
+      },
+    },
+  );
+  return Bound;
+}

@@ -1,0 +1,17 @@
+import type { Logger } from '../logger.ts';
+import type { AppError } from '../errors.ts';
+
+/** How a door renders its errors (a legacy profile, the admin API, a page). Set per router by middleware. */
+export type ErrorRenderer = (error: AppError) => { status: number; body: unknown; headers?: Record<string, string> };
+
+declare module 'koa' {
+  interface DefaultContext {
+    requestId: string;
+    log: Logger;
+  }
+  interface DefaultState {
+    renderError?: ErrorRenderer;
+    /** The route template that matched, for metrics and logs (never the raw path with ids). */
+    routeName?: string;
+  }
+}

@@ -1,0 +1,18 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Middleware } from 'koa';
+
+export const BODY_LIMIT = '100kb';
+
+/** JSON and form bodies up to 100 kB (413 beyond), malformed JSON → 400 through the error handler. */
+export function parseBody(): Middleware {
+  return bodyParser({
+    enableTypes: ['json', 'form'],
+    jsonLimit: BODY_LIMIT,
+    formLimit: BODY_LIMIT,
+    encoding: 'utf-8',
+    jsonStrict: true,
+    onError: (err) => {
+      throw err;
+    },
+  }) as Middleware;
+}

@@ -1,0 +1,56 @@
+import type { Middleware } from 'koa';
+import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from '../../errors.ts';
+import type { ErrorRenderer } from '../context.ts';
+
+/** Maps an error of a lower layer (e.g. a lost database connection) to an AppError, or returns undefined. */
+export type ErrorTranslator = (error: unknown) => AppError | undefined;
+
+/** FastAPI's error body: `{"detail": "…"}`, or the list of validation issues for a 422. */
+export const renderDetail: ErrorRenderer = (error) => ({
+  status: error.status,
+  body: { detail: error.status === 422 && Array.isArray(error.detail) ? error.detail : error.message },
+});
+
+const INTERNAL = new AppError(500, 'INTERNAL_ERROR', 'Internal Server Error', { expose: true });
+
+/** Errors thrown by the body parser (co-body / raw-body) carry an HTTP status, and sometimes a `type`. */
+function fromBodyParser(error: unknown): AppError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { type, status } = error as { type?: unknown; status?: unknown };
+  if (type === 'entity.too.large' || status === 413) return new PayloadTooLargeError();
+  if (status === 400 && (error instanceof SyntaxError || type === 'entity.parse.failed')) return new BadRequestError('Malformed JSON body');
+  if (status === 415 || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported request body encoding');
+  }
+  if (status === 400) return new BadRequestError('Unreadable request body');
+  return undefined;
+}
+
+/**
+ * The one place errors become responses. AppErrors are rendered by the renderer the matched door put on
+ * ctx.state (FastAPI `detail` by default); anything else is a generic 500 and one log line with the stack.
+ */
+export function errorHandler(translators: ErrorTranslator[] = []): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError();
+    } catch (caught) {
+      let error: AppError | undefined = caught instanceof AppError ? caught : undefined;
+      for (const translate of translators) error ??= translate(caught);
+      error ??= fromBodyParser(caught);
+      if (!error || !error.expose) {
+        ctx.log.error({ err: caught }, 'unhandled error');
+        error = INTERNAL;
+      } else if (error.status >= 500) {
+        ctx.log.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
+      }
+      const render = ctx.state.renderError ?? renderDetail;
+      const rendered = render(error);
+      ctx.status = rendered.status;
+      ctx.remove('Content-Length');
+      for (const [name, value] of Object.entries({ ...error.headers, ...rendered.headers })) ctx.set(name, value);
+      ctx.body = rendered.body;
+    }
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Entry point: load config → build dependencies → create app → listen. SIGTERM/SIGINT: stop accepting,
+ * let in-flight requests finish (10 s at most), close the database and the store, exit 0.
+ */
+import type { Server } from 'node:http';
+import { loadConfig, ConfigError, type Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { buildDependencies } from './dependencies.ts';
+import { createServerApp } from './server.ts';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function describeMode(config: Config): string {
+  const db = config.database.embedded ? `embedded SQLite (${config.database.url.slice('sqlite:'.length)})` : 'PostgreSQL';
+  const store = config.redis.embedded ? 'in-process store' : config.redis.clusterNodes.length ? 'Redis Cluster' : 'Redis';
+  return `${db}, ${store}, e-mail ${config.mail.smtpUrl ? 'via SMTP' : `to ${config.mail.outboxDir}`}`;
+}
+
+function listen(server: Server, config: Config): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function shutdownOn(server: Server, logger: Logger, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    force.unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    clearTimeout(force);
+    await close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const problem of err.problems) console.error(`configuration error: ${problem}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  try {
+    const deps = await buildDependencies(config, logger);
+    const { server } = await createServerApp(deps);
+    await listen(server, config);
+    shutdownOn(server, logger, deps.close);
+    if (config.database.embedded || config.redis.embedded) {
+      logger.info(`embedded mode: ${describeMode(config)}; not for production (set DATABASE_URL and REDIS_URL)`);
+    } else {
+      logger.info(`using ${describeMode(config)}`);
+    }
+    logger.info({ port: config.port, issuer: config.issuer }, `listening on http://${config.host}:${config.port}`);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    console.error(`start-up failed: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import Router from '@koa/router';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { AppError, ServiceUnavailableError, ValidationError } from '../../src/errors.ts';
+
+describe('the Koa app (src/app.ts)', () => {
+  let server: http.Server;
+  let base: string;
+  let storeUp = true;
+  const logLines: string[] = [];
+
+  before(async () => {
+    const router = new Router();
+    router.post('/echo', (ctx) => {
+      ctx.body = { received: ctx.request.body };
+    });
+    router.get('/boom', () => {
+      throw new Error('SELECT * FROM users WHERE secret');
+    });
+    router.get('/teapot', () => {
+      throw new AppError(418, 'TEAPOT', 'I am a teapot');
+    });
+    router.get('/invalid', () => {
+      throw new ValidationError([{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }]);
+    });
+    router.get('/lost-db', () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { lostConnection: true });
+    });
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    const app = createApp({
+      config: loadConfig({ NODE_ENV: 'test' }),
+      logger: createLogger({ level: 'info', destination: sink }),
+      readiness: [
+        { name: 'database', check: async () => {} },
+        {
+          name: 'store',
+          check: async () => {
+            if (!storeUp) throw new Error('down');
+          },
+        },
+      ],
+      errorTranslators: [(err) => ((err as { lostConnection?: boolean }).lostConnection ? new ServiceUnavailableError('database', err) : undefined)],
+      routers: [router],
+    });
+    server = http.createServer(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('answers /healthz with 200', async () => {
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ status: 'ok' });
+  });
+
+  it('answers /readyz 200 {"status":"ok"} when every check passes, 503 naming the failed one otherwise', async () => {
+    let res = await fetch(`${base}/readyz`);
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ status: 'ok' });
+    storeUp = false;
+    try {
+      res = await fetch(`${base}/readyz`);
+      expect(res.status).to.equal(503);
+      expect(res.headers.get('retry-after')).to.equal('5');
+      expect(await res.json()).to.deep.equal({ status: 'unavailable', failed: ['store'] });
+    } finally {
+      storeUp = true;
+    }
+  });
+
+  it('parses JSON and form bodies', async () => {
+    let res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(await res.json()).to.deep.equal({ received: { a: 1 } });
+    res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=a&password=b' });
+    expect(await res.json()).to.deep.equal({ received: { username: 'a', password: 'b' } });
+  });
+
+  it('answers malformed JSON with 400 and a detail, not a stack', async () => {
+    const res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    expect(res.status).to.equal(400);
+    expect(await res.json()).to.deep.equal({ detail: 'Malformed JSON body' });
+  });
+
+  it('answers a body over 100 kB with 413', async () => {
+    const body = JSON.stringify({ password: 'x'.repeat(101 * 1024) });
+    const res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).to.equal(413);
+    expect(await res.json()).to.deep.equal({ detail: 'Request body too large' });
+  });
+
+  it('answers an unknown route with 404 JSON', async () => {
+    const res = await fetch(`${base}/nowhere`);
+    expect(res.status).to.equal(404);
+    expect(await res.json()).to.deep.equal({ detail: 'Not Found' });
+  });
+
+  it('renders AppErrors with their status and message, 422s in FastAPI shape', async () => {
+    let res = await fetch(`${base}/teapot`);
+    expect(res.status).to.equal(418);
+    expect(await res.json()).to.deep.equal({ detail: 'I am a teapot' });
+    res = await fetch(`${base}/invalid`);
+    expect(res.status).to.equal(422);
+    expect(await res.json()).to.deep.equal({ detail: [{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }] });
+  });
+
+  it('turns an unexpected error into a generic 500 with no stack or SQL, and logs it once', async () => {
+    logLines.length = 0;
+    const res = await fetch(`${base}/boom`);
+    expect(res.status).to.equal(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).to.deep.equal({ detail: 'Internal Server Error' });
+    expect(text).not.to.match(/SELECT|at .*\.ts/);
+    expect(logLines.filter((l) => l.includes('unhandled error'))).to.have.length(1);
+  });
+
+  it('translates a lost database connection into 503 with Retry-After', async () => {
+    const res = await fetch(`${base}/lost-db`);
+    expect(res.status).to.equal(503);
+    expect(res.headers.get('retry-after')).to.equal('5');
+    expect(await res.json()).to.deep.equal({ detail: 'Service temporarily unavailable' });
+  });
+
+  it('gives every response a request id and security headers', async () => {
+    const res = await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': 'abcdef12-req' } });
+    expect(res.headers.get('x-request-id')).to.equal('abcdef12-req');
+    expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
+    expect(res.headers.get('content-security-policy')).to.include("frame-ancestors 'none'");
+    expect(res.headers.get('x-frame-options')).to.equal('DENY');
+    expect(res.headers.get('strict-transport-security')).to.equal(null);
+    const generated = (await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': 'bad id with spaces' } })).headers.get('x-request-id');
+    expect(generated).to.match(/^[0-9a-f-]{36}$/);
+  });
+});
