@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +25,8 @@ export interface RedisServer {
   readonly pid: number;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. Idempotent. */
   stop(): Promise<void>;
-  /** Starts the server again on the same port with the same arguments (stopping it first if running). */
+  /** Starts the server again on the same port with the same arguments (stopping it first if running);
+   *  also works after stop(). Data is not kept (no persistence). */
   restart(): Promise<void>;
 }
 
@@ -80,6 +81,7 @@ async function portAnswers(port: number): Promise<boolean> {
 async function spawnServer(port: number, args: string[], dir: string): Promise<ChildProcess> {
   // Otherwise a leftover server on the port would answer our readiness check in place of ours.
   if (await portAnswers(port)) throw new Error(`Port ${port} is already in use by another server`);
+  await mkdir(dir, { recursive: true }); // stop() removes it; restart() comes back here
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir, ...args],

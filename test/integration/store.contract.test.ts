@@ -9,7 +9,7 @@ import type { Store } from '../../src/store/store.ts';
 import { redisServerAvailable, startRedisCluster } from '../helpers/redis.ts';
 import type { RedisCluster } from '../helpers/redis.ts';
 
-const SHARED_REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLUSTER_PORTS = [7110, 7111, 7112];
 const requireServices = process.env.REQUIRE_SERVICES === '1';
 
