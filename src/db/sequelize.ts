@@ -49,7 +49,7 @@ function sqlLogging(logger: DatabaseLogger | undefined): Options['logging'] {
 export function sqliteStorage(url: string): string {
   let rest = url.slice('sqlite:'.length);
   if (rest.startsWith('//')) rest = rest.slice(2);
-  if (rest === '' ) throw new Error('DATABASE_URL sqlite: needs a file path or :memory:');
+  if (rest === '') throw new Error('DATABASE_URL sqlite: needs a file path or :memory:');
   return rest;
 }
 

@@ -28,7 +28,8 @@ export function defineAuditEvent(sequelize: Sequelize): typeof AuditEvent {
       userAgent: { type: DataTypes.TEXT, allowNull: true },
       clientId: { type: DataTypes.STRING(255), allowNull: true },
       detail: { type: DataTypes.JSON, allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'AuditEvent', tableName: 'audit_events', underscored: true, updatedAt: false },
   );

@@ -29,8 +29,9 @@ export function defineMembership(sequelize: Sequelize): typeof Membership {
         defaultValue: 'member',
         validate: { isIn: [[...MEMBERSHIP_ROLES]] },
       },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
-      updatedAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
+      updatedAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'Membership', tableName: 'memberships', underscored: true },
   );

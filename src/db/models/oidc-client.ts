@@ -21,8 +21,9 @@ export function defineOidcClient(sequelize: Sequelize): typeof OidcClient {
       metadata: { type: DataTypes.JSON, allowNull: false },
       secretHash: { type: DataTypes.TEXT, allowNull: true },
       firstParty: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
-      updatedAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
+      updatedAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'OidcClient', tableName: 'oidc_clients', underscored: true },
   );

@@ -21,8 +21,9 @@ export function defineOrganization(sequelize: Sequelize): typeof Organization {
       id: { type: DataTypes.UUID, primaryKey: true, allowNull: false, defaultValue: DataTypes.UUIDV4 },
       name: { type: DataTypes.STRING(255), allowNull: false },
       slug: { type: DataTypes.STRING(255), allowNull: false },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
-      updatedAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
+      updatedAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'Organization', tableName: 'organizations', underscored: true },
   );

@@ -19,8 +19,9 @@ export function defineRole(sequelize: Sequelize): typeof Role {
       id: { type: DataTypes.UUID, primaryKey: true, allowNull: false, defaultValue: DataTypes.UUIDV4 },
       name: { type: DataTypes.STRING(64), allowNull: false },
       description: { type: DataTypes.TEXT, allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
-      updatedAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
+      updatedAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'Role', tableName: 'roles', underscored: true },
   );

@@ -20,8 +20,9 @@ export function defineSigningKey(sequelize: Sequelize): typeof SigningKey {
       kid: { type: DataTypes.STRING(128), primaryKey: true, allowNull: false },
       alg: { type: DataTypes.STRING(16), allowNull: false, validate: { isIn: [[...SIGNING_ALGS]] } },
       privateJwk: { type: DataTypes.TEXT, allowNull: false },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
       supersededAt: { type: DataTypes.DATE, allowNull: true },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'SigningKey', tableName: 'signing_keys', underscored: true, updatedAt: false },
   );

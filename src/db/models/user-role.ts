@@ -13,7 +13,8 @@ export function defineUserRole(sequelize: Sequelize): typeof UserRole {
     {
       userId: { type: DataTypes.UUID, primaryKey: true, allowNull: false },
       roleId: { type: DataTypes.UUID, primaryKey: true, allowNull: false },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
     },
     { sequelize, modelName: 'UserRole', tableName: 'user_roles', underscored: true, updatedAt: false },
   );

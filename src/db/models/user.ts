@@ -10,7 +10,6 @@ import type {
   InferCreationAttributes,
   NonAttribute,
   Sequelize,
-  UpdateOptions,
 } from 'sequelize';
 import type { Membership } from './membership.ts';
 import type { Organization } from './organization.ts';
@@ -75,6 +74,7 @@ export function defineUser(sequelize: Sequelize): typeof User {
       username: {
         type: DataTypes.STRING(255),
         allowNull: true,
+        // Setters also run for static User.update() (Sequelize's sideEffects), so the two never drift.
         set(value: string | null) {
           this.setDataValue('username', value);
           this.setDataValue('usernameNormalized', value === null ? null : normalizeUsername(value));
@@ -102,26 +102,15 @@ export function defineUser(sequelize: Sequelize): typeof User {
       onboardingStep: { type: DataTypes.INTEGER, allowNull: true },
       onboardingData: { type: DataTypes.JSON, allowNull: true },
       organizationId: { type: DataTypes.UUID, allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
-      updatedAt: { type: DataTypes.DATE, allowNull: false },
+      // Set by Sequelize (timestamps); declared so the attribute types are complete.
+      createdAt: DataTypes.DATE,
+      updatedAt: DataTypes.DATE,
     },
     {
       sequelize,
       modelName: 'User',
       tableName: 'users',
       underscored: true,
-      hooks: {
-        // Static User.update() does not run attribute setters: normalize here too.
-        beforeBulkUpdate(options: UpdateOptions<InferAttributes<User>> & { attributes?: Partial<InferAttributes<User>> }) {
-          const attributes = options.attributes;
-          if (!attributes) return;
-          if (typeof attributes.email === 'string') attributes.email = normalizeEmail(attributes.email);
-          if (attributes.username !== undefined) {
-            attributes.usernameNormalized = attributes.username === null ? null : normalizeUsername(attributes.username);
-            if (options.fields && !options.fields.includes('usernameNormalized')) options.fields.push('usernameNormalized');
-          }
-        },
-      },
     },
   );
   return Bound;

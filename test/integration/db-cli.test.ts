@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { createSequelize } from '../../src/db/sequelize.ts';
+import { initModels } from '../../src/db/models/index.ts';
+import { MIGRATIONS } from '../../src/db/migrate.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `npm run cli -- <args>` without npm's own noise: the same entry, as a child process. */
+function cli(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['src/cli/main.ts', ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('CLI (npm run cli)', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'idp-cli-'));
+    env = { DATABASE_URL: `sqlite:${path.join(dir, 'db', 'idp.sqlite')}`, DATA_DIR: dir };
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--help lists the commands', async () => {
+    const run = await cli(['--help'], env);
+    expect(run.code).to.equal(0);
+    expect(run.stdout).to.contain('migrate').and.to.contain('keys:rotate');
+  });
+
+  it('migrate applies every migration to a fresh SQLite database, then has nothing to do', async () => {
+    const first = await cli(['migrate'], env);
+    expect(first.code, first.stderr).to.equal(0);
+    for (const [name] of MIGRATIONS) expect(first.stdout).to.contain(name);
+    const second = await cli(['migrate'], env);
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.match(/up to date/);
+  });
+
+  it('keys:rotate adds a key per algorithm that the key table then holds', async () => {
+    expect((await cli(['migrate'], env)).code).to.equal(0);
+    const run = await cli(['keys:rotate'], env);
+    expect(run.code, run.stderr).to.equal(0);
+    const sequelize = createSequelize({ url: env.DATABASE_URL as string });
+    try {
+      const rows = await initModels(sequelize).SigningKey.findAll();
+      expect(rows.map((r) => r.alg).sort()).to.deep.equal(['ES256', 'RS256']);
+      for (const row of rows) expect(run.stdout).to.contain(row.kid);
+    } finally {
+      await sequelize.close();
+    }
+    const es = await cli(['keys:rotate', '--alg', 'ES256'], env);
+    expect(es.code, es.stderr).to.equal(0);
+  });
+
+  it('an unknown command exits 1 with one line', async () => {
+    const run = await cli(['no-such-command'], env);
+    expect(run.code).to.equal(1);
+    expect(run.stderr.trim().split('\n')).to.have.length(1);
+    expect(run.stderr).to.contain('unknown command');
+  });
+
+  it('a failing command exits 1 with one clear line and no stack', async () => {
+    // No migrations yet: the key table does not exist.
+    const run = await cli(['keys:rotate'], env);
+    expect(run.code).to.equal(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines, run.stderr).to.have.length(1);
+    expect(lines[0]).to.match(/^error: .*signing_keys/);
+  });
+
+  it('bad configuration exits 1 naming the key', async () => {
+    const run = await cli(['migrate'], { ...env, DATABASE_URL: 'mysql://nope' });
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.contain('DATABASE_URL');
+    expect(run.stderr).to.not.match(/\n\s+at /);
+  });
+
+  it('migrate works against PostgreSQL too', async function () {
+    const db = await createTestDatabase('postgres', { migrate: false, mocha: this });
+    try {
+      const run = await cli(['migrate'], { ...env, DATABASE_URL: db.url });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.contain(MIGRATIONS.at(-1)?.[0]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
