@@ -57,7 +57,7 @@ const schema = z.object({
   PORT: int(0, 65535),
   HOST: z.string().min(1),
   PUBLIC_URL: httpUrl.optional(),
-  DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, 'expected postgres://… or sqlite:PATH'),
+  DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, 'expected postgres://… or sqlite:PATH').optional(),
   DATABASE_READ_URLS: list.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\/.+/, 'expected postgres://…'))).default([]),
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'expected redis://…').optional(),
   REDIS_CLUSTER_NODES: list.pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port'))).default([]),
@@ -161,9 +161,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
 
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
   const dataDir = path.resolve(ROOT, raw.DATA_DIR);
-  const databaseUrl = raw.DATABASE_URL.startsWith('sqlite:') && !raw.DATABASE_URL.startsWith('sqlite::memory:')
-    ? `sqlite:${path.resolve(ROOT, raw.DATABASE_URL.slice('sqlite:'.length))}`
-    : raw.DATABASE_URL;
+  // The embedded database lives in the data folder unless DATABASE_URL says otherwise.
+  const rawDatabaseUrl = raw.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'idp.sqlite')}`;
+  const databaseUrl = rawDatabaseUrl.startsWith('sqlite:') && !rawDatabaseUrl.startsWith('sqlite::memory:')
+    ? `sqlite:${path.resolve(ROOT, rawDatabaseUrl.slice('sqlite:'.length))}`
+    : rawDatabaseUrl;
   const config: Config = {
     env: raw.NODE_ENV,
     port: raw.PORT,

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { buildDependencies } from './dependencies.ts';
 import { createServerApp } from './server.ts';
+import { ensureInitialAdmin } from './services/admin-bootstrap.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   try {
     const deps = await buildDependencies(config, logger);
+    await ensureInitialAdmin(deps, { email: config.admin.email, password: config.admin.password, dataDir: config.dataDir });
     const { server } = await createServerApp(deps);
     await listen(server, config);
     shutdownOn(server, logger, deps.close);

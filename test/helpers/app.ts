@@ -28,6 +28,8 @@ export interface TestServerOptions {
   store?: 'redis' | 'memory';
   /** Extra configuration, as environment variables (they win over everything). */
   env?: Record<string, string>;
+  /** The calling hook's context: lets a missing PostgreSQL skip the suite unless REQUIRE_SERVICES=1. */
+  mocha?: Mocha.Context;
 }
 
 export async function freePort(): Promise<number> {
@@ -48,7 +50,7 @@ export const MODES = [
 ] as const satisfies readonly (TestServerOptions & { name: string })[];
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const database = await createTestDatabase(options.database ?? 'postgres');
+  const database = await createTestDatabase(options.database ?? 'postgres', { mocha: options.mocha });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-test-'));
   const port = await freePort();
   const env: Record<string, string> = {

@@ -1,0 +1,32 @@
+import { UniqueConstraintError } from 'sequelize';
+import type { Models, Role } from '../db/models/index.ts';
+
+/** Role look-ups and grants shared by the bootstrap, the CLI and the admin API. */
+export function createRoleService(options: { models: Pick<Models, 'Role' | 'User'> }) {
+  const { Role, User } = options.models;
+
+  /** The role with this name, created on first use; safe when two processes race to create it. */
+  async function ensureRole(name: string, description: string | null = null): Promise<Role> {
+    const existing = await Role.findOne({ where: { name } });
+    if (existing) return existing;
+    try {
+      return await Role.create({ name, description });
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintError)) throw err;
+      const raced = await Role.findOne({ where: { name } });
+      if (!raced) throw err;
+      return raced;
+    }
+  }
+
+  async function grant(userId: string, roleName: string): Promise<void> {
+    const role = await ensureRole(roleName, roleName === 'admin' ? 'Full access to the admin API and console' : null);
+    const user = await User.findByPk(userId);
+    if (!user) throw new Error(`no user ${userId}`);
+    if (!(await user.hasRole(role))) await user.addRole(role);
+  }
+
+  return { ensureRole, grant };
+}
+
+export type RoleService = ReturnType<typeof createRoleService>;

@@ -1,0 +1,126 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnServer, waitForStatus, type ServerProcess } from '../helpers/process.ts';
+import { freePort, TEST_REDIS_URL } from '../helpers/app.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { startRedisServer, redisServerAvailable } from '../helpers/redis.ts';
+
+/** The real entry point, as `npm start` runs it. */
+describe('the server process (src/main.ts)', function () {
+  this.timeout(60_000);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  let proc: ServerProcess | undefined;
+
+  afterEach(async () => {
+    if (proc && proc.child.exitCode === null) {
+      proc.kill('SIGKILL');
+      await proc.exited;
+    }
+    proc = undefined;
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function tempDataDir(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'idp-main-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it('starts in embedded mode with no configuration, says so, creates the admin, and stops cleanly on SIGTERM', async () => {
+    const dataDir = tempDataDir();
+    const port = await freePort();
+    proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir });
+    const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(await res.json()).to.deep.equal({ status: 'ok' });
+    const output = proc.output();
+    expect(output.match(/embedded mode: embedded SQLite/g), 'one embedded-mode line').to.have.length(1);
+    expect(existsSync(path.join(dataDir, 'idp.sqlite'))).to.equal(true);
+
+    // First start on an empty database: an admin with a one-time password in a file the log names.
+    const passwordFile = path.join(dataDir, 'admin-password.txt');
+    expect(output).to.include(passwordFile);
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    expect(password.length).to.be.at.least(16);
+    expect(output, 'the password itself is never logged').not.to.include(password);
+
+    proc.kill('SIGTERM');
+    expect(await proc.exited).to.equal(0);
+    expect(proc.output()).to.match(/"msg":"stopped"/);
+
+    // A second start finds the admin and creates no other.
+    proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(proc.output()).not.to.include('admin-password.txt');
+    proc.kill('SIGTERM');
+    expect(await proc.exited).to.equal(0);
+  });
+
+  it('uses PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set, with the given admin', async () => {
+    const database = await createTestDatabase('postgres', { migrate: false });
+    cleanups.push(() => database.drop());
+    const port = await freePort();
+    proc = spawnServer({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: tempDataDir(),
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      ADMIN_EMAIL: 'Root@Example.com',
+      ADMIN_PASSWORD: 'a-long-admin-password',
+    });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(proc.output()).to.include('using PostgreSQL, Redis');
+    expect(proc.output()).not.to.include('embedded mode');
+    const [rows] = await database.sequelize.query(
+      `SELECT u.email FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin'`,
+    );
+    expect(rows).to.deep.equal([{ email: 'root@example.com' }]);
+    proc.kill('SIGTERM');
+    expect(await proc.exited).to.equal(0);
+  });
+
+  it('refuses to start in production with the embedded database and store or default secrets', async () => {
+    proc = spawnServer({ NODE_ENV: 'production', PORT: String(await freePort()), DATA_DIR: tempDataDir(), COOKIE_KEYS: 'changeme' });
+    expect(await proc.exited).to.equal(1);
+    const lines = proc.output().trim().split('\n');
+    expect(lines).to.have.length(3);
+    expect(lines[0]).to.match(/^configuration error: DATABASE_URL: /);
+    expect(lines[1]).to.match(/^configuration error: REDIS_URL: /);
+    expect(lines[2]).to.match(/^configuration error: COOKIE_KEYS: /);
+  });
+
+  it('stops on bad configuration with exit code 1 and one line per bad key', async () => {
+    proc = spawnServer({ PORT: 'eighty', ACCESS_TOKEN_TTL: 'forever', DATA_DIR: tempDataDir() });
+    expect(await proc.exited).to.equal(1);
+    const lines = proc.output().trim().split('\n');
+    expect(lines).to.have.length(2);
+    expect(lines[0]).to.match(/^configuration error: PORT: /);
+    expect(lines[1]).to.match(/^configuration error: ACCESS_TOKEN_TTL: /);
+  });
+
+  it('answers /readyz 503 naming the store while its Redis is down, and 200 again when it returns, without a restart', async function () {
+    if (!(await redisServerAvailable())) {
+      if (process.env.REQUIRE_SERVICES === '1') throw new Error('redis-server is not installed');
+      this.skip();
+    }
+    const redis = await startRedisServer({ port: 7001 });
+    cleanups.push(() => redis.stop());
+    const port = await freePort();
+    proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDataDir(), REDIS_URL: redis.url, LOG_LEVEL: 'warn' });
+    const readyz = `http://127.0.0.1:${port}/readyz`;
+    await waitForStatus(readyz, 200);
+
+    await redis.stop();
+    const down = await waitForStatus(readyz, 503, 10_000);
+    expect(await down.json()).to.deep.equal({ status: 'unavailable', failed: ['store'] });
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).to.equal(200);
+
+    await redis.restart();
+    const started = Date.now();
+    await waitForStatus(readyz, 200, 10_000);
+    expect(Date.now() - started).to.be.below(5_000);
+    expect(proc.child.exitCode, 'the server never restarted').to.equal(null);
+  });
+});
