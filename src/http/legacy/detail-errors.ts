@@ -1,0 +1,12 @@
+import type { ErrorRenderer } from '../context.ts';
+
+/**
+ * FastAPI's error body, `{"detail": "…"}` (or the list of issues for a 422), with a profile's own wording
+ * for some codes (the v2 service said "Incorrect email or password").
+ */
+export function detailErrors(messages: Partial<Record<string, string>> = {}): ErrorRenderer {
+  return (error) => ({
+    status: error.status,
+    body: { detail: error.status === 422 && Array.isArray(error.detail) ? error.detail : (messages[error.code] ?? error.message) },
+  });
+}

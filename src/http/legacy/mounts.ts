@@ -1,0 +1,61 @@
+/**
+ * The COMPAT_PROFILES mount table: which profile serves which prefix. Adding a profile is one file and
+ * one line in PROFILES.
+ */
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { ProfileName } from '../../config.ts';
+import type { Dependencies } from '../../dependencies.ts';
+import { corsFor } from '../middleware/cors.ts';
+import { createOperations } from './operations.ts';
+import type { Profile } from './profile.ts';
+import { createLegacyRouter } from './router.ts';
+import { authServiceProfile } from './auth-service.ts';
+import { auroraProfile } from './aurora.ts';
+import { v2Profile } from './v2.ts';
+import { envelopeProfile } from './envelope.ts';
+
+export const PROFILES: Record<ProfileName, Profile> = {
+  'auth-service': authServiceProfile,
+  aurora: auroraProfile,
+  v2: v2Profile,
+  envelope: envelopeProfile,
+};
+
+const API_VERSION = '1.0.0';
+
+type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'sessions' | 'tokens' | 'audit'>;
+
+const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
+
+export function createLegacyRouters(deps: LegacyDependencies): Router[] {
+  const operations = createOperations(deps);
+  return deps.config.compatProfiles.map(({ prefix, profile }) =>
+    createLegacyRouter({
+      prefix,
+      profile: PROFILES[profile],
+      operations,
+      auth: deps,
+      publicUrl: deps.config.publicUrl,
+      requireEmailVerification: deps.config.requireEmailVerification,
+      version: API_VERSION,
+    }),
+  );
+}
+
+/**
+ * Runs before body parsing and routing: a request under a mount gets that profile's error renderer at
+ * once, so a malformed body (400), an oversized one (413) or an unknown path (404) already answers in the
+ * profile's shape; and CORS (preflights included) for the legacy mounts and the admin API.
+ */
+export function createLegacyEarlyMiddleware(deps: Pick<Dependencies, 'config'>): Middleware[] {
+  // Longest prefix first, so /auth/v2 (if mounted) wins over /auth.
+  const mounts = [...deps.config.compatProfiles].sort((a, b) => b.prefix.length - a.prefix.length);
+  const renderer: Middleware = async (ctx, next) => {
+    const mount = mounts.find(({ prefix }) => under(ctx.path, prefix));
+    if (mount) ctx.state.renderError = PROFILES[mount.profile].renderError;
+    await next();
+  };
+  const cors = corsFor({ origins: deps.config.corsOrigins, pathPrefixes: [...mounts.map((m) => m.prefix), '/admin/api'] });
+  return [cors, renderer];
+}

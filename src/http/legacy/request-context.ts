@@ -1,0 +1,26 @@
+import type { Context } from 'koa';
+import type { RequestContext } from '../../services/request-context.ts';
+
+/** `::ffff:10.0.0.1` (an IPv4 client on a dual-stack socket) is recorded as `10.0.0.1`. */
+export function clientIp(ctx: Context): string | undefined {
+  const ip = ctx.ip;
+  if (!ip) return undefined;
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice('::ffff:'.length) : ip;
+}
+
+/**
+ * What the services record about a legacy request: the device headers of CONTRACT §3, the user agent
+ * and the client IP (X-Forwarded-For only when TRUST_PROXY is on: Koa's `app.proxy`). The session service
+ * bounds and cleans the values; an absent device type is `unknown`.
+ */
+export function requestContext(ctx: Context, door: string): RequestContext {
+  const header = (name: string): string | undefined => ctx.get(name) || undefined;
+  return {
+    ip: clientIp(ctx),
+    userAgent: header('User-Agent'),
+    deviceId: header('X-Device-ID'),
+    deviceName: header('X-Device-Name'),
+    deviceType: header('X-Device-Type') ?? 'unknown',
+    door,
+  };
+}

@@ -1,0 +1,140 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import { AppError } from '../../errors.ts';
+import type { AccountLinks } from '../../services/account-mail.ts';
+import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';
+import { mountDocs } from '../openapi/docs.ts';
+import { buildOpenApiDocument } from '../openapi/document.ts';
+import { ROUTES, type OperationContext, type Operations, type Route } from './operations.ts';
+import type { Profile, Reply, RequestSpec } from './profile.ts';
+import { requestContext } from './request-context.ts';
+import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
+
+export interface LegacyRouterOptions {
+  prefix: string;
+  profile: Profile;
+  operations: Operations;
+  auth: BearerAuthServices;
+  publicUrl: string;
+  requireEmailVerification: boolean;
+  /** Shown in the OpenAPI document. */
+  version: string;
+}
+
+/** First value of a repeated query parameter is not what FastAPI takes: it takes the last. */
+function flatQuery(query: Context['query']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(query)) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) out[key] = last;
+  }
+  return out;
+}
+
+function body(ctx: Context, route: Route, profile: Profile): unknown {
+  const raw: unknown = ctx.request.body ?? {};
+  // An OAuth2 password form always names the identifier `username`, whatever the profile's JSON calls it.
+  if (route.op === 'login' && ctx.is('urlencoded') && profile.loginField !== 'username' && raw && typeof raw === 'object') {
+    const form = raw as Record<string, unknown>;
+    if (form[profile.loginField] === undefined) return { ...form, [profile.loginField]: form.username };
+  }
+  return raw;
+}
+
+function rawInput(ctx: Context & { params?: Record<string, string> }, route: Route, profile: Profile): unknown {
+  switch (route.input) {
+    case 'body':
+      return body(ctx, route, profile);
+    case 'query':
+      return flatQuery(ctx.query);
+    case 'path':
+      return { ...ctx.params };
+    default:
+      return {};
+  }
+}
+
+const wantsHtmlPage = (ctx: Context): boolean => Boolean(ctx.is('urlencoded')) && ctx.accepts('json', 'html') === 'html';
+
+/**
+ * One legacy profile at one prefix: every route of operations.ts, parsed and rendered by the profile,
+ * plus its OpenAPI document, docs page and the reset-password page the e-mailed link opens.
+ */
+export function createLegacyRouter(options: LegacyRouterOptions): Router {
+  const { prefix, profile, operations } = options;
+  const router = new Router({ prefix });
+  const links: AccountLinks = {
+    verifyEmail: (token) => `${options.publicUrl}${prefix}/verify-email?token=${encodeURIComponent(token)}`,
+    resetPassword: (token) => `${options.publicUrl}${prefix}/reset-password?token=${encodeURIComponent(token)}`,
+  };
+
+  const setup: Middleware = async (ctx, next) => {
+    ctx.state.renderError = profile.renderError;
+    // Tokens and personal data: never cached by a browser or a proxy.
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    await next();
+  };
+
+  function handler(route: Route): Middleware {
+    const spec = (route.op === 'verifyEmail' && route.input === 'query' ? profile.requests.verifyEmailLink : profile.requests[route.op]) as RequestSpec<unknown>;
+    const run = operations[route.op] as (input: unknown, oc: OperationContext) => Promise<unknown>;
+    const reply = profile.replies[route.op] as Reply<unknown>;
+    return async (ctx) => {
+      const input = spec.parse(rawInput(ctx, route, profile));
+      const result = await run(input, { request: requestContext(ctx, profile.name), auth: ctx.state.auth, links });
+      if (route.op === 'resetPassword' && wantsHtmlPage(ctx)) {
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = resetPasswordDonePage();
+        return;
+      }
+      ctx.status = reply.status;
+      ctx.body = reply.render(result);
+    };
+  }
+
+  for (const route of ROUTES) {
+    const auth =
+      route.auth === 'none'
+        ? []
+        : [
+            bearerAuth(options.auth, {
+              optional: route.auth === 'optional',
+              requireEmailVerification: options.requireEmailVerification,
+              allowUnverified: route.allowUnverified || route.auth === 'optional',
+            }),
+          ];
+    router[route.method](route.path, setup, ...auth, handler(route));
+  }
+
+  router.get('/reset-password', setup, (ctx) => {
+    const token = flatQuery(ctx.query).token ?? '';
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = resetPasswordPage(`${prefix}/reset-password`, token);
+  });
+
+  mountDocs(router, {
+    prefix,
+    title: profile.title,
+    document: () => buildOpenApiDocument(profile, prefix, ROUTES, options.version),
+  });
+
+  // FastAPI answers a known path with the wrong method with 405 and an Allow header.
+  const methods = new Map<string, Set<string>>();
+  for (const route of ROUTES) methods.set(route.path, (methods.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
+  methods.get('/reset-password')?.add('GET');
+  for (const [path, allowed] of methods) {
+    if (allowed.has('GET')) allowed.add('HEAD');
+    const allow = [...allowed].join(', ');
+    router.all(path, (ctx) => {
+      if (ctx.method === 'OPTIONS') {
+        // A plain OPTIONS (a CORS preflight of an allowed origin never gets here): say what the path serves.
+        ctx.set('Allow', `${allow}, OPTIONS`);
+        ctx.status = 204;
+        return;
+      }
+      throw new AppError(405, 'METHOD_NOT_ALLOWED', 'Method Not Allowed', { headers: { Allow: allow } });
+    });
+  }
+  return router;
+}

@@ -1,0 +1,82 @@
+/**
+ * Request validation with zod, reported the way FastAPI (pydantic v2) does, because legacy clients
+ * parse it: 422 `{"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]}`.
+ */
+import type { z } from 'zod';
+import { ValidationError, type ValidationIssue } from '../../errors.ts';
+
+export type Location = 'body' | 'query' | 'path';
+
+type Issue = z.core.$ZodIssue;
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+const TYPE_NAMES: Record<string, [type: string, msg: string]> = {
+  string: ['string_type', 'Input should be a valid string'],
+  boolean: ['bool_type', 'Input should be a valid boolean'],
+  int: ['int_type', 'Input should be a valid integer'],
+  number: ['float_type', 'Input should be a valid number'],
+  object: ['dict_type', 'Input should be a valid dictionary'],
+  record: ['dict_type', 'Input should be a valid dictionary'],
+  array: ['list_type', 'Input should be a valid list'],
+};
+
+const plural = (n: number | bigint, word: string): string => `${n} ${word}${Number(n) === 1 ? '' : 's'}`;
+
+/** One zod issue in pydantic's words. */
+function describe(issue: Issue, input: unknown, location: Location): ValidationIssue {
+  const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol');
+  const loc = [location, ...path];
+  const value = valueAt(input, issue.path);
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (value === undefined) return { loc, msg: 'Field required', type: 'missing' };
+      if (path.length === 0 && location === 'body') {
+        return { loc, msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type' };
+      }
+      const [type, msg] = TYPE_NAMES[issue.expected] ?? ['value_error', `Input should be a valid ${issue.expected}`];
+      return { loc, msg, type };
+    }
+    case 'too_small':
+      if (issue.origin === 'string') return { loc, msg: `String should have at least ${plural(issue.minimum, 'character')}`, type: 'string_too_short' };
+      if (issue.origin === 'array') return { loc, msg: `List should have at least ${plural(issue.minimum, 'item')}`, type: 'too_short' };
+      return { loc, msg: `Input should be greater than or equal to ${issue.minimum}`, type: 'greater_than_equal' };
+    case 'too_big':
+      if (issue.origin === 'string') return { loc, msg: `String should have at most ${plural(issue.maximum, 'character')}`, type: 'string_too_long' };
+      if (issue.origin === 'array') return { loc, msg: `List should have at most ${plural(issue.maximum, 'item')}`, type: 'too_long' };
+      return { loc, msg: `Input should be less than or equal to ${issue.maximum}`, type: 'less_than_equal' };
+    case 'invalid_format':
+      if (issue.format === 'email') return { loc, msg: 'value is not a valid email address: The email address is not valid.', type: 'value_error' };
+      if (issue.format === 'regex') return { loc, msg: issue.message, type: 'string_pattern_mismatch' };
+      return { loc, msg: `Input should be a valid ${issue.format}`, type: `${issue.format}_parsing` };
+    case 'invalid_value':
+      if ((issue as { expected?: unknown }).expected === 'stringbool') {
+        return { loc, msg: 'Input should be a valid boolean, unable to interpret input', type: 'bool_parsing' };
+      }
+      return { loc, msg: `Input should be ${issue.values.map((v) => `'${String(v)}'`).join(' or ')}`, type: 'literal_error' };
+    case 'custom':
+      // A cross-field rule ("username or email") that found neither: the same words as a missing field.
+      if (issue.message === 'Field required') return { loc, msg: issue.message, type: 'missing' };
+      return { loc, msg: `Value error, ${issue.message}`, type: 'value_error' };
+    default:
+      return { loc, msg: issue.message, type: 'value_error' };
+  }
+}
+
+export function toFastApiIssues(issues: readonly Issue[], input: unknown, location: Location): ValidationIssue[] {
+  return issues.map((issue) => describe(issue, input, location));
+}
+
+/** Parses `input` or throws a ValidationError (422) carrying FastAPI-shaped issues. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown, location: Location): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ValidationError(toFastApiIssues(result.error.issues, input, location));
+  return result.data;
+}

@@ -1,0 +1,75 @@
+import type { Logger } from '../logger.ts';
+import type { MailMessage } from './mail.ts';
+
+/** Where the links in our e-mails point; the door that asked for the mail knows its own URLs. */
+export interface AccountLinks {
+  verifyEmail(token: string): string;
+  resetPassword(token: string): string;
+}
+
+export interface Recipient {
+  email: string;
+  full_name: string | null;
+  username: string | null;
+}
+
+const greeting = (to: Recipient): string => `Hello ${to.full_name || to.username || to.email},`;
+
+export function verificationMessage(to: Recipient, link: string, ttlHours: number): MailMessage {
+  return {
+    to: to.email,
+    subject: 'Verify your e-mail address',
+    text: [
+      greeting(to),
+      '',
+      'Please confirm your e-mail address by opening this link:',
+      link,
+      '',
+      `The link works once and expires in ${ttlHours} hours. If you did not create an account, ignore this message.`,
+    ].join('\n'),
+  };
+}
+
+export function passwordResetMessage(to: Recipient, link: string, ttlMinutes: number): MailMessage {
+  return {
+    to: to.email,
+    subject: 'Reset your password',
+    text: [
+      greeting(to),
+      '',
+      'Someone (hopefully you) asked to reset the password of your account. To choose a new one, open this link:',
+      link,
+      '',
+      `The link works once and expires in ${ttlMinutes} minutes. If you did not ask for it, ignore this message: your password stays as it is.`,
+    ].join('\n'),
+  };
+}
+
+/**
+ * Mail that leaves in the background: the HTTP answer must not wait for (or reveal, by its timing)
+ * whether a message was sent. Failures are logged; `settle()` lets tests and shutdown wait for the queue.
+ */
+export function createMailQueue(send: (message: MailMessage) => Promise<void>, logger: Logger) {
+  const pending = new Set<Promise<void>>();
+  return {
+    enqueue(message: MailMessage): void {
+      const task = send(message)
+        .catch((err: unknown) => logger.error({ err, subject: message.subject }, 'mail could not be sent'))
+        .finally(() => pending.delete(task));
+      pending.add(task);
+    },
+    /** Waits for the mail in flight, at most `timeoutMs` (shutdown must not hang on a slow SMTP server). */
+    async settle(timeoutMs = 5000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (pending.size && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, deadline - Date.now());
+        });
+        await Promise.race([Promise.allSettled([...pending]), timeout]).finally(() => clearTimeout(timer));
+      }
+    },
+  };
+}
+
+export type MailQueue = ReturnType<typeof createMailQueue>;

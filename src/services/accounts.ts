@@ -1,0 +1,354 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Op, UniqueConstraintError } from 'sequelize';
+import type { Sequelize } from 'sequelize';
+import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
+import type { Logger } from '../logger.ts';
+import { ValidationError } from '../errors.ts';
+import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
+import type { SessionService } from './sessions.ts';
+import type { AuditService } from './audit.ts';
+import type { RequestContext } from './request-context.ts';
+import type { VerificationTokenService } from './verification-tokens.ts';
+import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
+import { toAccountView, type AccountView } from './account-view.ts';
+import { createSerialQueue } from './serial.ts';
+import {
+  AccountExistsError,
+  AccountInactiveError,
+  EmailAlreadyVerifiedError,
+  IncorrectPasswordError,
+  InvalidCredentialsError,
+  InvalidVerificationTokenError,
+} from './account-errors.ts';
+
+export type { AccountView, RoleView } from './account-view.ts';
+export type { RequestContext } from './request-context.ts';
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  username?: string | null;
+  fullName?: string | null;
+  phone?: string | null;
+}
+
+/** The fields a user may change about themselves; anything else (roles, status, e-mail) is not here on purpose. */
+export interface ProfilePatch {
+  fullName?: string | null;
+  phone?: string | null;
+  username?: string;
+  onboardingCompleted?: boolean;
+  onboardingStep?: number | null;
+  onboardingData?: JsonObject | null;
+}
+
+export interface AccountServiceOptions {
+  models: Pick<Models, 'User' | 'Organization' | 'Membership'>;
+  sequelize: Sequelize;
+  passwords: PasswordService;
+  sessions: Pick<SessionService, 'revokeAll'>;
+  audit: Pick<AuditService, 'record'>;
+  verificationTokens: VerificationTokenService;
+  mail: Pick<MailQueue, 'enqueue'>;
+  /** Link lifetimes, for the wording of the e-mails (the token service enforces them). */
+  linkTtlSeconds: { verifyEmail: number; resetPassword: number };
+  logger: Logger;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REGISTER_ATTEMPTS = 3;
+
+/** Ties a reset link to the password it replaces: once the password changes, older links stop working. */
+function passwordFingerprint(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
+}
+
+function slugBase(input: RegisterInput): string {
+  const source = input.username ?? input.email.split('@')[0] ?? 'user';
+  const slug = source.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  return slug || 'user';
+}
+
+/** Which unique index a violation hit, on PostgreSQL and SQLite alike; undefined for any other constraint. */
+function takenField(error: UniqueConstraintError): 'email' | 'username' | undefined {
+  const parent = error.parent as { constraint?: string; message?: string } | undefined;
+  const text = [
+    ...Object.keys(error.fields ?? {}),
+    ...(Array.isArray(error.fields) ? (error.fields as string[]) : []),
+    parent?.constraint,
+    parent?.message,
+    error.message,
+  ].join(' ');
+  if (/username/i.test(text)) return 'username';
+  if (/email/i.test(text)) return 'email';
+  return undefined;
+}
+
+function tooLong(field: string): ValidationError {
+  return new ValidationError([
+    { loc: ['body', field], msg: `String should have at most ${PASSWORD_MAX_LENGTH} characters`, type: 'string_too_long' },
+  ]);
+}
+
+/**
+ * Accounts: registration, password login, profile, password change and reset, e-mail verification,
+ * status. Every door (legacy profiles, interaction pages, admin) goes through this one service.
+ */
+export function createAccountService(options: AccountServiceOptions) {
+  const { User, Organization, Membership } = options.models;
+  const { passwords, sessions, audit } = options;
+  const log = options.logger.child({ component: 'accounts' });
+  const sqliteWrites = options.sequelize.getDialect() === 'sqlite' ? createSerialQueue() : undefined;
+
+  // With read replicas (DATABASE_READ_URLS) a replica may lag: this service reads the primary
+  // (`fresh`), since its reads decide on credentials or precede a write; only the plain look-ups
+  // getById/findByEmail may go to a replica.
+  async function load(where: Record<string, unknown>, fresh = true): Promise<User | null> {
+    return User.findOne({ where, useMaster: fresh });
+  }
+
+  async function view(user: User, fresh = true): Promise<AccountView> {
+    return toAccountView(user, await user.getRoles({ joinTableAttributes: [], useMaster: fresh }));
+  }
+
+  async function userById(id: string, fresh = true): Promise<User | null> {
+    return UUID.test(id) ? load({ id }, fresh) : null;
+  }
+
+  function auditFrom(ctx: RequestContext) {
+    return { ip: ctx.ip, userAgent: ctx.userAgent };
+  }
+
+  function assertPasswordLength(field: string, password: string): void {
+    if (password.length > PASSWORD_MAX_LENGTH) throw tooLong(field);
+  }
+
+  async function createRows(input: RegisterInput, passwordHash: string): Promise<User> {
+    const display = input.fullName || input.username || input.email.split('@')[0] || input.email;
+    const transact = () => options.sequelize.transaction(async (transaction) => {
+      const organization = await Organization.create(
+        { name: `${display} (personal)`.slice(0, 255), slug: `${slugBase(input)}-${randomBytes(4).toString('hex')}` },
+        { transaction },
+      );
+      const user = await User.create(
+        {
+          email: input.email,
+          username: input.username ?? null,
+          passwordHash,
+          fullName: input.fullName ?? null,
+          phone: input.phone ?? null,
+          organizationId: organization.id,
+        },
+        { transaction },
+      );
+      await Membership.create({ userId: user.id, organizationId: organization.id, role: 'owner' }, { transaction });
+      return user;
+    });
+    return sqliteWrites ? sqliteWrites.run(transact) : transact();
+  }
+
+  function sendVerification(user: User, links: AccountLinks, token: string): void {
+    const hours = Math.round(options.linkTtlSeconds.verifyEmail / 3600);
+    options.mail.enqueue(verificationMessage(toRecipient(user), links.verifyEmail(token), hours));
+  }
+
+  function toRecipient(user: User) {
+    return { email: user.email, full_name: user.fullName ?? null, username: user.username ?? null };
+  }
+
+  return {
+    /**
+     * Creates the user, a personal organization and the owner membership in one transaction. A taken
+     * e-mail or username surfaces as the database's unique violation (no check-then-insert race), so
+     * of concurrent registrations of one address exactly one succeeds.
+     */
+    async register(input: RegisterInput, ctx: RequestContext, links?: AccountLinks): Promise<AccountView> {
+      assertPasswordLength('password', input.password);
+      const passwordHash = await passwords.hash(input.password);
+      const normalized: RegisterInput = { ...input, email: input.email.trim().toLowerCase() };
+      let user: User | undefined;
+      for (let attempt = 1; !user; attempt += 1) {
+        try {
+          user = await createRows(normalized, passwordHash);
+        } catch (err) {
+          if (!(err instanceof UniqueConstraintError)) throw err;
+          const field = takenField(err);
+          if (field) {
+            await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${field}_taken`, door: ctx.door } });
+            throw new AccountExistsError(field);
+          }
+          // The random organization slug collided: try again with another.
+          if (attempt >= REGISTER_ATTEMPTS) throw err;
+        }
+      }
+      const created = (await load({ id: user.id })) ?? user;
+      await audit.record({ type: 'register', outcome: 'success', userId: created.id, ...auditFrom(ctx), detail: { door: ctx.door } });
+      if (links) sendVerification(created, links, await options.verificationTokens.issue('verify-email', created.id, created.email));
+      return view(created);
+    },
+
+    /**
+     * Password login by username or e-mail (case-insensitive). An unknown identifier costs the same
+     * hashing work as a wrong password, and both give the same error. Imported bcrypt hashes and hashes
+     * below the current argon2 parameters are replaced on success.
+     */
+    async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
+      const identifier = login.trim().toLowerCase();
+      const users = identifier && password.length <= PASSWORD_MAX_LENGTH
+        ? await User.findAll({ where: { [Op.or]: [{ email: identifier }, { usernameNormalized: identifier }] }, limit: 2, useMaster: true })
+        : [];
+      // An e-mail match wins over a username that happens to look like someone else's address.
+      const user = users.find((candidate) => candidate.email === identifier) ?? users[0];
+      if (!user) {
+        await passwords.verifyDummy(password);
+        await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'unknown_user', door: ctx.door } });
+        throw new InvalidCredentialsError();
+      }
+      const { ok, needsRehash } = await passwords.verify(user.passwordHash, password);
+      if (!ok) {
+        await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
+        throw new InvalidCredentialsError();
+      }
+      if (user.status !== 'active') {
+        await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: user.status, door: ctx.door } });
+        throw new AccountInactiveError();
+      }
+      if (needsRehash) {
+        try {
+          const fresh = await passwords.hash(password);
+          // Conditional on the old hash, so a password changed meanwhile is never overwritten.
+          await User.update({ passwordHash: fresh }, { where: { id: user.id, passwordHash: user.passwordHash } });
+        } catch (err) {
+          log.warn({ err, userId: user.id }, 'password re-hash failed; the old hash stays valid');
+        }
+      }
+      await audit.record({ type: 'login', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { door: ctx.door } });
+      return view(user);
+    },
+
+    /** `fresh`: from the primary, not a replica (the account cache fills this way). */
+    async getById(id: string, options: { fresh?: boolean } = {}): Promise<AccountView | undefined> {
+      const fresh = options.fresh ?? false;
+      const user = await userById(id, fresh);
+      return user ? view(user, fresh) : undefined;
+    },
+
+    async findByEmail(email: string): Promise<AccountView | undefined> {
+      const user = await load({ email: email.trim().toLowerCase() }, false);
+      return user ? view(user, false) : undefined;
+    },
+
+    /** Applies the allowed profile fields only. A taken username → AccountExistsError. */
+    async updateProfile(userId: string, patch: ProfilePatch, ctx: RequestContext): Promise<AccountView> {
+      const user = await userById(userId);
+      if (!user) throw new InvalidCredentialsError();
+      const changes: Partial<Pick<User, 'fullName' | 'phone' | 'username' | 'onboardingCompleted' | 'onboardingStep' | 'onboardingData'>> = {};
+      if (patch.fullName !== undefined) changes.fullName = patch.fullName;
+      if (patch.phone !== undefined) changes.phone = patch.phone;
+      if (patch.username !== undefined) changes.username = patch.username;
+      if (patch.onboardingCompleted !== undefined) changes.onboardingCompleted = patch.onboardingCompleted;
+      if (patch.onboardingStep !== undefined) changes.onboardingStep = patch.onboardingStep;
+      if (patch.onboardingData !== undefined) changes.onboardingData = patch.onboardingData;
+      if (Object.keys(changes).length) {
+        try {
+          await user.update(changes);
+        } catch (err) {
+          if (err instanceof UniqueConstraintError && takenField(err) === 'username') throw new AccountExistsError('username');
+          throw err;
+        }
+        await audit.record({ type: 'profile_update', outcome: 'success', userId, ...auditFrom(ctx), detail: { fields: Object.keys(changes), door: ctx.door } });
+      }
+      return view(user);
+    },
+
+    /** Checks the current password, sets the new one and ends every other session of the user (returns how many). */
+    async changePassword(
+      userId: string,
+      input: { currentPassword: string; newPassword: string; keepSessionId?: string },
+      ctx: RequestContext,
+    ): Promise<number> {
+      assertPasswordLength('new_password', input.newPassword);
+      const user = await userById(userId);
+      if (!user) throw new InvalidCredentialsError();
+      const { ok } = input.currentPassword.length <= PASSWORD_MAX_LENGTH
+        ? await passwords.verify(user.passwordHash, input.currentPassword)
+        : { ok: false };
+      if (!ok) {
+        await audit.record({ type: 'password_change', outcome: 'failure', userId, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
+        throw new IncorrectPasswordError();
+      }
+      const fresh = await passwords.hash(input.newPassword);
+      const [changed] = await User.update({ passwordHash: fresh }, { where: { id: userId, passwordHash: user.passwordHash } });
+      if (changed === 0) throw new IncorrectPasswordError();
+      const revoked = await sessions.revokeAll(userId, { exceptSessionId: input.keepSessionId, reason: 'password_change' });
+      await audit.record({ type: 'password_change', outcome: 'success', userId, ...auditFrom(ctx), detail: { revoked_sessions: revoked, door: ctx.door } });
+      return revoked;
+    },
+
+    /** Sends a fresh verification link (in the background). */
+    async requestEmailVerification(userId: string, links: AccountLinks): Promise<void> {
+      const user = await userById(userId);
+      if (!user) throw new InvalidCredentialsError();
+      if (user.emailVerified) throw new EmailAlreadyVerifiedError();
+      sendVerification(user, links, await options.verificationTokens.issue('verify-email', user.id, user.email));
+    },
+
+    /** Marks the e-mail verified if the token is valid, unused, and still for the user's current address. */
+    async verifyEmail(token: unknown, ctx: RequestContext): Promise<AccountView> {
+      const used = await options.verificationTokens.consume('verify-email', token);
+      const user = used && (await userById(used.userId));
+      if (!used || !user || user.email !== used.binding) {
+        await audit.record({ type: 'email_verify', outcome: 'failure', ...auditFrom(ctx), detail: { door: ctx.door } });
+        throw new InvalidVerificationTokenError('verify-email');
+      }
+      if (!user.emailVerified) await user.update({ emailVerified: true });
+      await audit.record({ type: 'email_verify', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { door: ctx.door } });
+      return view(user);
+    },
+
+    /** Sends a reset link if an active account has this e-mail; says nothing either way. */
+    async requestPasswordReset(email: string, ctx: RequestContext, links: AccountLinks): Promise<void> {
+      const user = await load({ email: email.trim().toLowerCase() });
+      await audit.record({ type: 'password_reset_request', outcome: 'success', userId: user?.id, ...auditFrom(ctx), detail: { known: Boolean(user), door: ctx.door } });
+      if (!user || user.status !== 'active') return;
+      const token = await options.verificationTokens.issue('reset-password', user.id, passwordFingerprint(user.passwordHash));
+      const minutes = Math.round(options.linkTtlSeconds.resetPassword / 60);
+      options.mail.enqueue(passwordResetMessage(toRecipient(user), links.resetPassword(token), minutes));
+    },
+
+    /**
+     * Sets a new password from a reset link and ends every session. The link proves the user reads the
+     * mailbox, so the address counts as verified from then on.
+     */
+    async resetPassword(token: unknown, newPassword: string, ctx: RequestContext): Promise<void> {
+      assertPasswordLength('new_password', newPassword);
+      const used = await options.verificationTokens.consume('reset-password', token);
+      const user = used && (await userById(used.userId));
+      if (!used || !user || user.status !== 'active' || passwordFingerprint(user.passwordHash) !== used.binding) {
+        await audit.record({ type: 'password_reset', outcome: 'failure', userId: user ? user.id : null, ...auditFrom(ctx), detail: { door: ctx.door } });
+        throw new InvalidVerificationTokenError('reset-password');
+      }
+      const fresh = await passwords.hash(newPassword);
+      const [changed] = await User.update(
+        { passwordHash: fresh, emailVerified: true },
+        { where: { id: user.id, passwordHash: user.passwordHash } },
+      );
+      if (changed === 0) throw new InvalidVerificationTokenError('reset-password');
+      const revoked = await sessions.revokeAll(user.id, { reason: 'password_reset' });
+      await audit.record({ type: 'password_reset', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { revoked_sessions: revoked, door: ctx.door } });
+    },
+
+    /** Changes the status; leaving `active` ends every session (and, through the session listeners, every grant). */
+    async setStatus(userId: string, status: UserStatus, ctx: RequestContext): Promise<AccountView | undefined> {
+      const user = await userById(userId);
+      if (!user) return undefined;
+      const before = user.status;
+      if (before !== status) await user.update({ status });
+      if (status !== 'active') await sessions.revokeAll(userId, { reason: 'status_change' });
+      await audit.record({ type: 'status_change', outcome: 'success', userId, ...auditFrom(ctx), detail: { from: before, to: status, door: ctx.door } });
+      return view(user);
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -1,0 +1,14 @@
+/**
+ * What a door knows about the request that led to a service call: who is calling from where. Services
+ * record it (sessions, audit events) but never see the HTTP request itself.
+ */
+export type Door = 'auth-service' | 'aurora' | 'v2' | 'envelope' | 'interaction' | 'admin' | 'cli';
+
+export interface RequestContext {
+  ip?: string;
+  userAgent?: string;
+  deviceId?: string;
+  deviceName?: string;
+  deviceType?: string;
+  door: Door | string;
+}

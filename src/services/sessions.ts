@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../store/store.ts';
+import type { RequestContext } from './request-context.ts';
+
+export type SessionKind = 'password' | 'oidc';
+
+/** One login, password or OIDC alike (CONTRACT §5). Times are ISO-8601 strings (the store holds JSON). */
+export interface SessionRecord {
+  session_id: string;
+  user_id: string;
+  kind: SessionKind;
+  client_id: string | null;
+  device_id: string | null;
+  device_name: string | null;
+  device_type: string;
+  user_agent: string | null;
+  ip_address: string | null;
+  created_at: string;
+  last_active_at: string;
+  expires_at: string;
+  /** Whatever the OIDC side needs to find its SSO session and grants again. */
+  oidc?: Record<string, unknown>;
+}
+
+export interface SessionListItem extends SessionRecord {
+  is_current: boolean;
+  is_expired: boolean;
+}
+
+export interface CreateSessionInput {
+  userId: string;
+  kind: SessionKind;
+  clientId?: string | null;
+  context: RequestContext;
+  ttlSeconds?: number;
+  oidc?: Record<string, unknown>;
+}
+
+export type SessionPatch = Partial<
+  Pick<SessionRecord, 'client_id' | 'device_id' | 'device_name' | 'device_type' | 'user_agent' | 'ip_address' | 'oidc'>
+>;
+
+export interface RevocationEvent {
+  /** Why: 'logout', 'password_change', 'password_reset', 'refresh_reuse', 'admin', 'status_change', … */
+  reason: string;
+  /** True when the session goes as part of revokeAll. */
+  all: boolean;
+}
+
+export type RevokeListener = (session: SessionRecord, event: RevocationEvent) => Promise<void>;
+export type RevokeAllListener = (userId: string, event: { reason: string; exceptSessionId?: string }) => Promise<void>;
+
+export interface SessionServiceOptions {
+  store: Store;
+  /** Lifetime of a new session when create() is given none. */
+  defaultTtlSeconds: number;
+  /** How long an expired session stays listable with include_expired. Default 7 days. */
+  retentionSeconds?: number;
+  /** last_active_at is written at most this often per session, so a busy client is not a write per request. */
+  touchIntervalSeconds?: number;
+  now?: () => number;
+}
+
+const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const CAS_ATTEMPTS = 5;
+const LIMITS = { device_id: 128, device_name: 255, device_type: 64, user_agent: 512, ip_address: 64, client_id: 255 };
+
+/** Trims client-supplied text to a bounded, printable value (headers are attacker-controlled). */
+function clean(value: string | undefined | null, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  // eslint-disable-next-line no-control-regex
+  const text = value.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return text ? text.slice(0, max) : null;
+}
+
+export const sessionKey = (userId: string, sessionId: string): string => `sess:{u:${userId}}:${sessionId}`;
+export const sessionIndexKey = (userId: string): string => `sessions:{u:${userId}}`;
+
+/**
+ * The one session store for password and OIDC logins. Every key of a user carries the hash tag
+ * `{u:<id>}`, so a user's sessions and index share a Redis Cluster slot; the per-user index (with
+ * per-member expiry) makes listing and "log out everywhere" O(sessions of that user), never a scan.
+ * An entry outlives its expiry by the retention window so `include_expired` can still show it.
+ */
+export function createSessionService(options: SessionServiceOptions) {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const retention = options.retentionSeconds ?? 7 * 24 * 3600;
+  const touchIntervalMs = (options.touchIntervalSeconds ?? 60) * 1000;
+  const revokeListeners: RevokeListener[] = [];
+  const revokeAllListeners: RevokeAllListener[] = [];
+
+  const isLive = (record: SessionRecord, at = now()): boolean => Date.parse(record.expires_at) > at;
+  const storeTtl = (record: SessionRecord): number =>
+    Math.max(1, (Date.parse(record.expires_at) - now()) / 1000 + retention);
+  const validIds = (userId: string, sessionId: string): boolean => SAFE_ID.test(userId) && SAFE_ID.test(sessionId);
+
+  async function readAny(userId: string, sessionId: string): Promise<SessionRecord | undefined> {
+    if (!validIds(userId, sessionId)) return undefined;
+    return store.get<SessionRecord>(sessionKey(userId, sessionId));
+  }
+
+  async function write(record: SessionRecord): Promise<void> {
+    const ttl = storeTtl(record);
+    await store.set(sessionKey(record.user_id, record.session_id), record, ttl);
+    await store.indexAdd(sessionIndexKey(record.user_id), record.session_id, ttl);
+  }
+
+  /** Read-modify-write with compare-and-set, so concurrent updates of one session never lose each other. */
+  async function modify(
+    userId: string,
+    sessionId: string,
+    change: (record: SessionRecord) => SessionRecord | undefined,
+  ): Promise<SessionRecord | undefined> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt += 1) {
+      const current = await readAny(userId, sessionId);
+      if (!current || !isLive(current)) return undefined;
+      const next = change(current);
+      if (!next) return current;
+      const ttl = storeTtl(next);
+      if (await store.compareAndSet(sessionKey(userId, sessionId), current, next, ttl)) {
+        if (next.expires_at !== current.expires_at) await store.indexAdd(sessionIndexKey(userId), sessionId, ttl);
+        return next;
+      }
+    }
+    return readAny(userId, sessionId);
+  }
+
+  async function notify(session: SessionRecord, event: RevocationEvent): Promise<void> {
+    // Listeners first: if ending the OIDC side fails, the session stays and the caller may retry.
+    for (const listener of revokeListeners) await listener(session, event);
+  }
+
+  return {
+    async create(input: CreateSessionInput): Promise<SessionRecord> {
+      const at = new Date(now());
+      const ttl = input.ttlSeconds ?? options.defaultTtlSeconds;
+      const { context } = input;
+      const record: SessionRecord = {
+        session_id: randomUUID(),
+        user_id: input.userId,
+        kind: input.kind,
+        client_id: clean(input.clientId, LIMITS.client_id),
+        device_id: clean(context.deviceId, LIMITS.device_id),
+        device_name: clean(context.deviceName, LIMITS.device_name),
+        device_type: clean(context.deviceType, LIMITS.device_type) ?? 'unknown',
+        user_agent: clean(context.userAgent, LIMITS.user_agent),
+        ip_address: clean(context.ip, LIMITS.ip_address),
+        created_at: at.toISOString(),
+        last_active_at: at.toISOString(),
+        expires_at: new Date(at.getTime() + ttl * 1000).toISOString(),
+        ...(input.oidc ? { oidc: input.oidc } : {}),
+      };
+      await write(record);
+      return record;
+    },
+
+    /** The session when it exists and has not expired; one store read. */
+    async get(userId: string, sessionId: string): Promise<SessionRecord | undefined> {
+      const record = await readAny(userId, sessionId);
+      return record && isLive(record) ? record : undefined;
+    },
+
+    /** Records activity; written at most once per touch interval. */
+    async touch(userId: string, sessionId: string, session?: SessionRecord): Promise<void> {
+      const at = now();
+      if (session && at - Date.parse(session.last_active_at) < touchIntervalMs) return;
+      await modify(userId, sessionId, (record) =>
+        at - Date.parse(record.last_active_at) < touchIntervalMs ? undefined : { ...record, last_active_at: new Date(at).toISOString() },
+      );
+    },
+
+    /** Moves the expiry to `ttlSeconds` from now (a refresh keeps an active session alive). */
+    async renew(userId: string, sessionId: string, ttlSeconds: number): Promise<SessionRecord | undefined> {
+      const at = now();
+      return modify(userId, sessionId, (record) => ({
+        ...record,
+        last_active_at: new Date(at).toISOString(),
+        expires_at: new Date(at + ttlSeconds * 1000).toISOString(),
+      }));
+    },
+
+    async update(userId: string, sessionId: string, patch: SessionPatch): Promise<SessionRecord | undefined> {
+      return modify(userId, sessionId, (record) => ({ ...record, ...patch }));
+    },
+
+    /** The user's sessions, newest first; expired ones only with includeExpired (within the retention window). */
+    async list(userId: string, opts: { includeExpired?: boolean; currentSessionId?: string } = {}): Promise<SessionListItem[]> {
+      if (!SAFE_ID.test(userId)) return [];
+      const ids = await store.indexMembers(sessionIndexKey(userId));
+      if (ids.length === 0) return [];
+      const records = await store.getMany<SessionRecord>(ids.map((id) => sessionKey(userId, id)));
+      const gone = ids.filter((_, i) => records[i] === undefined);
+      if (gone.length) await store.indexRemove(sessionIndexKey(userId), ...gone);
+      const at = now();
+      return records
+        .filter((record): record is SessionRecord => record !== undefined)
+        .map((record) => ({ ...record, is_current: record.session_id === opts.currentSessionId, is_expired: !isLive(record, at) }))
+        .filter((item) => opts.includeExpired || !item.is_expired)
+        .sort((a, b) => b.created_at.localeCompare(a.created_at));
+    },
+
+    /** Ends one session (expired ones too: they are still the user's). False when there is none. */
+    async revoke(userId: string, sessionId: string, reason = 'logout'): Promise<boolean> {
+      const record = await readAny(userId, sessionId);
+      if (!record) return false;
+      await notify(record, { reason, all: false });
+      await store.delete(sessionKey(userId, sessionId));
+      await store.indexRemove(sessionIndexKey(userId), sessionId);
+      return true;
+    },
+
+    /** Ends every session of the user but `exceptSessionId`; returns how many live sessions ended. */
+    async revokeAll(userId: string, opts: { exceptSessionId?: string; reason?: string } = {}): Promise<number> {
+      if (!SAFE_ID.test(userId)) return 0;
+      const reason = opts.reason ?? 'logout';
+      const ids = (await store.indexMembers(sessionIndexKey(userId))).filter((id) => id !== opts.exceptSessionId);
+      const records = ids.length ? await store.getMany<SessionRecord>(ids.map((id) => sessionKey(userId, id))) : [];
+      const at = now();
+      let live = 0;
+      for (const record of records) {
+        if (!record) continue;
+        if (isLive(record, at)) live += 1;
+        await notify(record, { reason, all: true });
+      }
+      for (const listener of revokeAllListeners) await listener(userId, { reason, exceptSessionId: opts.exceptSessionId });
+      if (ids.length) {
+        await store.delete(...ids.map((id) => sessionKey(userId, id)));
+        await store.indexRemove(sessionIndexKey(userId), ...ids);
+      }
+      return live;
+    },
+
+    /** Called for every session revoked (one by one, or within revokeAll). */
+    onRevoke(listener: RevokeListener): void {
+      revokeListeners.push(listener);
+    },
+
+    /** Called once per revokeAll, after the sessions' own listeners: for user-wide clean-up (every OIDC grant). */
+    onRevokeAll(listener: RevokeAllListener): void {
+      revokeAllListeners.push(listener);
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;

@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import { compareRoleNames } from '../../src/services/account-view.ts';
+import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
+import { createMemoryStore } from '../../src/store/memory-store.ts';
+import { AccountExistsError, InvalidCredentialsError } from '../../src/services/account-errors.ts';
+import { createSerialQueue } from '../../src/services/serial.ts';
+
+describe('accounts: pure parts', () => {
+  it('orders roles admin first, then by name', () => {
+    expect(['pmc_admin', 'billing', 'admin', 'auditor'].sort(compareRoleNames)).to.deep.equal(['admin', 'auditor', 'billing', 'pmc_admin']);
+  });
+
+  it('uses the contract error codes and messages', () => {
+    expect(new AccountExistsError('email')).to.include({ status: 400, code: 'AUTH_EMAIL_EXISTS', message: 'Email already registered' });
+    expect(new AccountExistsError('username')).to.include({ status: 400, code: 'AUTH_USERNAME_EXISTS', message: 'Username already registered' });
+    const invalid = new InvalidCredentialsError();
+    expect(invalid).to.include({ status: 401, code: 'AUTH_INVALID_CREDENTIALS', message: 'Incorrect username or password' });
+    expect(invalid.headers).to.deep.equal({ 'WWW-Authenticate': 'Bearer' });
+  });
+
+  it('runs SQLite write transactions one at a time, in order, even when one fails', async () => {
+    const queue = createSerialQueue();
+    const log: string[] = [];
+    const task = (name: string, ms: number, fail = false) => () =>
+      new Promise<string>((resolve, reject) => {
+        log.push(`start ${name}`);
+        setTimeout(() => {
+          log.push(`end ${name}`);
+          if (fail) reject(new Error(name));
+          else resolve(name);
+        }, ms);
+      });
+    const results = await Promise.allSettled([queue.run(task('a', 20)), queue.run(task('b', 5, true)), queue.run(task('c', 1))]);
+    expect(log).to.deep.equal(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+  });
+});
+
+describe('verification tokens (src/services/verification-tokens.ts)', () => {
+  let clock = 0;
+  const store = createMemoryStore({ now: () => clock });
+  const tokens = createVerificationTokenService({ store, ttlSeconds: { 'verify-email': 60, 'reset-password': 30 }, now: () => clock });
+
+  beforeEach(() => {
+    clock = Date.parse('2030-01-01T00:00:00Z');
+  });
+
+  it('gives out a token once: the first use returns its user and binding, any later use nothing', async () => {
+    const token = await tokens.issue('verify-email', 'user-1', 'a@example.com');
+    expect(token).to.match(/^[A-Za-z0-9_-]{43}$/);
+    const results = await Promise.all([tokens.consume('verify-email', token), tokens.consume('verify-email', token)]);
+    expect(results.filter(Boolean)).to.deep.equal([{ userId: 'user-1', binding: 'a@example.com' }]);
+    expect(await tokens.consume('verify-email', token)).to.equal(undefined);
+  });
+
+  it('is bound to its purpose and expires', async () => {
+    const token = await tokens.issue('reset-password', 'user-2', 'fp');
+    expect(await tokens.consume('verify-email', token)).to.equal(undefined);
+    clock += 31_000;
+    expect(await tokens.consume('reset-password', token)).to.equal(undefined);
+    expect(await tokens.consume('reset-password', 'not a token')).to.equal(undefined);
+  });
+});
