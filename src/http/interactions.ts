@@ -1,0 +1,238 @@
+/**
+ * The interactive pages of the OIDC flow, under /interaction/:uid: login and consent (CONTRACT §4).
+ * oidc-provider sends the browser here when a request needs the user; we render the page, check the
+ * answer (password through the account service, consent into a grant) and hand the result back with
+ * interactionResult, which tells us where the browser continues. Plain HTML forms: no JavaScript.
+ */
+import Router from '@koa/router';
+import { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
+import type { Context, Middleware } from 'koa';
+import { AppError, RateLimitedError, ServiceUnavailableError } from '../errors.ts';
+import type { ErrorTranslator } from './middleware/errors.ts';
+import { AccountInactiveError, InvalidCredentialsError } from '../services/account-errors.ts';
+import type { AccountView } from '../services/account-view.ts';
+import type { RequestContext } from '../services/request-context.ts';
+import type { Views } from './interactions/views.ts';
+import { createCsrf } from './interactions/csrf.ts';
+import { describeScopes } from './interactions/scope-text.ts';
+import { errorMessage } from '../oidc/pages.ts';
+
+export interface InteractionOptions {
+  provider: Provider;
+  views: Views;
+  cookieKeys: readonly string[];
+  /** Checks a password (the account service's authenticate, possibly rate-limited). */
+  authenticate: (login: string, password: string, ctx: RequestContext) => Promise<AccountView>;
+  getAccount: (id: string) => Promise<AccountView | undefined>;
+  errorTranslators?: ErrorTranslator[];
+}
+
+type Form = Record<string, unknown>;
+
+const EXPIRED = 'This sign-in request has expired or was already completed.';
+
+class PageError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(status: number, message: string, code?: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function formOf(ctx: Context): Form {
+  const body = (ctx.request as { body?: unknown }).body;
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Form) : {};
+}
+
+function text(value: unknown, max: number): string {
+  return typeof value === 'string' ? value.slice(0, max) : '';
+}
+
+function minutes(seconds: number): string {
+  if (seconds < 90) return `${seconds} seconds`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+/** Why a login failed, in words for the page, and the status the page is answered with. */
+function loginFailure(err: unknown): { status: number; message: string; headers?: Record<string, string> } | undefined {
+  if (err instanceof InvalidCredentialsError) return { status: 401, message: 'Incorrect username or password.' };
+  if (err instanceof AccountInactiveError) return { status: 403, message: 'This account is not active. Contact your administrator.' };
+  if (err instanceof RateLimitedError) {
+    const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
+    return { status: 429, message: `Too many sign-in attempts. Try again in ${minutes(seconds)}.`, headers: err.headers };
+  }
+  return undefined;
+}
+
+export function createInteractionRouter(options: InteractionOptions): Router {
+  const { provider, views } = options;
+  const csrf = createCsrf(options.cookieKeys);
+  const router = new Router({ prefix: '/interaction' });
+
+  async function render(ctx: Context, status: number, name: string, locals: Record<string, unknown> & { title: string }) {
+    ctx.status = status;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = await views.render(name, locals);
+  }
+
+  /** Every failure on these routes becomes a page; nothing reaches the JSON error handler or shows a stack. */
+  const pageErrors: Middleware = async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      let err: unknown = caught;
+      for (const translate of options.errorTranslators ?? []) err = translate(caught) ?? err;
+      // The provider's storage wraps a store outage (see oidc/adapter.ts); the page shows it as one.
+      const cause = (err as { cause?: unknown } | undefined)?.cause;
+      if (cause instanceof ServiceUnavailableError) err = cause;
+      if (err instanceof ServiceUnavailableError) {
+        ctx.set('Retry-After', err.headers['Retry-After'] ?? '5');
+        await render(ctx, 503, 'error', { title: 'Unavailable', heading: 'Temporarily unavailable', message: 'The service is temporarily unavailable. Please try again in a moment.', code: undefined });
+      } else if (err instanceof PageError) {
+        await render(ctx, err.status, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: err.message, code: err.code });
+      } else if (err instanceof errors.OIDCProviderError) {
+        await render(ctx, err.statusCode, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: errorMessage(err), code: err.error });
+      } else if (err instanceof AppError && err.expose && err.status < 500) {
+        await render(ctx, err.status, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: err.message, code: undefined });
+      } else {
+        ctx.log.error({ err: caught }, 'interaction page failed');
+        await render(ctx, 500, 'error', { title: 'Sign-in problem', heading: 'Something went wrong', message: 'Something went wrong on our side. Please try again in a moment.', code: undefined });
+      }
+    }
+  };
+
+  async function interactionFor(ctx: Context, prompt?: string): Promise<Interaction> {
+    let interaction: Interaction;
+    try {
+      interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      // No interaction cookie (expired, finished, or a cross-site form post) or no interaction behind it.
+      if (err instanceof errors.OIDCProviderError) throw new PageError(400, EXPIRED, 'session_not_found');
+      throw err;
+    }
+    if (interaction.uid !== ctx.params.uid) throw new PageError(400, EXPIRED, 'session_not_found');
+    if (prompt && interaction.prompt.name !== prompt) throw new PageError(400, 'This step of the sign-in is no longer expected. Start again from the application.', 'invalid_request');
+    return interaction;
+  }
+
+  function requireCsrf(ctx: Context, interaction: Interaction): Form {
+    const form = formOf(ctx);
+    if (!csrf.verify(interaction.uid, form.csrf)) throw new PageError(403, 'This form has expired. Go back, reload the page and try again.', 'invalid_csrf');
+    return form;
+  }
+
+  async function clientName(interaction: Interaction): Promise<{ name: string; uri?: string }> {
+    const clientId = String(interaction.params.client_id ?? '');
+    const client = await provider.Client.find(clientId);
+    return { name: client?.clientName ?? clientId, uri: client?.clientUri };
+  }
+
+  async function loginPage(ctx: Context, interaction: Interaction, status: number, login: string, error?: string) {
+    const client = await clientName(interaction);
+    await render(ctx, status, 'login', {
+      title: 'Sign in',
+      clientName: client.name,
+      action: `/interaction/${interaction.uid}/login`,
+      csrf: csrf.token(interaction.uid),
+      login,
+      error,
+    });
+  }
+
+  async function consentPage(ctx: Context, interaction: Interaction) {
+    const client = await clientName(interaction);
+    const details = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const requested = String(interaction.params.scope ?? '').split(' ').filter(Boolean);
+    const account = interaction.session?.accountId ? await options.getAccount(interaction.session.accountId) : undefined;
+    await render(ctx, 200, 'consent', {
+      title: 'Allow access',
+      clientName: client.name,
+      clientUri: client.uri && /^https?:\/\//.test(client.uri) ? client.uri : undefined,
+      accountName: account ? (account.username ?? account.email) : undefined,
+      scopes: describeScopes(requested, details.missingResourceScopes),
+      claims: details.missingOIDCClaims ?? [],
+      action: `/interaction/${interaction.uid}/confirm`,
+      csrf: csrf.token(interaction.uid),
+    });
+  }
+
+  async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
+    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  }
+
+  router.use(pageErrors);
+
+  router.get('/:uid', async (ctx) => {
+    const interaction = await interactionFor(ctx);
+    if (interaction.prompt.name === 'login') {
+      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
+      await loginPage(ctx, interaction, 200, hint.slice(0, 320));
+    } else if (interaction.prompt.name === 'consent') {
+      await consentPage(ctx, interaction);
+    } else {
+      throw new PageError(400, 'This sign-in step is not supported.', 'invalid_request');
+    }
+  });
+
+  router.post('/:uid/login', async (ctx) => {
+    const interaction = await interactionFor(ctx, 'login');
+    const form = requireCsrf(ctx, interaction);
+    const login = text(form.login, 320).trim();
+    const password = text(form.password, 1024);
+    if (!login || !password) {
+      await loginPage(ctx, interaction, 400, login, 'Enter your username or e-mail and your password.');
+      return;
+    }
+    let account: AccountView;
+    try {
+      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+    } catch (err) {
+      const failure = loginFailure(err);
+      if (!failure) throw err;
+      for (const [name, value] of Object.entries(failure.headers ?? {})) ctx.set(name, value);
+      await loginPage(ctx, interaction, failure.status, login, failure.message);
+      return;
+    }
+    await finish(ctx, { login: { accountId: account.id } }, false);
+  });
+
+  router.post('/:uid/confirm', async (ctx) => {
+    const interaction = await interactionFor(ctx, 'consent');
+    const form = requireCsrf(ctx, interaction);
+    if (form.decision === 'deny') {
+      await finish(ctx, { error: 'access_denied', error_description: 'End-User denied the request' }, false);
+      return;
+    }
+    if (form.decision !== 'approve') throw new PageError(400, 'Choose Allow or Deny.', 'invalid_request');
+    const accountId = interaction.session?.accountId;
+    const clientId = interaction.params.client_id;
+    if (!accountId || typeof clientId !== 'string') throw new PageError(400, EXPIRED, 'session_not_found');
+
+    const details = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
+    if (details.missingOIDCScope?.length) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims?.length) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    // Merged with the login result of this interaction, so checks such as max_age still see that login.
+    await finish(ctx, { consent: { grantId } }, true);
+  });
+
+  return router;
+}

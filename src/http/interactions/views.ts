@@ -1,0 +1,45 @@
+/**
+ * Renders the interactive pages (ejs templates in views/): each page's own template, then
+ * `_layout.ejs` around it. `<%= %>` escapes everything a page prints; templates are compiled once
+ * per renderer and kept (they only change with a deploy).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import ejs from 'ejs';
+
+export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../../views');
+
+export type PageLocals = Record<string, unknown> & { title: string };
+
+export interface Views {
+  render(name: string, locals: PageLocals): Promise<string>;
+}
+
+type Template = (data: Record<string, unknown>) => string;
+
+export function createViews(options: { dir?: string; siteName?: string } = {}): Views {
+  const dir = options.dir ?? VIEWS_DIR;
+  const siteName = options.siteName ?? 'Identity Provider';
+  const compiled = new Map<string, Promise<Template>>();
+
+  function template(name: string): Promise<Template> {
+    if (!/^[a-z_][a-z0-9_-]*$/.test(name)) throw new Error(`bad view name ${name}`);
+    let found = compiled.get(name);
+    if (!found) {
+      const filename = path.join(dir, `${name}.ejs`);
+      found = readFile(filename, 'utf8').then((text) => ejs.compile(text, { filename, async: false }) as Template);
+      // A failed read is not cached: the next request tries again.
+      found.catch(() => compiled.delete(name));
+      compiled.set(name, found);
+    }
+    return found;
+  }
+
+  return {
+    async render(name, locals) {
+      const data = { siteName, ...locals };
+      const body = (await template(name))(data);
+      return (await template('_layout'))({ ...data, body });
+    },
+  };
+}

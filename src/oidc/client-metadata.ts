@@ -1,0 +1,61 @@
+/**
+ * Our two additions to oidc-provider's client metadata:
+ *  - `first_party` (boolean): our own applications; they never see the consent page unless the request
+ *    says prompt=consent;
+ *  - `web_origins` (array of origins): the browser origins allowed to call the token, userinfo,
+ *    introspection and revocation endpoints (CORS). Without it, a public web client (a single-page app)
+ *    may call from the origins of its redirect URIs; any other client from none.
+ */
+import { errors } from 'oidc-provider';
+import type { Client, ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
+
+export const EXTRA_CLIENT_METADATA = ['first_party', 'web_origins'] as const;
+
+function originOf(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+export function validateExtraClientMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: ClientMetadata): void {
+  if (key === 'first_party') {
+    if (value === undefined) metadata.first_party = false;
+    else if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
+    return;
+  }
+  if (key === 'web_origins') {
+    if (value === undefined) return;
+    if (!Array.isArray(value)) throw new errors.InvalidClientMetadata('web_origins must be an array of origins');
+    const origins = value.map((entry: unknown) => {
+      const origin = typeof entry === 'string' ? originOf(entry) : undefined;
+      // An origin is scheme://host[:port] and nothing else: a path would be a sign of a misunderstanding.
+      if (!origin || origin !== String(entry).replace(/\/$/, '')) {
+        throw new errors.InvalidClientMetadata('web_origins must contain origins such as https://app.example.com');
+      }
+      return origin;
+    });
+    metadata.web_origins = origins;
+  }
+}
+
+export function isFirstParty(client: Client | undefined): boolean {
+  return client?.['first_party'] === true;
+}
+
+/** The browser origins a client registered for CORS (see the header comment). */
+export function webOriginsOf(client: Client): Set<string> {
+  const registered = client['web_origins'];
+  if (Array.isArray(registered)) return new Set(registered.filter((origin): origin is string => typeof origin === 'string'));
+  if (client.clientAuthMethod === 'none' && client.applicationType !== 'native') {
+    return new Set((client.redirectUris ?? []).map(originOf).filter((origin): origin is string => origin !== undefined));
+  }
+  return new Set();
+}
+
+export function clientBasedCors(_ctx: KoaContextWithOIDC, origin: string, client: Client): boolean {
+  return origin !== 'null' && webOriginsOf(client).has(origin);
+}

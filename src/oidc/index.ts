@@ -1,0 +1,130 @@
+/**
+ * The OpenID Connect door, assembled: storage over the Store, clients from the file and the database,
+ * the configured provider, the POST→GET redirects, 503s for outages, and the link between SSO sessions
+ * and the shared session list. Built by dependencies.ts (the CLI needs the session link too: revoking a
+ * user's sessions there must revoke their grants), mounted at /oidc by app.ts.
+ */
+import type { EventEmitter } from 'node:events';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Context } from 'koa';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Models } from '../db/models/index.ts';
+import type { Store } from '../store/store.ts';
+import type { KeyService } from '../services/keys.ts';
+import type { PasswordService } from '../services/passwords.ts';
+import type { AuditService } from '../services/audit.ts';
+import type { SessionLinkOptions } from './session-link.ts';
+import { createOidcStorage, StoreUnavailableError, type OidcStorage } from './adapter.ts';
+import { createDatabaseClientSource, loadClientsFile } from './clients.ts';
+import { useHashedClientSecrets } from './client-auth.ts';
+import { createProvider, maxAccessTokenTtl, ROUTES } from './provider.ts';
+import { createSessionLink, type SessionLink } from './session-link.ts';
+import { postAsGet } from './post-as-get.ts';
+import { errorMessage, type PageRenderer } from './pages.ts';
+import type { AccountLookup } from './find-account.ts';
+import { auditProviderEvents } from './audit-events.ts';
+
+export interface OidcOptions {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  models: Pick<Models, 'OidcClient'>;
+  keys: Pick<KeyService, 'load'>;
+  passwords: Pick<PasswordService, 'verify'>;
+  accounts: AccountLookup;
+  sessions: SessionLinkOptions['sessions'];
+  audit: Pick<AuditService, 'record'>;
+  cookieKeys: string[];
+  pages: PageRenderer;
+  /** True for errors that mean "a dependency is down" (rendered as 503 with Retry-After). */
+  isUnavailable: (error: unknown) => boolean;
+}
+
+export interface Oidc {
+  provider: Provider;
+  storage: OidcStorage;
+  sessionLink: SessionLink;
+}
+
+export class OidcClientError extends Error {
+  constructor(clientId: string, cause: unknown) {
+    const detail = (cause as { error_description?: string; message?: string }).error_description ?? (cause as Error).message;
+    super(`OIDC_CLIENTS_FILE: client ${clientId}: ${detail}`, { cause });
+    this.name = 'OidcClientError';
+  }
+}
+
+const RETRY_AFTER_SECONDS = '5';
+
+export async function createOidc(options: OidcOptions): Promise<Oidc> {
+  const { config, logger, pages } = options;
+  const log = logger.child({ component: 'oidc' });
+  const sessionTtlSeconds = config.tokens.refreshTokenTtl;
+  const storage = createOidcStorage({
+    store: options.store,
+    clients: createDatabaseClientSource(options.models),
+    maxAccessTokenTtlSeconds: maxAccessTokenTtl(config),
+  });
+  const staticClients = config.oidc.clientsFile ? loadClientsFile(config.oidc.clientsFile) : [];
+  const keySet = await options.keys.load();
+
+  const provider = createProvider({
+    config,
+    jwks: keySet.jwks,
+    cookieKeys: options.cookieKeys,
+    storage,
+    staticClients,
+    accounts: options.accounts,
+    pages,
+    logger,
+    sessionTtlSeconds,
+  });
+  useHashedClientSecrets(provider, options.passwords);
+  auditProviderEvents(provider, options.audit);
+
+  // Invalid metadata in the clients file stops the start, naming the client, instead of failing its first request.
+  for (const metadata of staticClients) {
+    try {
+      await provider.Client.find(metadata.client_id);
+    } catch (err) {
+      throw new OidcClientError(metadata.client_id, err);
+    }
+  }
+
+  const sessionLink = createSessionLink({ store: options.store, storage, sessions: options.sessions, sessionTtlSeconds, logger });
+
+  const outages = new WeakSet<object>();
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
+    if (err instanceof StoreUnavailableError || options.isUnavailable(err)) outages.add(ctx);
+    else log.error({ err, route: ctx.oidc?.route }, 'oidc-provider server error');
+  });
+  // Errors that escape oidc-provider's own handlers; Koa answers them with a bare 500.
+  (provider as unknown as EventEmitter).on('error', (err: unknown) => log.error({ err }, 'oidc-provider unhandled error'));
+
+  async function renderPlainError(ctx: Context, status: number, message: string): Promise<void> {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = await pages.render('error', { title: 'Sign-in problem', heading: 'This request could not be completed', message, code: undefined });
+  }
+
+  // Registered first, so it wraps everything below: it sees the final response of every request.
+  provider.use(async (ctx, next) => {
+    await next();
+    const oidcCtx = ctx as unknown as KoaContextWithOIDC;
+    if (outages.has(ctx) && ctx.status >= 500) {
+      const out = { error: 'temporarily_unavailable', error_description: 'Service temporarily unavailable' };
+      const html = ctx.response.is('html') !== false;
+      ctx.status = 503;
+      ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+      if (html) await renderPlainError(ctx, 503, errorMessage(out));
+      else ctx.body = out;
+      return;
+    }
+    await sessionLink.afterRequest(oidcCtx);
+  });
+  provider.use(postAsGet([ROUTES.authorization, ROUTES.end_session], config.issuer, renderPlainError));
+
+  return { provider, storage, sessionLink };
+}

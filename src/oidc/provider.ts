@@ -1,0 +1,185 @@
+/**
+ * oidc-provider, configured: the protocol is entirely its own; this file only says which features are
+ * on, where accounts, clients, keys and storage come from, and how long things live (CONTRACT §4).
+ */
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
+import type { Configuration, JWKS, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { OidcStorage } from './adapter.ts';
+import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './find-account.ts';
+import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
+import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty } from './client-metadata.ts';
+import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
+
+export interface ProviderOptions {
+  config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'>;
+  jwks: JWKS;
+  cookieKeys: string[];
+  storage: OidcStorage;
+  staticClients: NonNullable<Configuration['clients']>;
+  accounts: AccountLookup;
+  pages: PageRenderer;
+  logger: Logger;
+  /** Lifetime of an SSO session (and of its entry in the shared session list). */
+  sessionTtlSeconds: number;
+}
+
+/** Endpoint paths, relative to the mount: oidc-provider's defaults, listed once for the POST handling. */
+export const ROUTES = { authorization: '/auth', end_session: '/session/end' } as const;
+
+/** JWT access tokens (RFC 9068) are signed with RS256, which every resource server must support. */
+const JWT_ACCESS_TOKEN_ALG = 'RS256';
+const ID_TOKEN_TTL = 3600;
+
+/** Resource indicators registered by OIDC_RESOURCES: each gets RFC 9068 JWT access tokens with itself as audience. */
+function resourceServers(config: ProviderOptions['config']) {
+  const { resources } = config.oidc;
+  return async (_ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> => {
+    const resource = Object.hasOwn(resources, indicator) ? resources[indicator] : undefined;
+    if (!resource) throw new errors.InvalidTarget('the resource indicator is not registered');
+    return {
+      scope: resource.scope,
+      audience: indicator,
+      accessTokenTTL: resource.accessTokenTTL ?? config.tokens.accessTokenTtl,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: JWT_ACCESS_TOKEN_ALG } },
+    };
+  };
+}
+
+/** The default policy plus one login check: a session whose account is gone or inactive must sign in again. */
+function interactionsPolicy() {
+  const { Check, base } = interactionPolicy;
+  const policy = base();
+  policy.get('login')?.checks.add(
+    new Check('account_unavailable', 'the signed-in account is no longer available', 'login_required', (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
+}
+
+export function buildConfiguration(options: ProviderOptions): Configuration {
+  const { config, pages } = options;
+  const { accessTokenTtl, refreshTokenTtl } = config.tokens;
+  const sessionTtl = options.sessionTtlSeconds;
+  const asymmetric = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+
+  return {
+    adapter: options.storage.adapterFactory,
+    clients: options.staticClients,
+    findAccount: createFindAccount(options.accounts),
+    jwks: options.jwks,
+    claims: { ...SCOPE_CLAIMS, acr: null, auth_time: null, sid: null, iss: null },
+    scopes: SCOPES,
+    // Relying parties expect the scope's claims in the ID token of the code flow too, not only at userinfo.
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // Secrets are stored hashed, so methods that use the secret as an HMAC key (client_secret_jwt) cannot work.
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...asymmetric],
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+      authorizationSigningAlgValues: ['RS256', 'ES256'],
+      requestObjectSigningAlgValues: [...asymmetric],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    },
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA], validator: validateExtraClientMetadata },
+    clientBasedCORS: clientBasedCors,
+    cookies: {
+      keys: options.cookieKeys,
+      names: { session: '_session', interaction: '_interaction', resume: '_interaction_resume' },
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A public client may only introspect its own tokens; an authenticated one (a resource server) any.
+        allowedPolicy: async (ctx, client, token) => !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client?.clientId),
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      rpInitiatedLogout: { enabled: true, ...logoutPages(pages) },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: resourceServers(config),
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => false,
+      },
+      deviceFlow: { enabled: true, ...deviceFlowPages(pages) },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    loadExistingGrant: loadFirstPartyGrant,
+    extraParams: { [OFFLINE_HOOK_PARAM]: keepOfflineAccess },
+    interactions: {
+      policy: interactionsPolicy(),
+      url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    // Public clients rotate on every use; confidential ones once most of the token's life has passed.
+    rotateRefreshToken: (ctx) => {
+      const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+      if (!refreshToken || !client) return false;
+      return client.clientAuthMethod === 'none' || refreshToken.ttlPercentagePassed() >= 70;
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      BackchannelAuthenticationRequest: 600,
+      IdToken: ID_TOKEN_TTL,
+      Interaction: 3600,
+      // A browser-held (public web) refresh token keeps the lifetime of the first one: rotation alone
+      // never makes it live forever. Other clients get a fresh full lifetime.
+      RefreshToken: (ctx, token, client) => {
+        const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+        if (rotated && client.applicationType === 'web' && client.clientAuthMethod === 'none' && !token.isSenderConstrained()) {
+          return Math.max(1, rotated.remainingTTL);
+        }
+        return refreshTokenTtl;
+      },
+      // A grant lives as long as a refresh token: offline access lasts REFRESH_TOKEN_TTL from the consent.
+      Grant: refreshTokenTtl,
+      // An SSO session lasts sessionTtl from the last sign-in, however often it is used in between.
+      Session: (ctx, session) => {
+        if (ctx?.oidc?.result?.login || !session.exp) return sessionTtl;
+        return Math.max(1, session.exp - Math.floor(Date.now() / 1000));
+      },
+    },
+    renderError: renderErrorPage(pages),
+    discovery: { claim_types_supported: ['normal'] },
+  };
+}
+
+/** The longest lifetime of any access token the provider can issue (a grant's revocation must outlast it). */
+export function maxAccessTokenTtl(config: Pick<Config, 'tokens' | 'oidc'>): number {
+  const resourceTtls = Object.values(config.oidc.resources).map((resource) => resource.accessTokenTTL ?? 0);
+  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL, ...resourceTtls);
+}
+
+export function createProvider(options: ProviderOptions): Provider {
+  const provider = new Provider(options.config.issuer, buildConfiguration(options));
+  provider.proxy = options.config.trustProxy;
+  return provider;
+}
+
+export { isFirstParty };
