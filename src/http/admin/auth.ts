@@ -1,0 +1,38 @@
+/**
+ * Who may use the admin API: a bearer access token (the same the legacy login issues) of a live session
+ * whose user is active and has the role `admin` now (read from the database, not from the token, so a
+ * demotion applies at once). No or bad token → 401; any other user → 403.
+ */
+import type { Context, Middleware } from 'koa';
+import { ForbiddenError, UnauthorizedError } from '../../errors.ts';
+import { ADMIN_ROLE } from '../../services/admin-roles.ts';
+import type { AdminContext } from '../../services/admin-audit.ts';
+import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';
+
+export class AdminRequiredError extends ForbiddenError {
+  constructor() {
+    super('Admin role required', 'ADMIN_REQUIRED');
+  }
+}
+
+export function requireAdmin(services: BearerAuthServices): Middleware {
+  const authenticate = bearerAuth(services);
+  return (ctx, next) =>
+    authenticate(ctx, async () => {
+      if (!ctx.state.auth?.account.roles.includes(ADMIN_ROLE)) throw new AdminRequiredError();
+      await next();
+    });
+}
+
+/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) is recorded as `10.0.0.1`. */
+function clientIp(ctx: Context): string | undefined {
+  const ip = ctx.ip;
+  if (!ip) return undefined;
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice('::ffff:'.length) : ip;
+}
+
+/** The acting admin and where the request came from, for the services and the audit trail. */
+export function adminContext(ctx: Context, actorId: string | undefined = ctx.state.auth?.account.id): AdminContext {
+  if (!actorId) throw new UnauthorizedError();
+  return { actorId, ip: clientIp(ctx), userAgent: ctx.get('User-Agent') || undefined, door: 'admin' };
+}
