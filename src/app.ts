@@ -7,6 +7,7 @@ import { requestId } from './http/middleware/request-id.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
+import { rejectNulInput } from './http/middleware/reject-nul.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 
 export interface AppDependencies {
@@ -29,6 +30,9 @@ function isUnder(path: string, prefix: string): boolean {
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa();
   app.proxy = deps.config.trustProxy;
+  // Behind our proxy only the last X-Forwarded-For entry (the address the proxy saw) is trustworthy;
+  // the ones before it are whatever the client sent, and a rate limit keyed on them could be dodged.
+  app.maxIpsCount = 1;
   app.silent = true; // errors are logged by our error handler, never printed by Koa
 
   app.use(requestId(deps.logger));
@@ -44,20 +48,25 @@ export function createApp(deps: AppDependencies): Koa {
     const handle = provider.callback();
     app.use(async (ctx, next) => {
       if (!isUnder(ctx.path, prefix)) return next();
-      // oidc-provider routes relative to its mount point and writes the response itself.
+      // oidc-provider routes relative to its mount point and writes the response itself; it derives the
+      // mount path of the URLs it builds (interaction returnTo, form actions) from req.originalUrl.
       const original = ctx.url;
+      const req = ctx.req as typeof ctx.req & { originalUrl?: string };
+      req.originalUrl = original;
       ctx.url = ctx.url.slice(prefix.length) || '/';
       try {
         ctx.respond = false;
         await handle(ctx.req, ctx.res);
       } finally {
         ctx.url = original;
+        delete req.originalUrl;
       }
     });
   }
 
   const body = parseBody();
   app.use(body);
+  app.use(rejectNulInput());
   for (const router of deps.routers ?? []) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -14,6 +14,15 @@ import { createRedisStore } from './store/redis-store.ts';
 import { createKeyService, type KeyService } from './services/keys.ts';
 import { createPasswordService, type PasswordService } from './services/passwords.ts';
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
+import { createAccountServices, type AccountServices } from './services/account-services.ts';
+import { createRoleService, type RoleService } from './services/roles.ts';
+import { createOidc, type Oidc } from './oidc/index.ts';
+import { maxAccessTokenTtl } from './oidc/provider.ts';
+import { createViews, type Views } from './http/interactions/views.ts';
+import { createMetrics, type Metrics } from './services/metrics.ts';
+import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
+import { createLoginRateLimiter, withLoginRateLimit, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
+import { dependencyOf } from './http/metrics.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
@@ -26,6 +35,23 @@ export interface Dependencies {
   store: Store;
   keys: KeyService;
   passwords: PasswordService;
+  /** Account, session, token, mail and audit services shared by every door. */
+  accounts: AccountServices['accounts'];
+  sessions: AccountServices['sessions'];
+  tokens: AccountServices['tokens'];
+  audit: AccountServices['audit'];
+  mail: AccountServices['mail'];
+  /** Mail sent in the background; settle() waits for it (tests, shutdown). */
+  mailQueue: AccountServices['mailQueue'];
+  roles: RoleService;
+  /** The OpenID Connect provider, its storage and its link to the shared session list. */
+  oidc: Oidc;
+  /** The ejs pages (interaction pages and the provider's own). */
+  views: Views;
+  /** This server's Prometheus metrics (its own registry). */
+  metrics: Metrics;
+  /** Brute-force limits on password logins; `accounts.authenticate` already goes through them. */
+  loginLimiter: LoginRateLimiter;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -48,6 +74,8 @@ async function createStore(config: Config, logger: Logger, keyPrefix: string): P
 export interface BuildOptions {
   /** Prefix of every store key; tests give each server its own so they can share one Redis. */
   storeKeyPrefix?: string;
+  /** Overrides of the login limits (tests that need short blocks); CONTRACT §6 values by default. */
+  loginLimits?: Partial<LoginLimits>;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -70,12 +98,18 @@ export async function buildDependencies(config: Config, logger: Logger, options:
 
     const keys = createKeyService({
       models,
-      // JWTs signed by a key: access tokens and ID tokens (one hour); refresh tokens are opaque.
-      maxTokenTtlSeconds: Math.max(config.tokens.accessTokenTtl, 3600),
+      // JWTs signed by a key: access tokens (resource ones included) and ID tokens; refresh tokens are opaque.
+      maxTokenTtlSeconds: maxAccessTokenTtl(config),
     });
     await keys.ensureKeys();
 
     const passwords = createPasswordService(config.argon2);
+    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, passwords });
+    closers.push(async () => {
+      await accountServices.mailQueue.settle();
+      accountServices.mail.close();
+    });
+    const roles = createRoleService({ models });
     const cookieKeys = config.cookieKeys ?? loadOrCreateCookieKeys(config.dataDir);
 
     const readiness: ReadinessCheck[] = [
@@ -85,7 +119,33 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const errorTranslators: ErrorTranslator[] = [
       (err) => (isConnectionError(err) ? new ServiceUnavailableError('database', err) : undefined),
     ];
-    return { config, logger, sequelize, models, store, keys, passwords, cookieKeys, readiness, errorTranslators, close };
+    const { sessions, audit, mail, mailQueue } = accountServices;
+    const metrics = createMetrics({ auditFailures: () => audit.failures() });
+    const isUnavailable = (err: unknown): boolean =>
+      err instanceof ServiceUnavailableError || errorTranslators.some((translate) => translate(err) instanceof ServiceUnavailableError);
+    // Brute-force limits around every password check, whichever door asks (a failure in an outage is not counted).
+    const loginLimiter = createLoginRateLimiter({ store, metrics, limits: options.loginLimits, isOutage: isUnavailable });
+    // Logins and legacy tokens are counted at the service boundary, the same for every door; the
+    // limits sit inside the counting, so a 429 is counted as a rate-limited login.
+    const accounts = instrumentAccounts(withLoginRateLimit(accountServices.accounts, loginLimiter), metrics);
+    const tokens = instrumentTokens(accountServices.tokens, metrics);
+    const views = createViews();
+    const oidc = await createOidc({
+      config,
+      logger,
+      store,
+      models,
+      keys,
+      passwords,
+      accounts,
+      sessions,
+      audit,
+      cookieKeys,
+      pages: views,
+      isUnavailable,
+    });
+    observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
+    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -3,20 +3,43 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { createApp } from './app.ts';
 import type { Dependencies } from './dependencies.ts';
+import { createInteractionRouter } from './http/interactions.ts';
+import { assetsRouter } from './http/interactions/assets.ts';
+import { createLegacyEarlyMiddleware, createLegacyRouters } from './http/legacy/mounts.ts';
+import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
+import { httpMetrics, metricsRouter } from './http/metrics.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
-function createDoors(_deps: Dependencies): Router[] {
-  return [];
+function createDoors(deps: Dependencies): Router[] {
+  const interactions = createInteractionRouter({
+    provider: deps.oidc.provider,
+    views: deps.views,
+    cookieKeys: deps.cookieKeys,
+    authenticate: (login, password, ctx) => deps.accounts.authenticate(login, password, ctx),
+    getAccount: (id) => deps.accounts.getById(id),
+    errorTranslators: deps.errorTranslators,
+  });
+  return [
+    assetsRouter(),
+    interactions,
+    ...createLegacyRouters(deps),
+    ...createAdminRouters(deps),
+    metricsRouter(deps.metrics, deps.config.metricsToken),
+  ];
 }
 
 /** Builds the Koa app and an HTTP server for it (not listening yet): used by main.ts and by the tests. */
 export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; server: http.Server }> {
+  await prepareAdminDoor(deps);
   const app = createApp({
     config: deps.config,
     logger: deps.logger,
     readiness: deps.readiness,
     errorTranslators: deps.errorTranslators,
     routers: createDoors(deps),
+    // Metrics first, so they time everything after the request id and error handler.
+    early: [httpMetrics(deps.metrics, { translators: deps.errorTranslators, oidcPrefix: '/oidc' }), ...createLegacyEarlyMiddleware(deps)],
+    oidc: { prefix: '/oidc', app: deps.oidc.provider },
   });
   const server = http.createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so the proxy closes idle connections first.

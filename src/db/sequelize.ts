@@ -4,6 +4,7 @@ import sqlite3 from 'sqlite3';
 import { ConnectionError, Sequelize, Transaction } from 'sequelize';
 import type { Options, ReplicationOptions } from 'sequelize';
 import { ServiceUnavailableError } from '../errors.ts';
+import { serializeSqliteWrites } from './sqlite-writes.ts';
 
 /** The slice of a pino logger this module uses. */
 export interface DatabaseLogger {
@@ -55,7 +56,7 @@ export function sqliteStorage(url: string): string {
 
 function createSqlite(storage: string, logging: Options['logging']): Sequelize {
   if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
-  return new Sequelize({
+  const sequelize = new Sequelize({
     dialect: 'sqlite',
     storage,
     dialectModule: configuredSqlite3(),
@@ -65,6 +66,9 @@ function createSqlite(storage: string, logging: Options['logging']): Sequelize {
     transactionType: Transaction.TYPES.IMMEDIATE,
     define: { underscored: true },
   });
+  // Every writer of the process, not one service: waiting writers must not hold libuv threads.
+  serializeSqliteWrites(sequelize);
+  return sequelize;
 }
 
 type SqliteOpenCallback = (err: Error | null) => void;

@@ -3,7 +3,7 @@ import { Op, UniqueConstraintError } from 'sequelize';
 import type { Sequelize } from 'sequelize';
 import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
 import type { Logger } from '../logger.ts';
-import { ValidationError } from '../errors.ts';
+import { ServiceUnavailableError, ValidationError } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
 import type { SessionService } from './sessions.ts';
 import type { AuditService } from './audit.ts';
@@ -11,7 +11,6 @@ import type { RequestContext } from './request-context.ts';
 import type { VerificationTokenService } from './verification-tokens.ts';
 import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
 import { toAccountView, type AccountView } from './account-view.ts';
-import { createSerialQueue } from './serial.ts';
 import {
   AccountExistsError,
   AccountInactiveError,
@@ -98,7 +97,6 @@ export function createAccountService(options: AccountServiceOptions) {
   const { User, Organization, Membership } = options.models;
   const { passwords, sessions, audit } = options;
   const log = options.logger.child({ component: 'accounts' });
-  const sqliteWrites = options.sequelize.getDialect() === 'sqlite' ? createSerialQueue() : undefined;
 
   // With read replicas (DATABASE_READ_URLS) a replica may lag: this service reads the primary
   // (`fresh`), since its reads decide on credentials or precede a write; only the plain look-ups
@@ -125,7 +123,8 @@ export function createAccountService(options: AccountServiceOptions) {
 
   async function createRows(input: RegisterInput, passwordHash: string): Promise<User> {
     const display = input.fullName || input.username || input.email.split('@')[0] || input.email;
-    const transact = () => options.sequelize.transaction(async (transaction) => {
+    // On SQLite the write queue of db/sqlite-writes.ts runs this after any write already in progress.
+    return options.sequelize.transaction(async (transaction) => {
       const organization = await Organization.create(
         { name: `${display} (personal)`.slice(0, 255), slug: `${slugBase(input)}-${randomBytes(4).toString('hex')}` },
         { transaction },
@@ -144,7 +143,6 @@ export function createAccountService(options: AccountServiceOptions) {
       await Membership.create({ userId: user.id, organizationId: organization.id, role: 'owner' }, { transaction });
       return user;
     });
-    return sqliteWrites ? sqliteWrites.run(transact) : transact();
   }
 
   function sendVerification(user: User, links: AccountLinks, token: string): void {
@@ -183,7 +181,16 @@ export function createAccountService(options: AccountServiceOptions) {
       }
       const created = (await load({ id: user.id })) ?? user;
       await audit.record({ type: 'register', outcome: 'success', userId: created.id, ...auditFrom(ctx), detail: { door: ctx.door } });
-      if (links) sendVerification(created, links, await options.verificationTokens.issue('verify-email', created.id, created.email));
+      if (links) {
+        try {
+          sendVerification(created, links, await options.verificationTokens.issue('verify-email', created.id, created.email));
+        } catch (err) {
+          // The account exists: answering 503 now would tell the client it does not. Without the store
+          // no link can be issued; the user asks for one later (resend-verification).
+          if (!(err instanceof ServiceUnavailableError)) throw err;
+          log.warn({ userId: created.id }, 'verification link not sent: the store is unavailable');
+        }
+      }
       return view(created);
     },
 
@@ -194,7 +201,12 @@ export function createAccountService(options: AccountServiceOptions) {
      */
     async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
       const identifier = login.trim().toLowerCase();
-      const users = identifier && password.length <= PASSWORD_MAX_LENGTH
+      if (password.length > PASSWORD_MAX_LENGTH) {
+        // No account has a password this long (CONTRACT §2): refused before any hashing, whoever is named.
+        await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'password_too_long', door: ctx.door } });
+        throw new InvalidCredentialsError();
+      }
+      const users = identifier
         ? await User.findAll({ where: { [Op.or]: [{ email: identifier }, { usernameNormalized: identifier }] }, limit: 2, useMaster: true })
         : [];
       // An e-mail match wins over a username that happens to look like someone else's address.

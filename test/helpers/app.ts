@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logger.ts';
 import { buildDependencies, type Dependencies } from '../../src/dependencies.ts';
 import { createServerApp } from '../../src/server.ts';
 import { createTestDatabase } from './database.ts';
+import type { LoginLimits } from '../../src/services/rate-limits.ts';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -30,7 +31,15 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** The calling hook's context: lets a missing PostgreSQL skip the suite unless REQUIRE_SERVICES=1. */
   mocha?: Mocha.Context;
+  /** Login limits; `{}` gives exactly CONTRACT §6's. Default: those, with a per-IP cap of TEST_IP_ATTEMPTS. */
+  loginLimits?: Partial<LoginLimits>;
 }
+
+/**
+ * Every test request comes from 127.0.0.1 and a suite logs in far more than 100 times a minute, so test
+ * servers raise the per-IP cap by default; the abuse-*.test.ts suites prove the contract's own values.
+ */
+export const TEST_IP_ATTEMPTS = 100_000;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -67,7 +76,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel });
   const keyPrefix = `test:${path.basename(dataDir)}:`;
-  const deps = await buildDependencies(config, logger, { storeKeyPrefix: keyPrefix });
+  const loginLimits = options.loginLimits ?? { ipAttempts: TEST_IP_ATTEMPTS };
+  const deps = await buildDependencies(config, logger, { storeKeyPrefix: keyPrefix, loginLimits });
   const { server } = await createServerApp(deps);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   let closed = false;
