@@ -3,7 +3,6 @@ import { compareRoleNames } from '../../src/services/account-view.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { AccountExistsError, InvalidCredentialsError } from '../../src/services/account-errors.ts';
-import { createSerialQueue } from '../../src/services/serial.ts';
 
 describe('accounts: pure parts', () => {
   it('orders roles admin first, then by name', () => {
@@ -16,23 +15,6 @@ describe('accounts: pure parts', () => {
     const invalid = new InvalidCredentialsError();
     expect(invalid).to.include({ status: 401, code: 'AUTH_INVALID_CREDENTIALS', message: 'Incorrect username or password' });
     expect(invalid.headers).to.deep.equal({ 'WWW-Authenticate': 'Bearer' });
-  });
-
-  it('runs SQLite write transactions one at a time, in order, even when one fails', async () => {
-    const queue = createSerialQueue();
-    const log: string[] = [];
-    const task = (name: string, ms: number, fail = false) => () =>
-      new Promise<string>((resolve, reject) => {
-        log.push(`start ${name}`);
-        setTimeout(() => {
-          log.push(`end ${name}`);
-          if (fail) reject(new Error(name));
-          else resolve(name);
-        }, ms);
-      });
-    const results = await Promise.allSettled([queue.run(task('a', 20)), queue.run(task('b', 5, true)), queue.run(task('c', 1))]);
-    expect(log).to.deep.equal(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
-    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
   });
 });
 
