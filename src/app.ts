@@ -7,6 +7,7 @@ import { requestId } from './http/middleware/request-id.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
+import { httpsPublicUrl } from './http/middleware/https-public-url.ts';
 import { rejectNulInput } from './http/middleware/reject-nul.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 
@@ -35,9 +36,11 @@ export function createApp(deps: AppDependencies): Koa {
   app.maxIpsCount = 1;
   app.silent = true; // errors are logged by our error handler, never printed by Koa
 
+  const https = deps.config.publicUrl.startsWith('https:');
+  if (https) app.use(httpsPublicUrl({ trustProxy: deps.config.trustProxy }));
   app.use(requestId(deps.logger));
   app.use(errorHandler(deps.errorTranslators));
-  app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
+  app.use(securityHeaders({ https }));
   for (const middleware of deps.early ?? []) app.use(middleware);
 
   const health = healthRouter(deps.readiness);

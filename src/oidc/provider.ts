@@ -178,7 +178,9 @@ export function maxAccessTokenTtl(config: Pick<Config, 'tokens' | 'oidc'>): numb
 
 export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(options.config.issuer, buildConfiguration(options));
-  provider.proxy = options.config.trustProxy;
+  // With an https issuer TLS ends before us: src/http/middleware/https-public-url.ts sets
+  // X-Forwarded-Proto (and drops the other forwarded headers unless TRUST_PROXY), so trusting it is safe.
+  provider.proxy = options.config.trustProxy || options.config.issuer.startsWith('https:');
   return provider;
 }
 

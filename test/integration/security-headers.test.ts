@@ -24,14 +24,17 @@ interface Seen {
  * the https case, plays the TLS-terminating proxy (X-Forwarded-Proto, and PUBLIC_URL links sent to
  * the test server).
  */
-function recordFetch(serverUrl: string, httpsProxy: boolean): { seen: Seen[]; restore(): void } {
+function recordFetch(serverUrl: string, httpsProxy: boolean, forwardedHeaders: boolean): { seen: Seen[]; restore(): void } {
   const original = globalThis.fetch;
   const seen: Seen[] = [];
   globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
     let url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     if (httpsProxy && url.startsWith(HTTPS_URL)) url = serverUrl + url.slice(HTTPS_URL.length);
-    if (httpsProxy && url.startsWith(serverUrl)) {
+    // Without forwarded headers the server builds https URLs on the Host it was sent: the proxy's job to serve.
+    const tlsTwin = serverUrl.replace(/^http:/, 'https:');
+    if (httpsProxy && url.startsWith(tlsTwin)) url = serverUrl + url.slice(tlsTwin.length);
+    if (httpsProxy && forwardedHeaders && url.startsWith(serverUrl)) {
       headers.set('x-forwarded-proto', 'https');
       headers.set('x-forwarded-host', new URL(HTTPS_URL).host);
     }
@@ -83,8 +86,14 @@ function attributes(cookie: string): Set<string> {
   return new Set(cookie.split(';').slice(1).map((part) => part.trim().split('=')[0]!.toLowerCase()));
 }
 
-for (const https of [false, true]) {
-  describe(`security headers and cookies, PUBLIC_URL ${https ? 'https (behind a TLS proxy)' : 'http'}`, function () {
+const MODES = [
+  { name: 'http', https: false, trustProxy: false },
+  { name: 'https (behind a trusted TLS proxy sending X-Forwarded-Proto)', https: true, trustProxy: true },
+  { name: 'https (TLS ended before us, TRUST_PROXY unset, no forwarded headers)', https: true, trustProxy: false },
+];
+
+for (const { name, https, trustProxy } of MODES) {
+  describe(`security headers and cookies, PUBLIC_URL ${name}`, function () {
     this.timeout(40_000);
     let env: OidcEnv;
     let recording: ReturnType<typeof recordFetch>;
@@ -95,9 +104,9 @@ for (const https of [false, true]) {
         database: 'sqlite',
         store: 'memory',
         mocha: this,
-        env: { COMPAT_PROFILES: ALL_PROFILES, ...(https ? { PUBLIC_URL: HTTPS_URL, TRUST_PROXY: 'true' } : {}) },
+        env: { COMPAT_PROFILES: ALL_PROFILES, ...(https ? { PUBLIC_URL: HTTPS_URL, TRUST_PROXY: String(trustProxy) } : {}) },
       });
-      recording = recordFetch(env.server.url, https);
+      recording = recordFetch(env.server.url, https, trustProxy);
 
       // Everything a browser and a legacy client would do, recorded.
       const base = https ? HTTPS_URL : env.server.url;

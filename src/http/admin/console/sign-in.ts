@@ -77,8 +77,6 @@ export function createSignIn(options: SignInOptions) {
   const https = config.publicUrl.startsWith('https:');
 
   function cookieOptions(ctx: Context, maxAgeMs: number) {
-    // Behind a TLS-terminating proxy the request here is plain HTTP, but the browser's is not.
-    if (https) ctx.cookies.secure = true;
     return { httpOnly: true, sameSite: 'lax' as const, secure: https, path: COOKIE_PATH, maxAge: maxAgeMs, overwrite: true };
   }
 
