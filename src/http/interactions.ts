@@ -197,7 +197,8 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     }
     let account: AccountView;
     try {
-      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+      const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined;
+      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId });
     } catch (err) {
       const failure = loginFailure(err);
       if (!failure) throw err;

@@ -114,7 +114,7 @@ export function createAccountService(options: AccountServiceOptions) {
   }
 
   function auditFrom(ctx: RequestContext) {
-    return { ip: ctx.ip, userAgent: ctx.userAgent };
+    return { ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId };
   }
 
   function assertPasswordLength(field: string, password: string): void {

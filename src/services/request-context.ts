@@ -10,5 +10,7 @@ export interface RequestContext {
   deviceId?: string;
   deviceName?: string;
   deviceType?: string;
+  /** The OIDC client the request is for (an interaction login), for the audit trail. */
+  clientId?: string;
   door: Door | string;
 }

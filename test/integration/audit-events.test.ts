@@ -130,8 +130,9 @@ for (const mode of MODES) {
         return found;
       }, 3000, 25);
       expectFacts(events.find((e) => e.type === 'refresh_reuse'), { type: 'refresh_reuse', outcome: 'failure', userId: env.user.id, ip, clientId: CLIENTS.spa.client_id }, since);
-      // The sign-in on the login page was audited as a login of this user.
-      expect(events.some((e) => e.type === 'login' && e.outcome === 'success')).to.equal(true);
+      // The sign-in on the login page was audited as a login of this user, for the client it signed in to.
+      const login = events.find((e) => e.type === 'login' && e.outcome === 'success');
+      expect(login?.clientId, 'the interaction login names its client').to.equal(CLIENTS.spa.client_id);
     });
   });
 }
