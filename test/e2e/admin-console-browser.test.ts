@@ -5,24 +5,13 @@
  * test-artifacts/.
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { ARTIFACTS, launchChromium, requireChromium } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { call, createUser, login } from '../helpers/admin-api.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PASSWORD = 'correct horse battery';
 
 describe('the admin console in Chromium', function () {
@@ -31,17 +20,13 @@ describe('the admin console in Chromium', function () {
   let browser: Browser;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.REQUIRE_SERVICES === '1') throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
+    requireChromium(this);
     server = await startTestServer({ database: 'postgres', store: 'redis', mocha: this });
     await createUser(server, { email: 'admin@example.com', username: 'admin', fullName: 'Ada Admin', password: PASSWORD, roles: ['admin'] });
     for (const [email, name] of [['grace@example.com', 'Grace Hopper'], ['linus@example.com', 'Linus Torvalds'], ['margaret@example.com', 'Margaret Hamilton']] as const) {
       await createUser(server, { email, fullName: name, password: PASSWORD });
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await launchChromium();
   });
 
   after(async () => {

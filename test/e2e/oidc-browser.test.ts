@@ -5,24 +5,12 @@
  * none; the login is typed with the keyboard only. Screenshots go to test-artifacts/.
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { ARTIFACTS, launchChromium, requireChromium } from '../helpers/browser.ts';
 import * as oidc from 'openid-client';
 import { CLIENTS, RP, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('the login and consent pages in Chromium', function () {
   this.timeout(60_000);
@@ -30,13 +18,9 @@ describe('the login and consent pages in Chromium', function () {
   let browser: Browser;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.REQUIRE_SERVICES === '1') throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
+    requireChromium(this);
     env = await startOidcEnv({ database: 'postgres', store: 'redis' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await launchChromium();
   });
 
   after(async () => {
