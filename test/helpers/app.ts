@@ -8,7 +8,7 @@ import path from 'node:path';
 import net from 'node:net';
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { buildDependencies, type Dependencies } from '../../src/dependencies.ts';
 import { createServerApp } from '../../src/server.ts';
 import { createTestDatabase } from './database.ts';
@@ -58,26 +58,40 @@ export const MODES = [
   { name: 'embedded (SQLite + in-process store)', database: 'sqlite', store: 'memory' },
 ] as const satisfies readonly (TestServerOptions & { name: string })[];
 
-export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const database = await createTestDatabase(options.database ?? 'postgres', { mocha: options.mocha });
+export interface ServerWithOptions {
+  databaseUrl: string;
+  /** 'redis' (the shared one unless env.REDIS_URL says otherwise) or the in-process store. */
+  store?: 'redis' | 'memory';
+  env?: Record<string, string>;
+  logger?: Logger;
+  /** As in startTestServer: `{}` gives exactly CONTRACT §6's limits. */
+  loginLimits?: Partial<LoginLimits>;
+}
+
+/**
+ * The server against a database the caller owns (one made by startTestServer, a PostgreSQL behind a proxy
+ * a test can cut, an SQLite file) and optionally a logger of its own. close() stops the server, the store
+ * and the data folder, never the database.
+ */
+export async function startServerWith(options: ServerWithOptions): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-test-'));
   const port = await freePort();
-  const env: Record<string, string> = {
+  const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: database.url,
+    DATABASE_URL: options.databaseUrl,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...((options.store ?? 'redis') === 'redis' ? { REDIS_URL: TEST_REDIS_URL } : {}),
     ...options.env,
-  };
-  const config = loadConfig(env);
-  const logger = createLogger({ level: config.logLevel });
-  const keyPrefix = `test:${path.basename(dataDir)}:`;
-  const loginLimits = options.loginLimits ?? { ipAttempts: TEST_IP_ATTEMPTS };
-  const deps = await buildDependencies(config, logger, { storeKeyPrefix: keyPrefix, loginLimits });
+  });
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const deps = await buildDependencies(config, logger, {
+    storeKeyPrefix: `test:${path.basename(dataDir)}:`,
+    loginLimits: options.loginLimits ?? { ipAttempts: TEST_IP_ATTEMPTS },
+  });
   const { server } = await createServerApp(deps);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   let closed = false;
@@ -92,8 +106,27 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deps.close();
-      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh database of its own (dropped on close) and the server on it. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const database = await createTestDatabase(options.database ?? 'postgres', { mocha: options.mocha });
+  try {
+    const server = await startServerWith({ databaseUrl: database.url, store: options.store, env: options.env, loginLimits: options.loginLimits });
+    let dropped = false;
+    return {
+      ...server,
+      async close() {
+        await server.close();
+        if (!dropped) await database.drop();
+        dropped = true;
+      },
+    };
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
 }

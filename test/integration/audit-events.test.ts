@@ -6,16 +6,14 @@
 import { expect } from 'chai';
 import { QueryTypes } from 'sequelize';
 import * as oidc from 'openid-client';
-import { MODES } from '../helpers/app.ts';
+import { MODES, startServerWith, type TestServer } from '../helpers/app.ts';
 import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient, newUser } from '../helpers/legacy-client.ts';
 import { createUser, login as adminLogin } from '../helpers/admin-api.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { startServerWith } from '../helpers/server-with.ts';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
 import { eventually, freshIp } from '../helpers/security.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
 import { CLIENTS, authorize, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
-import type { TestServer } from '../helpers/app.ts';
 import type { AuditEvent } from '../../src/db/models/index.ts';
 
 const AGENT = 'audit-test-agent/1.0';

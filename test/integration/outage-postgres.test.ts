@@ -6,8 +6,7 @@
  */
 import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { startServerWith } from '../helpers/server-with.ts';
-import type { TestServer } from '../helpers/app.ts';
+import { startServerWith, type TestServer } from '../helpers/app.ts';
 import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient, newUser, type TestUser } from '../helpers/legacy-client.ts';
 import { startPostgresProxy, type PostgresProxy } from '../helpers/postgres-proxy.ts';
 import { startTraffic, type TrafficResult } from '../helpers/traffic.ts';
