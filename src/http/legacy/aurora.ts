@@ -13,7 +13,7 @@ import {
   commonRequests,
   fields,
   messageReply,
-  registerBody,
+  registerRequest,
 } from './schemas.ts';
 import type { SignedIn } from './operations.ts';
 import { detailErrors } from './detail-errors.ts';
@@ -83,13 +83,7 @@ export const auroraProfile: Profile = {
   loginField: 'username',
   requests: {
     ...commonRequests,
-    register: request('body', registerBody, (b) => ({
-      username: b.username ?? null,
-      email: b.email,
-      password: b.password,
-      fullName: b.full_name ?? null,
-      phone: b.phone ?? null,
-    })),
+    register: registerRequest,
     login: request('body', z.object({ username: fields.login, password: fields.password }), (b) => ({ login: b.username, password: b.password })),
   },
   replies: {

@@ -29,13 +29,22 @@ export const fields = {
 
 const optional = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
 
-export const registerBody = z.object({
+const registerBody = z.object({
   username: fields.username.nullable().optional(),
   email: fields.email,
   password: fields.newPassword,
   full_name: fields.fullName,
   phone: fields.phone,
 });
+
+/** Registration with an optional username, full name and phone (aurora, v2, envelope). */
+export const registerRequest = request('body', registerBody, (b) => ({
+  username: b.username ?? null,
+  email: b.email,
+  password: b.password,
+  fullName: b.full_name ?? null,
+  phone: b.phone ?? null,
+}));
 
 /** The requests all profiles share; a profile overrides `register` and `login`. */
 export const commonRequests: Omit<Requests, 'register' | 'login'> = {

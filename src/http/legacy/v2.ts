@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { AccountView } from '../../services/account-view.ts';
 import { dataReply, request, type Profile } from './profile.ts';
-import { DetailError, ValidationErrorBody, commonReplies, commonRequests, fields, messageReply, registerBody } from './schemas.ts';
+import { DetailError, ValidationErrorBody, commonReplies, commonRequests, fields, messageReply, registerRequest } from './schemas.ts';
 import { detailErrors } from './detail-errors.ts';
 import { auroraLogout } from './aurora.ts';
 import type { SignedIn } from './operations.ts';
@@ -74,13 +74,7 @@ export const v2Profile: Profile = {
   loginField: 'email',
   requests: {
     ...commonRequests,
-    register: request('body', registerBody, (b) => ({
-      username: b.username ?? null,
-      email: b.email,
-      password: b.password,
-      fullName: b.full_name ?? null,
-      phone: b.phone ?? null,
-    })),
+    register: registerRequest,
     login: request('body', z.object({ email: fields.email, password: fields.newPassword }), (b) => ({ login: b.email, password: b.password })),
   },
   replies: {
