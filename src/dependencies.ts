@@ -91,7 +91,16 @@ export async function buildDependencies(config: Config, logger: Logger, options:
   };
   try {
     await sequelize.authenticate();
-    if (config.database.migrateOnStart) await runMigrations(sequelize);
+    if (config.database.migrateOnStart) {
+      // Migrations read back what they have just written (their own bookkeeping table): with read
+      // replicas those reads would go to a replica that may not have it yet, so they run on the primary alone.
+      const primary = config.database.readUrls.length ? createSequelize({ url: config.database.url, poolMax: 2 }) : sequelize;
+      try {
+        await runMigrations(primary);
+      } finally {
+        if (primary !== sequelize) await primary.close();
+      }
+    }
     const models = initModels(sequelize);
     const store = await createStore(config, logger, options.storeKeyPrefix ?? 'idp:');
     closers.push(() => store.close());

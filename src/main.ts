@@ -79,4 +79,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// WORKERS=N runs main() in N worker processes behind one port (src/cluster.ts); WORKERS=1 runs it here.
+const { runWithWorkers } = await import('./cluster.ts');
+await runWithWorkers(main);

@@ -24,7 +24,8 @@ export function consoleClientMetadata(publicUrl: string): JsonObject {
 
 export async function ensureConsoleClient(models: Pick<Models, 'OidcClient'>, publicUrl: string): Promise<void> {
   const metadata = consoleClientMetadata(publicUrl);
-  const row = await models.OidcClient.findByPk(CONSOLE_CLIENT_ID);
+  // From the primary: read just before a write, right after the start-up migrations (a replica may lag).
+  const row = await models.OidcClient.findByPk(CONSOLE_CLIENT_ID, { useMaster: true });
   if (!row) {
     try {
       await models.OidcClient.create({ clientId: CONSOLE_CLIENT_ID, metadata, secretHash: null, firstParty: true });

@@ -141,7 +141,8 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     },
 
     async load() {
-      const rows = await SigningKey.findAll();
+      // From the primary: a key created a moment ago (first start, rotation) may not be on a read replica yet.
+      const rows = await SigningKey.findAll({ useMaster: true });
       const at = now();
       const plan = planKeySet(rows, at, options.maxTokenTtlSeconds);
       if (plan.toSupersede.length > 0) {

@@ -1,0 +1,204 @@
+/**
+ * The bench's world: its own Redis (a redis-server on a loopback port, so nothing is shared with other
+ * users of the machine's Redis), its own PostgreSQL database, seeded users, the product server as
+ * `npm start` runs it, the two baseline servers, and the token pools the scenarios spend.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { buildDependencies, type Dependencies } from '../../src/dependencies.ts';
+import { createPasswordService } from '../../src/services/passwords.ts';
+import { startRedisServer, type RedisServer } from '../../test/helpers/redis.ts';
+import { createBenchDatabase, seedUsers, userIds, type BenchDatabase } from './database.ts';
+import { onCleanup } from './cleanup.ts';
+import { pinRunning, start, waitForHttp, type Managed } from './processes.ts';
+import { LOAD_CPU, SERVER_CPU } from './load.ts';
+import { mintOidcTokens, type OidcPools } from './oidc-mint.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const PORTS = { redis: 7500, product: 7680, bareKoa: 7681, bareOidc: 7682 };
+export const CLIENT_ID = 'bench-rp';
+
+export interface BenchEnvironment {
+  dir: string;
+  redis: RedisServer;
+  database: BenchDatabase;
+  /** The product's environment variables and the configuration they make. */
+  productEnv: Record<string, string>;
+  config: Config;
+  /** The product's services, built in the runner with the same configuration, to mint tokens. */
+  deps: Dependencies;
+  passwordHash: string;
+  /** Ids of the seeded users, user1 first. */
+  users: string[];
+  clientSecret: string;
+  clientFile: string;
+}
+
+export interface PrepareOptions {
+  dir: string;
+  users: number;
+  databaseUrl: string;
+  log: (line: string) => void;
+  /** Another world beside the default one (the scale bench runs two): its Redis and server ports. */
+  ports?: { redis: number; product: number };
+}
+
+export async function prepareEnvironment(options: PrepareOptions): Promise<BenchEnvironment> {
+  const { dir, log } = options;
+  const ports = options.ports ?? PORTS;
+  mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const redis = await startRedisServer({ port: ports.redis });
+  onCleanup(() => redis.stop());
+  // Redis runs beside the load generator, so core 0 is the server's alone (its caches included).
+  pinRunning(redis.pid, LOAD_CPU);
+  const database = await createBenchDatabase(options.databaseUrl);
+  log(`database ${database.name}, redis ${redis.url}`);
+
+  const clientSecret = randomBytes(32).toString('base64url');
+  const clientFile = path.join(dir, 'clients.json');
+  const client = {
+    client_id: CLIENT_ID,
+    client_secret: clientSecret,
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: ['http://127.0.0.1:7699/callback'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+  writeFileSync(clientFile, JSON.stringify([{ ...client, first_party: true }]));
+  writeFileSync(path.join(dir, 'bare-client.json'), JSON.stringify(client));
+
+  const productEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(ports.product),
+    PUBLIC_URL: `http://127.0.0.1:${ports.product}`,
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    DATA_DIR: path.join(dir, 'data'),
+    LOG_LEVEL: 'info',
+    // Load comes from 127.0.0.1 only; behind a proxy, per-IP login limits see the clients' addresses.
+    TRUST_PROXY: 'true',
+    OIDC_CLIENTS_FILE: clientFile,
+    MIGRATE_ON_START: 'false',
+    WORKERS: '1',
+    // Cheaper hashing only to profile what a login costs besides its hash (see bench/README.md);
+    // production refuses such parameters, so that profile runs in development mode.
+    ...(process.env.ARGON2_MEMORY_KIB ? { NODE_ENV: 'development' } : {}),
+    ...Object.fromEntries(
+      ['ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'UV_THREADPOOL_SIZE', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX'].flatMap((key) => (process.env[key] ? [[key, process.env[key] as string]] : [])),
+    ),
+    // Node options for the server alone (trying heap settings without changing package.json).
+    ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
+  };
+  const config = loadConfig(productEnv);
+  const passwordHash = await createPasswordService(config.argon2).hash('bench-password-1');
+  await seedUsers(database.sequelize, { from: 1, to: options.users, passwordHash });
+  const users = await userIds(database.sequelize, 1, options.users);
+  log(`seeded ${users.length} users`);
+
+  const deps = await buildDependencies(config, createLogger({ level: 'silent' }));
+  onCleanup(() => deps.close());
+  return { dir, redis, database, productEnv, config, deps, passwordHash, users, clientSecret, clientFile };
+}
+
+/** The Node options `npm start` runs the server with (package.json), so the bench measures the product as it runs. */
+export function startScriptFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const words = (pkg.scripts?.start ?? '').split(/\s+/);
+  const at = words.indexOf('node');
+  return at === -1 ? [] : words.slice(at + 1).filter((word) => word.startsWith('--'));
+}
+
+export async function startProduct(env: BenchEnvironment, options: { profileDir?: string; extraEnv?: Record<string, string> } = {}): Promise<Managed> {
+  const nodeArgs = [...startScriptFlags(), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
+  const proc = start('product server', process.execPath, [...nodeArgs, path.join(ROOT, 'src/main.ts')], {
+    cpu: SERVER_CPU,
+    cwd: ROOT,
+    env: { ...env.productEnv, ...options.extraEnv },
+    logFile: path.join(env.dir, `product-${env.config.port}.log`),
+  });
+  await waitForHttp(proc, `${env.config.publicUrl}/readyz`);
+  return proc;
+}
+
+export async function startBareKoa(env: BenchEnvironment): Promise<{ proc: Managed; url: string }> {
+  const jwksFile = path.join(env.dir, 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify((await env.deps.keys.load()).publicJwks));
+  const proc = start('bare Koa baseline', process.execPath, [path.join(ROOT, 'bench/baselines/bare-koa.ts')], {
+    cpu: SERVER_CPU,
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(PORTS.bareKoa),
+      REDIS_URL: env.redis.url,
+      JWKS_FILE: jwksFile,
+      ISSUER: env.config.issuer,
+      KEY_PREFIX: 'idp:',
+    },
+  });
+  const url = `http://127.0.0.1:${PORTS.bareKoa}`;
+  await waitForHttp(proc, `${url}/healthz`);
+  return { proc, url };
+}
+
+export async function startBareOidc(env: BenchEnvironment, accountIds: readonly string[]): Promise<{ proc: Managed; url: string; pools: OidcPools }> {
+  const accountsFile = path.join(env.dir, 'bare-accounts.json');
+  const outFile = path.join(env.dir, 'bare-pools.json');
+  writeFileSync(accountsFile, JSON.stringify(accountIds));
+  const proc = start('bare oidc-provider baseline', process.execPath, [path.join(ROOT, 'bench/baselines/bare-oidc.ts')], {
+    cpu: SERVER_CPU,
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(PORTS.bareOidc),
+      DATABASE_URL: env.database.url,
+      REDIS_URL: env.redis.url,
+      CLIENT_FILE: path.join(env.dir, 'bare-client.json'),
+      ACCOUNTS_FILE: accountsFile,
+      OUT_FILE: outFile,
+      ACCESS_TOKEN_TTL: String(env.config.tokens.accessTokenTtl),
+      REFRESH_TOKEN_TTL: String(env.config.tokens.refreshTokenTtl),
+    },
+  });
+  const url = `http://127.0.0.1:${PORTS.bareOidc}`;
+  await waitForHttp(proc, `${url}/.well-known/openid-configuration`);
+  return { proc, url, pools: JSON.parse(readFileSync(outFile, 'utf8')) as OidcPools };
+}
+
+/** Access tokens of live password sessions (one per user given), minted by the product's own services. */
+export async function mintAccessTokens(env: BenchEnvironment, ids: readonly string[]): Promise<string[]> {
+  const tokens: string[] = [];
+  for (const id of ids) {
+    const account = await env.deps.accounts.getById(id);
+    if (!account) throw new Error(`seeded user ${id} not found`);
+    const session = await env.deps.sessions.create({ userId: id, kind: 'password', context: { door: 'bench', ip: '127.0.0.1', userAgent: 'bench' } });
+    tokens.push((await env.deps.tokens.issueAccessToken(account, session)).token);
+  }
+  return tokens;
+}
+
+/** Refresh tokens, each of its own session, spread over the users; stops at `count` or the deadline. */
+export async function mintRefreshTokens(env: BenchEnvironment, count: number, deadline: number): Promise<string[]> {
+  const tokens: string[] = [];
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < count && Date.now() < deadline) {
+      const userId = env.users[next % env.users.length] as string;
+      next += 1;
+      const session = await env.deps.sessions.create({ userId, kind: 'password', context: { door: 'bench', ip: '127.0.0.1', userAgent: 'bench' } });
+      tokens.push(await env.deps.tokens.issueRefreshToken(userId, session.session_id));
+    }
+  }
+  await Promise.all(Array.from({ length: 64 }, worker));
+  return tokens;
+}
+
+export function mintProductOidcTokens(env: BenchEnvironment, accountIds: readonly string[]): Promise<OidcPools> {
+  return mintOidcTokens(env.deps.oidc.provider, { accountIds, clientId: CLIENT_ID });
+}

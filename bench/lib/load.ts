@@ -1,0 +1,54 @@
+/** Runs one load scenario in a separate, pinned load-generator process (bench/load-worker.ts). */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { cpuSeconds, runToCompletion } from './processes.ts';
+import type { LoadResult, LoadSpec } from './load-spec.ts';
+
+export type { LoadResult, LoadSpec } from './load-spec.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const LOAD_CPU = 1;
+export const SERVER_CPU = 0;
+
+let specCounter = 0;
+
+export function writePool(dir: string, name: string, items: readonly string[]): string {
+  const file = path.join(dir, `pool-${name}.json`);
+  writeFileSync(file, JSON.stringify(items));
+  return file;
+}
+
+export interface Measurement extends LoadResult {
+  /** Server CPU time per response (all its threads), in microseconds, when the server's PID was given. */
+  cpuUs?: number;
+  /** The part of it spent on the main (JavaScript) thread; the rest is libuv's pool (argon2, crypto). */
+  mainCpuUs?: number;
+  /** Filled in by the runner: the server's peak resident memory during the run, bytes. */
+  rssPeak?: number;
+}
+
+/**
+ * Runs `spec` from the load-generator core. With `serverPid`, also measures the server's CPU time per
+ * response: less sensitive than req/s to other work on a shared machine.
+ */
+export async function runLoad(dir: string, spec: LoadSpec, serverPid?: number): Promise<Measurement> {
+  specCounter += 1;
+  const file = path.join(dir, `spec-${specCounter}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  const timeoutMs = (spec.warmupSeconds + spec.seconds) * 1000 + 30_000;
+  const cpuBefore = serverPid === undefined ? undefined : await cpuSeconds(serverPid);
+  const mainBefore = serverPid === undefined ? undefined : await cpuSeconds(serverPid, serverPid);
+  const stdout = await runToCompletion('load generator', process.execPath, [path.join(ROOT, 'bench/load-worker.ts'), file], {
+    cpu: LOAD_CPU,
+    cwd: ROOT,
+    timeoutMs,
+  });
+  const cpuAfter = serverPid === undefined ? undefined : await cpuSeconds(serverPid);
+  const mainAfter = serverPid === undefined ? undefined : await cpuSeconds(serverPid, serverPid);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  const result = JSON.parse(line) as LoadResult;
+  if (cpuBefore === undefined || cpuAfter === undefined || result.responses === 0) return result;
+  const perResponse = (seconds: number) => (seconds * 1e6) / result.responses;
+  const mainCpuUs = mainBefore !== undefined && mainAfter !== undefined ? perResponse(mainAfter - mainBefore) : undefined;
+  return { ...result, cpuUs: perResponse(cpuAfter - cpuBefore), mainCpuUs };
+}

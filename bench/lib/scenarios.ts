@@ -1,0 +1,54 @@
+/** The load specs of each scenario, against the product or a baseline. */
+import type { LoadSpec } from './load-spec.ts';
+
+export interface Timing {
+  warmupSeconds: number;
+  seconds: number;
+  connections: number;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+export function basicAuth(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+export function bearerGet(url: string, poolFile: string, timing: Timing): LoadSpec {
+  return { url, method: 'GET', headers: { authorization: 'Bearer {{item}}' }, poolFile, ...timing };
+}
+
+/** JSON login bodies from the pool; each request from another client address (see LoadSpec.spreadIps). */
+export function login(url: string, poolFile: string, timing: Timing): LoadSpec {
+  return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, spreadIps: true, ...timing };
+}
+
+export function legacyRefresh(url: string, poolFile: string, timing: Timing): LoadSpec {
+  return {
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"refresh_token":"{{item}}"}',
+    poolFile,
+    once: true,
+    ...timing,
+  };
+}
+
+export function clientCredentials(url: string, auth: string, timing: Timing): LoadSpec {
+  return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: 'grant_type=client_credentials', ...timing };
+}
+
+export function oidcRefresh(url: string, auth: string, poolFile: string, timing: Timing): LoadSpec {
+  return {
+    url,
+    method: 'POST',
+    headers: { 'content-type': FORM, authorization: auth },
+    body: 'grant_type=refresh_token&refresh_token={{item}}',
+    poolFile,
+    ...timing,
+  };
+}
+
+export function introspection(url: string, auth: string, poolFile: string, timing: Timing): LoadSpec {
+  return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: 'token={{item}}', poolFile, ...timing };
+}

@@ -1,0 +1,274 @@
+/**
+ * `npm run bench` — throughput and latency of the product's hot endpoints against baselines measured
+ * in the same run, the servers pinned to core 0 and the load generator to core 1.
+ *
+ *   node bench/run.ts            every scenario, ~10 s each (about 3 minutes)
+ *   node bench/run.ts --quick    the same, ~2.5 s each (under a minute)
+ *   node bench/run.ts --only me,login --profile
+ *                                some scenarios, with a CPU profile of the product server
+ *   node bench/run.ts --scale    the million-user run (bench/scale.ts)
+ *
+ * It starts its own redis-server (port 7500) and PostgreSQL database (idp_bench_<random>, dropped at
+ * the end) and stops everything it started, also on failure or Ctrl-C.
+ */
+import { copyFileSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_PASSWORD, benchUsername } from './lib/database.ts';
+import { cleanupAll, cleanupOnSignals } from './lib/cleanup.ts';
+import {
+  CLIENT_ID,
+  mintAccessTokens,
+  mintProductOidcTokens,
+  mintRefreshTokens,
+  prepareEnvironment,
+  startBareKoa,
+  startBareOidc,
+  startProduct,
+  startScriptFlags,
+  type BenchEnvironment,
+} from './lib/fixtures.ts';
+import { runLoad, writePool, SERVER_CPU, type LoadSpec, type Measurement } from './lib/load.ts';
+import { canPin, runToCompletion, type Managed } from './lib/processes.ts';
+import { renderProfile, summarizeProfile } from './lib/profile.ts';
+import { sampleRss } from './lib/rss.ts';
+import * as scenario from './lib/scenarios.ts';
+import { met, renderMarkdown, renderText, type Row } from './lib/table.ts';
+import { runScale } from './scale.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SCENARIOS = ['me', 'login', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection'] as const;
+type ScenarioKey = (typeof SCENARIOS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    seconds: { type: 'string' },
+    connections: { type: 'string' },
+    users: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(`usage: node bench/run.ts [--quick] [--scale] [--profile] [--only ${SCENARIOS.join(',')}] [--seconds N] [--connections N] [--users N] [--keep]`);
+  process.exit(0);
+}
+
+const log = (line: string) => console.error(`[bench] ${line}`);
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const quick = args.quick;
+const measureSeconds = Number(args.seconds ?? (quick ? 2 : 8));
+const timing: scenario.Timing = {
+  warmupSeconds: quick ? 0.5 : 2,
+  seconds: measureSeconds,
+  connections: Number(args.connections ?? 32),
+};
+const only = new Set((args.only ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()));
+for (const key of only) if (!SCENARIOS.includes(key as ScenarioKey)) throw new Error(`unknown scenario ${key}; known: ${SCENARIOS.join(', ')}`);
+const want = (key: ScenarioKey) => only.has(key);
+
+interface Measured {
+  row: Row;
+  baselineResult?: Measurement;
+}
+
+const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
+
+function toRow(name: string, result: Measurement, baseline?: Row['baseline'], target?: number): Row {
+  return {
+    scenario: name,
+    rps: result.rps,
+    p50: result.p50,
+    p99: result.p99,
+    failures: result.failed + result.errors,
+    cpuUs: result.cpuUs,
+    mainCpuUs: result.mainCpuUs,
+    rssPeak: result.rssPeak,
+    baseline,
+    target,
+  };
+}
+
+async function argon2Ceiling(env: BenchEnvironment, seconds: number): Promise<{ rate: number; cpuUs: number }> {
+  const stdout = await runToCompletion('argon2 baseline', process.execPath, [
+    path.join(ROOT, 'bench/baselines/argon2.ts'),
+    JSON.stringify({ hash: env.passwordHash, password: BENCH_PASSWORD, seconds }),
+  ], { cpu: SERVER_CPU, cwd: ROOT, timeoutMs: seconds * 1000 + 30_000 });
+  return JSON.parse(stdout) as { rate: number; cpuUs: number };
+}
+
+/** A server that died under load makes every later figure meaningless: stop, with what it said last. */
+function stillRunning(proc: Managed): void {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) return;
+  throw new Error(`${proc.name} exited under load (${proc.child.exitCode ?? proc.child.signalCode}); its last output:\n${proc.output()}`);
+}
+
+async function runDefault(dir: string): Promise<void> {
+  const started = Date.now();
+  const users = Number(args.users ?? 1000);
+  const env = await prepareEnvironment({ dir, users, databaseUrl, log });
+  const profileDir = args.profile ? path.join(dir, 'profile') : undefined;
+  if (profileDir) mkdirSync(profileDir);
+  const product = await startProduct(env, { profileDir });
+  const productUrl = env.config.publicUrl;
+  log(`product server pid ${product.pid} on ${productUrl}`);
+
+  const sample = env.users.slice(0, 200);
+  const auth = scenario.basicAuth(CLIENT_ID, env.clientSecret);
+  const measured: Measured[] = [];
+  const rss = sampleRss(product.pid);
+  const pair = async (name: string, mine: LoadSpec, base?: { name: string; spec: LoadSpec; pid: number }, target?: number) => {
+    log(`${name}…`);
+    const baselineResult = base ? await runLoad(dir, base.spec, base.pid) : undefined;
+    rss.mark();
+    const result = await runLoad(dir, mine, product.pid);
+    result.rssPeak = rss.mark();
+    stillRunning(product);
+    const baseline = base && baselineResult ? { name: base.name, rps: baselineResult.rps, cpuUs: baselineResult.cpuUs } : undefined;
+    measured.push({ row: toRow(name, result, baseline, target), baselineResult });
+  };
+
+  let bareKoa: { proc: Managed; url: string } | undefined;
+  if (want('me')) {
+    bareKoa = await startBareKoa(env);
+    const pool = writePool(dir, 'me', await mintAccessTokens(env, sample));
+    await pair('GET /auth/me', scenario.bearerGet(`${productUrl}/auth/me`, pool, timing), {
+      name: 'bare Koa + jose + Redis GET',
+      spec: scenario.bearerGet(`${bareKoa.url}/me`, pool, timing),
+      pid: bareKoa.proc.pid,
+    }, 1.0);
+    await bareKoa.proc.stop();
+  }
+  if (want('login')) {
+    log('argon2id ceiling…');
+    const ceiling = await argon2Ceiling(env, quick ? 2 : 5);
+    const bodies = Array.from({ length: users }, (_, i) => JSON.stringify({ username: benchUsername(i + 1), password: BENCH_PASSWORD }));
+    log('POST /auth/login…');
+    rss.mark();
+    const result = await runLoad(dir, scenario.login(`${productUrl}/auth/login`, writePool(dir, 'login', bodies), timing), product.pid);
+    result.rssPeak = rss.mark();
+    stillRunning(product);
+    measured.push({ row: toRow('POST /auth/login', result, { name: 'argon2id verify, 1 core', rps: ceiling.rate, cpuUs: ceiling.cpuUs }, 0.85) });
+  }
+  if (want('refresh')) {
+    const expected = quick ? 8000 : 40_000;
+    const tokens = await mintRefreshTokens(env, expected, Date.now() + (quick ? 8000 : 30_000));
+    log(`minted ${tokens.length} refresh tokens`);
+    await pair('POST /auth/refresh', scenario.legacyRefresh(`${productUrl}/auth/refresh`, writePool(dir, 'refresh', tokens), timing));
+  }
+  const oidcWanted = (['cc', 'oidc-refresh', 'userinfo', 'introspection'] as const).some(want);
+  if (oidcWanted) {
+    const bare = await startBareOidc(env, sample);
+    const mine = await mintProductOidcTokens(env, sample);
+    const pools = {
+      mineRefresh: writePool(dir, 'oidc-refresh', mine.refresh),
+      mineAccess: writePool(dir, 'oidc-access', mine.access),
+      bareRefresh: writePool(dir, 'bare-refresh', bare.pools.refresh),
+      bareAccess: writePool(dir, 'bare-access', bare.pools.access),
+    };
+    const name = 'bare oidc-provider';
+    if (want('cc')) {
+      await pair('POST /oidc/token client_credentials', scenario.clientCredentials(`${productUrl}/oidc/token`, auth, timing), {
+        name,
+        spec: scenario.clientCredentials(`${bare.url}/token`, auth, timing),
+        pid: bare.proc.pid,
+      }, 0.85);
+    }
+    if (want('oidc-refresh')) {
+      await pair('POST /oidc/token refresh_token', scenario.oidcRefresh(`${productUrl}/oidc/token`, auth, pools.mineRefresh, timing), {
+        name,
+        spec: scenario.oidcRefresh(`${bare.url}/token`, auth, pools.bareRefresh, timing),
+        pid: bare.proc.pid,
+      }, 0.85);
+    }
+    if (want('userinfo')) {
+      await pair('GET /oidc/me (userinfo)', scenario.bearerGet(`${productUrl}/oidc/me`, pools.mineAccess, timing), {
+        name,
+        spec: scenario.bearerGet(`${bare.url}/me`, pools.bareAccess, timing),
+        pid: bare.proc.pid,
+      }, 0.85);
+    }
+    if (want('introspection')) {
+      await pair('POST /oidc/token/introspection', scenario.introspection(`${productUrl}/oidc/token/introspection`, auth, pools.mineAccess, timing), {
+        name,
+        spec: scenario.introspection(`${bare.url}/token/introspection`, auth, pools.bareAccess, timing),
+        pid: bare.proc.pid,
+      }, 0.85);
+    }
+    await bare.proc.stop();
+  }
+  rss.stop();
+  const heap = await heapFigures(productUrl);
+  await product.stop();
+
+  const rows = measured.map((entry) => entry.row);
+  const notes = [
+    `server RSS peak under load: ${mb(rss.overall())} MB (target ≤ 250 MB); per scenario: ${measured
+      .map((entry) => `${entry.row.scenario} ${entry.row.rssPeak ? mb(entry.row.rssPeak) : '—'} MB`)
+      .join('; ')}`,
+    `server V8 heap after the run: ${heap}`,
+    `argon2id m=${env.config.argon2.memoryCost} KiB, t=${env.config.argon2.timeCost}, p=${env.config.argon2.parallelism}; ${users} users; ${timing.connections} connections; ${timing.warmupSeconds} s warm-up + ${timing.seconds} s per scenario`,
+    `server started as npm start does: node ${[...startScriptFlags(), process.env.BENCH_SERVER_NODE_OPTIONS ? `(NODE_OPTIONS=${process.env.BENCH_SERVER_NODE_OPTIONS})` : ''].join(' ')} src/main.ts`,
+    `pinning: ${canPin() ? 'servers on core 0, load generator on core 1 (taskset)' : 'NOT pinned (taskset unavailable)'}; ${availableParallelism()} cores; Node ${process.version}`,
+    `server CPU per request on its main thread (the rest of "CPU µs/req" is libuv's pool: argon2, crypto): ${measured
+      .map((entry) => `${entry.row.scenario} ${entry.row.mainCpuUs?.toFixed(0) ?? '—'} µs`)
+      .join('; ')}`,
+    ...measured
+      .filter((entry) => entry.baselineResult)
+      .map((entry) => `baseline of ${entry.row.scenario}: p50 ${entry.baselineResult?.p50} ms, p99 ${entry.baselineResult?.p99} ms`),
+    `total ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  ];
+  console.log(`\n${renderText(rows)}\n\n${notes.join('\n')}`);
+  writeResults(rows, notes);
+
+  if (profileDir) {
+    const [file] = readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile'));
+    if (file) {
+      const target = path.join(ROOT, 'bench/results', `product-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+      mkdirSync(path.dirname(target), { recursive: true });
+      copyFileSync(path.join(profileDir, file), target);
+      console.log(`\nCPU profile of the product server: ${path.relative(ROOT, target)}\n\n${renderProfile(summarizeProfile(target))}`);
+    }
+  }
+  if (rows.some((row) => met(row) === false)) process.exitCode = 2;
+}
+
+/** The server's V8 heap as its own /metrics reports it (used / total, MB): how close it runs to its limit. */
+async function heapFigures(productUrl: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${productUrl}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+    return `${value('idp_nodejs_heap_size_used_bytes').toFixed(0)} MB used of ${value('idp_nodejs_heap_size_total_bytes').toFixed(0)} MB`;
+  } catch (err) {
+    return `unknown (${(err as Error).message})`;
+  }
+}
+
+function writeResults(rows: Row[], notes: string[]): void {
+  const dir = path.join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const command = `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const markdown = [`Command: \`${command}\` — ${new Date().toISOString()}`, '', renderMarkdown(rows), '', ...notes.map((note) => `- ${note}`), ''].join('\n');
+  writeFileSync(path.join(dir, 'latest.md'), markdown);
+  writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ command, at: new Date().toISOString(), rows, notes }, null, 2));
+}
+
+cleanupOnSignals();
+const dir = mkdtempSync(path.join(tmpdir(), 'idp-bench-'));
+try {
+  if (args.scale) await runScale({ dir, databaseUrl, quick, timing, log, ...(args.users ? { large: Number(args.users) } : {}) });
+  else await runDefault(dir);
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanupAll();
+  if (args.keep) log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
