@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { ARTIFACTS, launchChromium, requireChromium } from '../helpers/browser.ts';
 import * as oidc from 'openid-client';
-import { CLIENTS, RP, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
+import { authorizationUrl, CLIENTS, RP, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
 
 describe('the login and consent pages in Chromium', function () {
   this.timeout(60_000);
@@ -79,12 +79,7 @@ describe('the login and consent pages in Chromium', function () {
 
   it('shows a wrong password on the page, announced to screen readers, and keeps the typed login', async () => {
     const config = await env.discover('spa');
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CLIENTS.spa.redirect_uris[0],
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
+    const url = await authorizationUrl(config);
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(url.href);

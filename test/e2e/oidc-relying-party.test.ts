@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import { MODES } from '../helpers/app.ts';
 import { UserAgent } from './helpers/user-agent.ts';
-import { authorize, CLIENTS, RESOURCE, RP, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
+import { authorize, authorizationUrl, CLIENTS, RESOURCE, RP, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -302,12 +302,7 @@ for (const mode of MODES) {
     });
 
     it('refuses an unregistered redirect URI with an error page and no redirect', async () => {
-      const url = oidc.buildAuthorizationUrl(confidential, {
-        redirect_uri: 'http://127.0.0.1:7399/evil',
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
+      const url = await authorizationUrl(confidential, 'http://127.0.0.1:7399/evil');
       const response = await fetch(url, { redirect: 'manual' });
       expect(response.status).to.equal(400);
       expect(response.headers.get('location')).to.equal(null);

@@ -16,8 +16,7 @@ import { ALL_PROFILES, PROFILE_ADAPTERS, http, legacyClient, newUser, type Profi
 import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
 import { eventually, freshIp, requireRedisServerBinary, sharedRedisStore, spyOnArgon2 } from '../helpers/security.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
-import { CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
-import * as oidc from 'openid-client';
+import { authorizationUrl, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const OWN_REDIS_PORT = 7704;
 const TOO_MANY = 'Too many attempts, try again later';
@@ -371,12 +370,7 @@ describe('brute force: the interaction login page shares the limits', function (
     const user = await env.createUser('pagebrute');
     const spa = await env.discover('spa');
     const agent = new UserAgent();
-    const url = oidc.buildAuthorizationUrl(spa, {
-      redirect_uri: CLIENTS.spa.redirect_uris[0],
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
+    const url = await authorizationUrl(spa);
     let page = await agent.open(url.href);
     expect(page.body).to.include('name="password"');
     for (let i = 0; i < 5; i += 1) {

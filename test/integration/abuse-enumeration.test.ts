@@ -8,8 +8,7 @@ import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
 import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient, newUser, type HttpResult, type ProfileAdapter } from '../helpers/legacy-client.ts';
 import { freshIp } from '../helpers/security.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
-import { CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
-import * as oidc from 'openid-client';
+import { authorizationUrl, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const SAMPLES = 30;
 /** Headers that differ between any two responses. */
@@ -114,12 +113,7 @@ describe('enumeration: the interaction login page', function () {
     const results = [];
     for (const login of [user.username, 'nobody-has-this-name']) {
       const agent = new UserAgent();
-      const url = oidc.buildAuthorizationUrl(spa, {
-        redirect_uri: CLIENTS.spa.redirect_uris[0],
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
+      const url = await authorizationUrl(spa);
       const page = await agent.submit(await agent.open(url.href), '/login', { login, password: 'wrong-password' });
       const message = /role="alert"[^>]*>\s*<p>([^<]*)<\/p>/.exec(page.body)?.[1];
       results.push({ status: page.status, message });

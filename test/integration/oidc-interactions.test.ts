@@ -4,12 +4,12 @@
  */
 import http from 'node:http';
 import { expect } from 'chai';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { createApp } from '../../src/app.ts';
 import { RateLimitedError } from '../../src/errors.ts';
 import { createInteractionRouter } from '../../src/http/interactions.ts';
 import { UserAgent, formsOf, type Page } from '../e2e/helpers/user-agent.ts';
-import { CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
+import { authorizationUrl, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const RATE_LIMITED_PORT = 7310;
 
@@ -29,12 +29,7 @@ describe('interaction pages: CSRF, stale requests and error messages (embedded)'
   after(async () => env?.close());
 
   async function loginPage(agent: UserAgent): Promise<Page> {
-    const url = oidc.buildAuthorizationUrl(spa, {
-      redirect_uri: CLIENTS.spa.redirect_uris[0],
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
+    const url = await authorizationUrl(spa);
     const page = await agent.open(url.href);
     expect(page.body).to.include('name="password"');
     return page;

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { redisServerAvailable, startRedisServer, type RedisServer } from '../helpers/redis.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
-import { authorize, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
+import { authorize, authorizationUrl, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const REDIS_PORT = 7320;
 
@@ -47,12 +47,7 @@ describe('the OIDC door during a Redis outage', function () {
     const tokens = await oidc.authorizationCodeGrant(spa, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce });
     const tokenEndpoint = spa.serverMetadata().token_endpoint as string;
     const waiting = new UserAgent();
-    const loginPage = await waiting.open(oidc.buildAuthorizationUrl(spa, {
-      redirect_uri: CLIENTS.spa.redirect_uris[0],
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    }).href);
+    const loginPage = await waiting.open((await authorizationUrl(spa)).href);
     expect(loginPage.body).to.include('name="password"');
 
     await redis!.stop();
@@ -69,12 +64,7 @@ describe('the OIDC door during a Redis outage', function () {
     expect(refresh.headers.get('retry-after')).to.equal('5');
     expect(await refresh.json()).to.deep.equal({ error: 'temporarily_unavailable', error_description: 'Service temporarily unavailable' });
 
-    const page = await fetch(oidc.buildAuthorizationUrl(spa, {
-      redirect_uri: CLIENTS.spa.redirect_uris[0],
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    }), { redirect: 'manual', headers: { accept: 'text/html' } });
+    const page = await fetch(await authorizationUrl(spa), { redirect: 'manual', headers: { accept: 'text/html' } });
     expect(page.status).to.equal(503);
     expect(page.headers.get('retry-after')).to.equal('5');
     expect(await page.text()).to.include('temporarily unavailable');

@@ -15,8 +15,7 @@ import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient, newUser } from '../helper
 import { createUser, login } from '../helpers/admin-api.ts';
 import { LEAK, spyOnArgon2 } from '../helpers/security.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
-import { CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
-import * as oidc from 'openid-client';
+import { authorizationUrl, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const RUNS_PER_ROUTE = 20;
 const ADMIN_SOURCES = path.resolve(import.meta.dirname, '../../src/http/admin');
@@ -322,12 +321,7 @@ describe('a 100 kB password is refused before any hashing', function () {
     }
     const spa = await env.discover('spa');
     const agent = new UserAgent();
-    const url = oidc.buildAuthorizationUrl(spa, {
-      redirect_uri: CLIENTS.spa.redirect_uris[0],
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
+    const url = await authorizationUrl(spa);
     const page = await agent.submit(await agent.open(url.href), '/login', { login: user.username, password: justUnderLimit });
     expect(page.status).to.be.oneOf([400, 401, 413, 422]);
     expect({ hashes: spy.hashes, verifies: spy.verifies }).to.deep.equal({ hashes: 0, verifies: 0 });

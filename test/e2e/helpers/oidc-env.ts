@@ -146,6 +146,16 @@ async function removeStoreKeys(server: TestServer): Promise<void> {
   }
 }
 
+/** A fresh PKCE authorization request (scope openid) of `config`'s client: what a relying party opens first. */
+export async function authorizationUrl(config: oidc.Configuration, redirectUri: string = CLIENTS.spa.redirect_uris[0]): Promise<URL> {
+  return oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+}
+
 export interface AuthorizationRun {
   /** The callback URL the browser was sent to (with code or error). */
   callback: URL;
