@@ -111,9 +111,12 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       maxTokenTtlSeconds: maxAccessTokenTtl(config),
     });
     await keys.ensureKeys();
+    // Loaded once for both doors, so legacy tokens and oidc-provider sign with the same keys even if a
+    // rotation lands while the process starts.
+    const keySet = await keys.load();
 
     const passwords = createPasswordService(config.argon2);
-    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, passwords });
+    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords });
     closers.push(async () => {
       await accountServices.mailQueue.settle();
       accountServices.mail.close();
@@ -144,7 +147,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       logger,
       store,
       models,
-      keys,
+      keySet,
       passwords,
       accounts,
       sessions,

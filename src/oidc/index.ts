@@ -12,7 +12,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Models } from '../db/models/index.ts';
 import type { Store } from '../store/store.ts';
-import type { KeyService } from '../services/keys.ts';
+import type { KeySet } from '../services/keys.ts';
 import type { PasswordService } from '../services/passwords.ts';
 import type { AuditService } from '../services/audit.ts';
 import type { SessionLinkOptions } from './session-link.ts';
@@ -31,7 +31,8 @@ export interface OidcOptions {
   logger: Logger;
   store: Store;
   models: Pick<Models, 'OidcClient'>;
-  keys: Pick<KeyService, 'load'>;
+  /** The key set loaded at start: the legacy token service signs with the same one. */
+  keySet: KeySet;
   passwords: Pick<PasswordService, 'verify'>;
   accounts: AccountLookup;
   sessions: SessionLinkOptions['sessions'];
@@ -68,7 +69,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     maxAccessTokenTtlSeconds: maxAccessTokenTtl(config),
   });
   const staticClients = config.oidc.clientsFile ? loadClientsFile(config.oidc.clientsFile) : [];
-  const keySet = await options.keys.load();
+  const { keySet } = options;
 
   const provider = createProvider({
     config,

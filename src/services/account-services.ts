@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Models } from '../db/models/index.ts';
 import type { Store } from '../store/store.ts';
-import type { KeyService } from './keys.ts';
+import type { KeyService, KeySet } from './keys.ts';
 import type { PasswordService } from './passwords.ts';
 import { createAuditService } from './audit.ts';
 import { createSessionService } from './sessions.ts';
@@ -24,6 +24,8 @@ export interface AccountServicesInput {
   models: Models;
   store: Store;
   keys: KeyService;
+  /** The key set loaded once at start for both doors. */
+  keySet: KeySet;
   passwords: PasswordService;
 }
 
@@ -35,6 +37,7 @@ export function createAccountServices(input: AccountServicesInput) {
   const sessions = createSessionService({ store, defaultTtlSeconds: config.tokens.refreshTokenTtl });
   const tokens = createTokenService({
     loadKeys: () => input.keys.load(),
+    signingKeys: input.keySet,
     store,
     sessions,
     audit,

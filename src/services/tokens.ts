@@ -42,8 +42,10 @@ interface RefreshRecord {
 }
 
 export interface TokenServiceOptions {
-  /** Loads the database key set; the first load signs for the life of the process (the same set oidc-provider got). */
+  /** Loads the database key set: for verification when a token names a key not loaded yet. */
   loadKeys: () => Promise<KeySet>;
+  /** The key set loaded at start, which oidc-provider got too: it signs for the life of the process. */
+  signingKeys?: KeySet;
   store: Store;
   sessions: SessionService;
   audit: Pick<AuditService, 'record'>;
@@ -71,7 +73,7 @@ const refreshKey = (token: string): string => `rt:${hashToken(token)}`;
 export function createTokenService(options: TokenServiceOptions) {
   const { store, sessions } = options;
   const now = options.now ?? Date.now;
-  let keySet: Promise<KeySet> | undefined;
+  let keySet: Promise<KeySet> | undefined = options.signingKeys && Promise.resolve(options.signingKeys);
   let verifier: ReturnType<typeof createLocalJWKSet> | undefined;
   let lastReload = 0;
 

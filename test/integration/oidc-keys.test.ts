@@ -54,7 +54,7 @@ describe('OIDC signing keys across a rotation (embedded)', function () {
       logger: deps.logger,
       store: deps.store,
       models: deps.models,
-      keys: deps.keys,
+      keySet: await deps.keys.load(),
       passwords: deps.passwords,
       accounts: deps.accounts,
       sessions: deps.sessions,

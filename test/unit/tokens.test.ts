@@ -163,6 +163,25 @@ describe('tokens (src/services/tokens.ts)', () => {
     await expectRejected(token);
   });
 
+  it('signs with the key set it was given at start (the one oidc-provider got), even when the database has rotated since', async () => {
+    const startSet = currentKeys;
+    currentKeys = keySet(await signer('ES256', 'es-2'), await signer('RS256', 'rs-2'));
+    const pinned = createTokenService({
+      loadKeys: async () => currentKeys,
+      signingKeys: startSet,
+      store,
+      sessions,
+      audit: { record: async () => undefined },
+      issuer: ISSUER,
+      accessTokenTtlSeconds: 1800,
+      refreshTokenTtlSeconds: 3600,
+      now: () => clock,
+    });
+    const { token } = await pinned.issueAccessToken(account, await session());
+    expect(JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString())).to.include({ kid: 'es-1' });
+    expect((await pinned.verifyAccessToken(token)).sub).to.equal(account.id);
+  });
+
   it('reloads the key set (at most every 30 s) when a token names a kid it has not seen: another process rotated', async () => {
     const s = await session();
     await tokens.issueAccessToken(account, s);
