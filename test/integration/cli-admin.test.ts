@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
+import { runCli } from '../helpers/process.ts';
 import bcrypt from 'bcryptjs';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -14,26 +14,10 @@ import { freePort } from '../helpers/app.ts';
 import { redisServerAvailable, startRedisServer, type RedisServer } from '../helpers/redis.ts';
 import { call } from '../helpers/admin-api.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 // This suite's own Redis (the CLI uses the default key prefix, so it must not share the common one).
 const REDIS_PORT = 7431;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['src/cli/main.ts', ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
 
 describe('CLI admin commands (create-admin, import-users, sessions:revoke)', function () {
   this.timeout(90_000);

@@ -1,32 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { runCli } from '../helpers/process.ts';
 import { createSequelize } from '../../src/db/sequelize.ts';
 import { initModels } from '../../src/db/models/index.ts';
 import { MIGRATIONS } from '../../src/db/migrate.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npm run cli -- <args>` without npm's own noise: the same entry, as a child process. */
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['src/cli/main.ts', ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env }, timeout: 30_000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env, 30_000);
 
 describe('CLI (npm run cli)', () => {
   let dir: string;
