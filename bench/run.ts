@@ -80,6 +80,12 @@ interface Measured {
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
+const byThread = (cpu: Record<string, number> = {}): string =>
+  Object.entries(cpu)
+    .filter(([, us]) => us >= 0.5)
+    .map(([kind, us]) => `${kind} ${us.toFixed(0)}`)
+    .join(', ') || '—';
+
 function toRow(name: string, result: Measurement, baseline?: Row['baseline'], target?: number): Row {
   return {
     scenario: name,
@@ -88,7 +94,7 @@ function toRow(name: string, result: Measurement, baseline?: Row['baseline'], ta
     p99: result.p99,
     failures: result.failed + result.errors,
     cpuUs: result.cpuUs,
-    mainCpuUs: result.mainCpuUs,
+    threadCpuUs: result.threadCpuUs,
     rssPeak: result.rssPeak,
     baseline,
     target,
@@ -216,9 +222,10 @@ async function runDefault(dir: string): Promise<void> {
     `argon2id m=${env.config.argon2.memoryCost} KiB, t=${env.config.argon2.timeCost}, p=${env.config.argon2.parallelism}; ${users} users; ${timing.connections} connections; ${timing.warmupSeconds} s warm-up + ${timing.seconds} s per scenario`,
     `server started as npm start does: node ${[...startScriptFlags(), process.env.BENCH_SERVER_NODE_OPTIONS ? `(NODE_OPTIONS=${process.env.BENCH_SERVER_NODE_OPTIONS})` : ''].join(' ')} src/main.ts`,
     `pinning: ${canPin() ? 'servers on core 0, load generator on core 1 (taskset)' : 'NOT pinned (taskset unavailable)'}; ${availableParallelism()} cores; Node ${process.version}`,
-    `server CPU per request on its main thread (the rest of "CPU µs/req" is libuv's pool: argon2, crypto): ${measured
-      .map((entry) => `${entry.row.scenario} ${entry.row.mainCpuUs?.toFixed(0) ?? '—'} µs`)
-      .join('; ')}`,
+    'CPU µs per request by thread (main: JavaScript; libuv pool: argon2, WebCrypto; V8 workers: garbage collection, compilation):',
+    ...measured.map((entry) =>
+      `  ${entry.row.scenario}: product ${byThread(entry.row.threadCpuUs)}${entry.baselineResult ? `; baseline ${byThread(entry.baselineResult.threadCpuUs)}` : ''}`,
+    ),
     ...measured
       .filter((entry) => entry.baselineResult)
       .map((entry) => `baseline of ${entry.row.scenario}: p50 ${entry.baselineResult?.p50} ms, p99 ${entry.baselineResult?.p99} ms`),

@@ -1,7 +1,7 @@
 /** Runs one load scenario in a separate, pinned load-generator process (bench/load-worker.ts). */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cpuSeconds, runToCompletion } from './processes.ts';
+import { cpuSeconds, runToCompletion, threadCpuSeconds } from './processes.ts';
 import type { LoadResult, LoadSpec } from './load-spec.ts';
 
 export type { LoadResult, LoadSpec } from './load-spec.ts';
@@ -21,8 +21,8 @@ export function writePool(dir: string, name: string, items: readonly string[]): 
 export interface Measurement extends LoadResult {
   /** Server CPU time per response (all its threads), in microseconds, when the server's PID was given. */
   cpuUs?: number;
-  /** The part of it spent on the main (JavaScript) thread; the rest is libuv's pool (argon2, crypto). */
-  mainCpuUs?: number;
+  /** The same, by kind of thread (main, libuv pool, V8 workers, other). */
+  threadCpuUs?: Record<string, number>;
   /** Filled in by the runner: the server's peak resident memory during the run, bytes. */
   rssPeak?: number;
 }
@@ -37,18 +37,20 @@ export async function runLoad(dir: string, spec: LoadSpec, serverPid?: number): 
   writeFileSync(file, JSON.stringify(spec));
   const timeoutMs = (spec.warmupSeconds + spec.seconds) * 1000 + 30_000;
   const cpuBefore = serverPid === undefined ? undefined : await cpuSeconds(serverPid);
-  const mainBefore = serverPid === undefined ? undefined : await cpuSeconds(serverPid, serverPid);
+  const threadsBefore = serverPid === undefined ? {} : await threadCpuSeconds(serverPid);
   const stdout = await runToCompletion('load generator', process.execPath, [path.join(ROOT, 'bench/load-worker.ts'), file], {
     cpu: LOAD_CPU,
     cwd: ROOT,
     timeoutMs,
   });
   const cpuAfter = serverPid === undefined ? undefined : await cpuSeconds(serverPid);
-  const mainAfter = serverPid === undefined ? undefined : await cpuSeconds(serverPid, serverPid);
+  const threadsAfter = serverPid === undefined ? {} : await threadCpuSeconds(serverPid);
   const line = stdout.trim().split('\n').pop() ?? '';
   const result = JSON.parse(line) as LoadResult;
   if (cpuBefore === undefined || cpuAfter === undefined || result.responses === 0) return result;
   const perResponse = (seconds: number) => (seconds * 1e6) / result.responses;
-  const mainCpuUs = mainBefore !== undefined && mainAfter !== undefined ? perResponse(mainAfter - mainBefore) : undefined;
-  return { ...result, cpuUs: perResponse(cpuAfter - cpuBefore), mainCpuUs };
+  const threadCpuUs = Object.fromEntries(
+    Object.entries(threadsAfter).map(([kind, seconds]) => [kind, perResponse(seconds - (threadsBefore[kind] ?? 0))]),
+  );
+  return { ...result, cpuUs: perResponse(cpuAfter - cpuBefore), threadCpuUs };
 }

@@ -4,7 +4,7 @@
  * stopped by its PID; `cleanup` (see cleanup.ts) makes sure a failed run stops them too.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { onCleanup } from './cleanup.ts';
 
@@ -167,6 +167,29 @@ export async function cpuSeconds(pid: number, thread?: number): Promise<number |
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time so far of each kind of thread of a process, in seconds: `main` (JavaScript), `libuv pool`
+ * (argon2, WebCrypto, fs), `V8 workers` (concurrent and parallel garbage collection, compilation) and
+ * `other`, so a cost can be told from where it is paid. Empty once the process is gone.
+ */
+export async function threadCpuSeconds(pid: number): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {};
+  let threads: string[];
+  try {
+    threads = await readdir(`/proc/${pid}/task`);
+  } catch {
+    return totals;
+  }
+  for (const tid of threads) {
+    const seconds = await cpuSeconds(pid, Number(tid));
+    if (seconds === undefined) continue;
+    const comm = (await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').catch(() => '')).trim();
+    const kind = Number(tid) === pid ? 'main' : comm.startsWith('libuv-worker') ? 'libuv pool' : comm.startsWith('V8') ? 'V8 workers' : 'other';
+    totals[kind] = (totals[kind] ?? 0) + seconds;
+  }
+  return totals;
 }
 
 /** USER_HZ: 100 on every Linux the bench runs on (getconf CLK_TCK). */

@@ -8,8 +8,8 @@ export interface Row {
   failures: number;
   /** Server CPU time per response, µs. */
   cpuUs?: number;
-  /** The part of cpuUs on the main thread. */
-  mainCpuUs?: number;
+  /** cpuUs by kind of thread (main, libuv pool, V8 workers, other). */
+  threadCpuUs?: Record<string, number>;
   /** Server resident memory, peak during the scenario, bytes. */
   rssPeak?: number;
   baseline?: { name: string; rps: number; cpuUs?: number };
