@@ -36,7 +36,14 @@ export function compareRoleNames(a: string, b: string): number {
   return a < b ? -1 : 1;
 }
 
-export function toAccountView(user: User, roles: readonly Role[]): AccountView {
+/** The user fields a view is made of: a model instance, or a plain row read without building one. */
+export type AccountFields = Pick<
+  User,
+  | 'id' | 'number' | 'username' | 'email' | 'fullName' | 'phone' | 'status' | 'emailVerified' | 'onboardingCompleted'
+  | 'onboardingStep' | 'onboardingData' | 'organizationId' | 'createdAt' | 'updatedAt'
+>;
+
+export function toAccountView(user: AccountFields, roles: readonly Pick<Role, 'id' | 'name' | 'description'>[]): AccountView {
   const details = roles
     .map((role) => ({ id: role.id, name: role.name, description: role.description ?? null }))
     .sort((a, b) => compareRoleNames(a.name, b.name));

@@ -112,6 +112,34 @@ for (const kind of DATABASE_KINDS) {
       ]);
     });
 
+    it('returns from a login the same account view as getById: every field, roles in order', async () => {
+      const t = tag();
+      const account = await accounts.register({ email: `view${t}@example.com`, password: 'password-1', username: `View${t}`, fullName: 'Vi Ew', phone: '+1 555' }, ctx);
+      await accounts.updateProfile(account.id, { onboardingCompleted: true, onboardingStep: 3, onboardingData: { plan: 'pro', seats: [1, 2] } }, ctx);
+      const user = await db.models.User.findByPk(account.id);
+      for (const name of [`zeta${t}`, `admin`, `beta${t}`]) {
+        const [role] = await db.models.Role.findOrCreate({ where: { name }, defaults: { name, description: name === 'admin' ? null : `the ${name}` } });
+        await user!.addRole(role);
+      }
+      const viaLogin = await accounts.authenticate(`view${t}`, 'password-1', ctx);
+      expect(viaLogin.roles).to.deep.equal(['admin', `beta${t}`, `zeta${t}`]);
+      expect(viaLogin.created_at).to.be.instanceOf(Date);
+      expect(viaLogin.email_verified).to.equal(false);
+      expect(viaLogin).to.deep.equal(await accounts.getById(account.id, { fresh: true }));
+
+      const noRoles = await accounts.register({ email: `bare${t}@example.com`, password: 'password-1' }, ctx);
+      expect(await accounts.authenticate(`bare${t}@example.com`, 'password-1', ctx)).to.deep.equal(await accounts.getById(noRoles.id, { fresh: true }));
+    });
+
+    it("prefers the account whose e-mail matches over one whose username is that e-mail", async () => {
+      const t = tag();
+      const owner = await accounts.register({ email: `owner${t}@example.com`, password: 'password-1' }, ctx);
+      const squatter = await accounts.register({ email: `squat${t}@example.com`, password: 'password-2', username: `Owner${t}@example.com` }, ctx);
+      expect((await accounts.authenticate(`owner${t}@example.com`, 'password-1', ctx)).id).to.equal(owner.id);
+      expect(await rejection(accounts.authenticate(`owner${t}@example.com`, 'password-2', ctx))).to.be.instanceOf(InvalidCredentialsError);
+      expect((await accounts.authenticate(`squat${t}@example.com`, 'password-2', ctx)).id).to.equal(squatter.id);
+    });
+
     it('tells an inactive user so only after the right password', async () => {
       const t = tag();
       const account = await accounts.register({ email: `off${t}@example.com`, password: 'password-1' }, ctx);
