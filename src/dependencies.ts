@@ -121,6 +121,8 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       await accountServices.mailQueue.settle();
       accountServices.mail.close();
     });
+    // Closers run last-in first-out: audit events still being written go in before the database closes.
+    closers.push(() => accountServices.audit.flush());
     const roles = createRoleService({ models });
     const cookieKeys = config.cookieKeys ?? loadOrCreateCookieKeys(config.dataDir);
 

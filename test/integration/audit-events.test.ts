@@ -103,6 +103,26 @@ for (const mode of MODES) {
       for (const secret of [user.password, newPassword, first.access, first.refresh, second.access, resetToken]) expect(stored).to.not.include(secret);
     });
 
+    it('keeps the event of every one of many concurrent logins (written in batches)', async () => {
+      const since = new Date();
+      const profile = PROFILE_ADAPTERS[0]!;
+      const api = legacyClient(env.server.url, profile);
+      const users = Array.from({ length: 6 }, () => newUser('crowd'));
+      for (const user of users) await api.register(user);
+      const responses = await Promise.all(
+        users.flatMap((user) => [
+          api.post('/login', { json: profile.loginBody(user), headers: { 'X-Forwarded-For': freshIp(), 'User-Agent': AGENT } }),
+          api.post('/login', { json: profile.loginBody(user, 'wrong-password'), headers: { 'X-Forwarded-For': freshIp(), 'User-Agent': AGENT } }),
+        ]),
+      );
+      expect(responses.map((response) => response.status)).to.deep.equal(users.flatMap(() => [200, 401]));
+      for (const user of users) {
+        const account = await env.server.deps.accounts.findByEmail(user.email);
+        const logins = (await eventsOf(account!.id, since)).filter((event) => event.type === 'login');
+        expect(logins.map((event) => event.outcome).sort(), user.email).to.deep.equal(['failure', 'success']);
+      }
+    });
+
     it('stores an OIDC refresh-token replay with its client', async () => {
       const since = new Date();
       const ip = freshIp();
