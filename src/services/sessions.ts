@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../store/store.ts';
+import type { Store, StoreWrite } from '../store/store.ts';
 import type { RequestContext } from './request-context.ts';
 
 export type SessionKind = 'password' | 'oidc';
@@ -106,6 +106,15 @@ export function createSessionService(options: SessionServiceOptions) {
     await store.indexAdd(sessionIndexKey(record.user_id), record.session_id, ttl);
   }
 
+  /** What write() does, as writes for a caller that batches them with its own. */
+  function writesOf(record: SessionRecord): StoreWrite[] {
+    const ttl = storeTtl(record);
+    return [
+      { op: 'set', key: sessionKey(record.user_id, record.session_id), value: record, ttlSeconds: ttl },
+      { op: 'indexAdd', index: sessionIndexKey(record.user_id), member: record.session_id, ttlSeconds: ttl },
+    ];
+  }
+
   /** Read-modify-write with compare-and-set, so concurrent updates of one session never lose each other. */
   async function modify(
     userId: string,
@@ -131,29 +140,40 @@ export function createSessionService(options: SessionServiceOptions) {
     for (const listener of revokeListeners) await listener(session, event);
   }
 
+  function draft(input: CreateSessionInput): { record: SessionRecord; writes: StoreWrite[] } {
+    const at = new Date(now());
+    const ttl = input.ttlSeconds ?? options.defaultTtlSeconds;
+    const { context } = input;
+    const record: SessionRecord = {
+      session_id: randomUUID(),
+      user_id: input.userId,
+      kind: input.kind,
+      client_id: clean(input.clientId, LIMITS.client_id),
+      device_id: clean(context.deviceId, LIMITS.device_id),
+      device_name: clean(context.deviceName, LIMITS.device_name),
+      device_type: clean(context.deviceType, LIMITS.device_type) ?? 'unknown',
+      user_agent: clean(context.userAgent, LIMITS.user_agent),
+      ip_address: clean(context.ip, LIMITS.ip_address),
+      created_at: at.toISOString(),
+      last_active_at: at.toISOString(),
+      expires_at: new Date(at.getTime() + ttl * 1000).toISOString(),
+      ...(input.oidc ? { oidc: input.oidc } : {}),
+    };
+    return { record, writes: writesOf(record) };
+  }
+
   return {
     async create(input: CreateSessionInput): Promise<SessionRecord> {
-      const at = new Date(now());
-      const ttl = input.ttlSeconds ?? options.defaultTtlSeconds;
-      const { context } = input;
-      const record: SessionRecord = {
-        session_id: randomUUID(),
-        user_id: input.userId,
-        kind: input.kind,
-        client_id: clean(input.clientId, LIMITS.client_id),
-        device_id: clean(context.deviceId, LIMITS.device_id),
-        device_name: clean(context.deviceName, LIMITS.device_name),
-        device_type: clean(context.deviceType, LIMITS.device_type) ?? 'unknown',
-        user_agent: clean(context.userAgent, LIMITS.user_agent),
-        ip_address: clean(context.ip, LIMITS.ip_address),
-        created_at: at.toISOString(),
-        last_active_at: at.toISOString(),
-        expires_at: new Date(at.getTime() + ttl * 1000).toISOString(),
-        ...(input.oidc ? { oidc: input.oidc } : {}),
-      };
+      const { record } = draft(input);
       await write(record);
       return record;
     },
+
+    /**
+     * A new session's record and the store writes that make it exist, not yet made: for a caller
+     * that writes them in one round trip with writes of its own (a login's first refresh token).
+     */
+    draft,
 
     /** The session when it exists and has not expired; one store read. */
     async get(userId: string, sessionId: string): Promise<SessionRecord | undefined> {

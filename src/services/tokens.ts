@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
-import type { Store } from '../store/store.ts';
+import type { Store, StoreWrite } from '../store/store.ts';
 import type { KeySet } from './keys.ts';
 import type { AccountView } from './account-view.ts';
 import type { SessionRecord, SessionService } from './sessions.ts';
@@ -176,7 +176,8 @@ export function createTokenService(options: TokenServiceOptions) {
     }
   }
 
-  async function issueRefreshToken(userId: string, sessionId: string): Promise<string> {
+  /** A new refresh token and the write that stores its record (only its SHA-256 is kept). */
+  function newRefreshToken(userId: string, sessionId: string): { token: string; write: StoreWrite } {
     const token = newOpaqueToken();
     const at = now();
     const ttl = options.refreshTokenTtlSeconds;
@@ -188,7 +189,12 @@ export function createTokenService(options: TokenServiceOptions) {
       expires_at: new Date(at + ttl * 1000).toISOString(),
       rotated_at: null,
     };
-    await store.set(refreshKey(token), record, ttl);
+    return { token, write: { op: 'set', key: refreshKey(token), value: record, ttlSeconds: ttl } };
+  }
+
+  async function issueRefreshToken(userId: string, sessionId: string): Promise<string> {
+    const { token, write } = newRefreshToken(userId, sessionId);
+    await store.writeMany([write]);
     return token;
   }
 
@@ -197,11 +203,14 @@ export function createTokenService(options: TokenServiceOptions) {
     issueAccessToken,
     issueRefreshToken,
 
-    /** A new session's first pair. */
-    async issueTokens(account: AccountView, session: SessionRecord): Promise<TokenPair> {
-      const access = await issueAccessToken(account, session);
-      const refreshToken = await issueRefreshToken(account.id, session.session_id);
-      return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+    /**
+     * A new session's first pair. `storeWith`: writes to make in the same store round trip as the
+     * refresh token's record, such as the new session's own (sessions.draft), so a login costs one.
+     */
+    async issueTokens(account: AccountView, session: SessionRecord, opts: { storeWith?: readonly StoreWrite[] } = {}): Promise<TokenPair> {
+      const refresh = newRefreshToken(account.id, session.session_id);
+      const [access] = await Promise.all([issueAccessToken(account, session), store.writeMany([...(opts.storeWith ?? []), refresh.write])]);
+      return { accessToken: access.token, refreshToken: refresh.token, expiresIn: access.expiresIn };
     },
 
     /**

@@ -1,5 +1,5 @@
 import { deserialize, serialize, ttlToMilliseconds } from './store.ts';
-import type { Store } from './store.ts';
+import type { Store, StoreWrite } from './store.ts';
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds; injectable so tests can move time. */
@@ -56,6 +56,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     for (const [index, members] of indexes) pruneIndex(index, members, at);
   }
 
+  function addToIndex(index: string, member: string, ttlMs: number): void {
+    const at = now();
+    let members = indexes.get(index);
+    if (members) {
+      pruneIndex(index, members, at);
+    }
+    if (!members || members.size === 0) {
+      members = new Map();
+      indexes.set(index, members);
+    }
+    members.set(member, at + ttlMs);
+  }
+
   // unref'd: an idle timer must never keep the process (or a test run) alive.
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
   sweeper.unref();
@@ -104,17 +117,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async indexAdd(index: string, member: string, ttlSeconds: number): Promise<void> {
       assertOpen();
-      const ttlMs = ttlToMilliseconds(ttlSeconds);
-      const at = now();
-      let members = indexes.get(index);
-      if (members) {
-        pruneIndex(index, members, at);
+      addToIndex(index, member, ttlToMilliseconds(ttlSeconds));
+    },
+
+    async writeMany(writes: readonly StoreWrite[]): Promise<void> {
+      assertOpen();
+      // Checked first, as the Redis store does: a bad write leaves every other one unapplied.
+      const ready = writes.map((write) => ({ write, ttlMs: ttlToMilliseconds(write.ttlSeconds), text: write.op === 'set' ? serialize(write.value) : '' }));
+      for (const { write, ttlMs, text } of ready) {
+        if (write.op === 'set') values.set(write.key, { text, expiresAt: now() + ttlMs });
+        else addToIndex(write.index, write.member, ttlMs);
       }
-      if (!members || members.size === 0) {
-        members = new Map();
-        indexes.set(index, members);
-      }
-      members.set(member, at + ttlMs);
     },
 
     async indexRemove(index: string, ...members: string[]): Promise<void> {

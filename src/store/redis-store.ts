@@ -2,11 +2,11 @@ import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { ServiceUnavailableError } from '../errors.ts';
 import { deserialize, serialize, ttlToMilliseconds } from './store.ts';
-import type { Store } from './store.ts';
+import type { Store, StoreWrite } from './store.ts';
 import { CAS_SCRIPT, INDEX_ADD_SCRIPT, INDEX_MEMBERS_SCRIPT } from './redis-scripts.ts';
 import { createErrorLog } from './redis-error-log.ts';
 import type { StoreLogger } from './redis-error-log.ts';
-import { groupByHashTag } from './hash-tags.ts';
+import { groupByHashTag, hashTag } from './hash-tags.ts';
 
 export type { StoreLogger } from './redis-error-log.ts';
 
@@ -204,6 +204,37 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async indexAdd(index: string, member: string, ttlSeconds: number): Promise<void> {
       const ttlMs = ttlToMilliseconds(ttlSeconds);
       await guarded(scripts.storeIndexAdd(index, member, ttlMs));
+    },
+
+    async writeMany(writes: readonly StoreWrite[]): Promise<void> {
+      if (writes.length === 0) return;
+      // Checked first: a bad TTL or value leaves every write unapplied.
+      const ready = writes.map((write) => ({
+        write,
+        ttlMs: ttlToMilliseconds(write.ttlSeconds),
+        text: write.op === 'set' ? serialize(write.value) : '',
+      }));
+      // A cluster pipeline must stay within one slot: one per hash tag, all sent at once.
+      const groups = new Map<string, typeof ready>();
+      for (const item of ready) {
+        const tag = isCluster ? hashTag(keyPrefix + (item.write.op === 'set' ? item.write.key : item.write.index)) : '';
+        const group = groups.get(tag);
+        if (group) group.push(item);
+        else groups.set(tag, [item]);
+      }
+      await guarded(
+        Promise.all(
+          [...groups.values()].map(async (group) => {
+            const pipeline = client.pipeline();
+            for (const { write, ttlMs, text } of group) {
+              if (write.op === 'set') pipeline.set(write.key, text, 'PX', ttlMs);
+              else (pipeline as unknown as ScriptCommands).storeIndexAdd(write.index, write.member, ttlMs);
+            }
+            // exec() answers each command with [error, reply]; any error fails the whole call.
+            for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+          }),
+        ),
+      );
     },
 
     async indexRemove(index: string, ...members: string[]): Promise<void> {

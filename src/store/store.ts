@@ -9,6 +9,11 @@ import type { Cluster, Redis } from 'ioredis';
  * Keys are used exactly as given: a caller that needs several keys in one Redis Cluster slot puts
  * the same hash tag in them (e.g. `session:{u:123}:abc`).
  */
+/** One write of `writeMany`: a `set` or an `indexAdd`, with the same meaning as the single call. */
+export type StoreWrite =
+  | { op: 'set'; key: string; value: unknown; ttlSeconds: number }
+  | { op: 'indexAdd'; index: string; member: string; ttlSeconds: number };
+
 export interface Store {
   readonly kind: 'memory' | 'redis' | 'cluster';
   /**
@@ -38,6 +43,13 @@ export interface Store {
    */
   indexAdd(index: string, member: string, ttlSeconds: number): Promise<void>;
   indexRemove(index: string, ...members: string[]): Promise<void>;
+  /**
+   * Applies several writes in one round trip where the store can (Redis: one pipeline, or one per
+   * group of keys sharing a cluster slot, sent together). Each write means what its single call
+   * means; together they are not atomic: after a rejection some may have been applied. Bad TTLs and
+   * values are refused before anything is written.
+   */
+  writeMany(writes: readonly StoreWrite[]): Promise<void>;
   /** The unexpired members of `index`, in no promised order. */
   indexMembers(index: string): Promise<string[]>;
 

@@ -195,6 +195,44 @@ function storeContract(name: string, setUp: (context: Mocha.Context) => Promise<
       });
     });
 
+    describe('writeMany', function () {
+      it('applies sets and index adds across slots in one call, each like its single call', async function () {
+        const keys = manyKeys(20);
+        await store.set('wm:{u:7}:old', 'before', 60);
+        await store.writeMany([
+          ...keys.map((key, i) => ({ op: 'set' as const, key, value: { i, key }, ttlSeconds: 60 })),
+          { op: 'set', key: 'wm:{u:7}:old', value: 'after', ttlSeconds: 60 },
+          { op: 'set', key: 'wm:{u:7}:short', value: 'gone soon', ttlSeconds: 0.3 },
+          { op: 'indexAdd', index: 'wm-idx:{u:7}', member: 'a', ttlSeconds: 60 },
+          { op: 'indexAdd', index: 'wm-idx:{u:7}', member: 'b', ttlSeconds: 0.3 },
+          { op: 'indexAdd', index: 'wm-idx:other', member: 'c', ttlSeconds: 60 },
+        ]);
+        expect(await store.getMany(keys)).to.deep.equal(keys.map((key, i) => ({ i, key })));
+        expect(await store.get('wm:{u:7}:old')).to.equal('after');
+        expect((await store.indexMembers('wm-idx:{u:7}')).sort()).to.deep.equal(['a', 'b']);
+        expect(await store.indexMembers('wm-idx:other')).to.deep.equal(['c']);
+        await sleep(450);
+        expect(await store.get('wm:{u:7}:short')).to.equal(undefined);
+        expect(await store.indexMembers('wm-idx:{u:7}')).to.deep.equal(['a']);
+        await store.writeMany([]);
+      });
+
+      it('refuses a bad TTL or value before writing anything', async function () {
+        const badTtl = await rejection(store.writeMany([
+          { op: 'set', key: 'wm:first', value: 1, ttlSeconds: 60 },
+          { op: 'indexAdd', index: 'wm-idx:bad', member: 'm', ttlSeconds: 0 },
+        ]));
+        expect(badTtl).to.be.instanceOf(RangeError);
+        const badValue = await rejection(store.writeMany([
+          { op: 'set', key: 'wm:first', value: 1, ttlSeconds: 60 },
+          { op: 'set', key: 'wm:second', value: undefined, ttlSeconds: 60 },
+        ]));
+        expect(badValue).to.be.instanceOf(TypeError);
+        expect(await store.get('wm:first')).to.equal(undefined);
+        expect(await store.indexMembers('wm-idx:bad')).to.deep.equal([]);
+      });
+    });
+
     it('answers ping', async function () {
       await store.ping();
     });

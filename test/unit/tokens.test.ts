@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
-import type { Store } from '../../src/store/store.ts';
+import type { Store, StoreWrite } from '../../src/store/store.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
 import { createTokenService, type TokenService } from '../../src/services/tokens.ts';
 import type { KeySet } from '../../src/services/keys.ts';
@@ -52,10 +52,12 @@ const account: AccountView = {
 };
 
 /** A store that remembers every key and value written, to prove no plain token is ever stored. */
-function recordingStore(inner: Store): Store & { written: string[] } {
+function recordingStore(inner: Store): Store & { written: string[]; batches: string[][] } {
   const written: string[] = [];
+  const batches: string[][] = [];
   return Object.assign(Object.create(inner) as Store, {
     written,
+    batches,
     set: async <T>(key: string, value: T, ttl: number) => {
       written.push(key, JSON.stringify(value));
       return inner.set(key, value, ttl);
@@ -63,6 +65,11 @@ function recordingStore(inner: Store): Store & { written: string[] } {
     compareAndSet: async <T>(key: string, expected: T | undefined, next: T, ttl: number) => {
       written.push(key, JSON.stringify(next));
       return inner.compareAndSet(key, expected, next, ttl);
+    },
+    writeMany: async (writes: readonly StoreWrite[]) => {
+      batches.push(writes.map((write) => (write.op === 'set' ? `set ${write.key}` : `indexAdd ${write.index}`)));
+      for (const write of writes) written.push(write.op === 'set' ? write.key : write.index, JSON.stringify(write.op === 'set' ? write.value : write.member));
+      return inner.writeMany(writes);
     },
   });
 }
@@ -212,6 +219,23 @@ describe('tokens (src/services/tokens.ts)', () => {
       expect(written).to.not.include(pair.refreshToken);
       expect(written).to.not.include(rotated.refreshToken);
     }
+  });
+
+  it("writes a new session, its index entry and its first refresh token's record in one store round trip", async () => {
+    const draft = sessions.draft({ userId: account.id, kind: 'password', context: ctx });
+    expect(await sessions.get(account.id, draft.record.session_id), 'a draft is not written yet').to.equal(undefined);
+    store.batches.length = 0;
+    const pair = await tokens.issueTokens(account, draft.record, { storeWith: draft.writes });
+    expect(store.batches).to.have.length(1);
+    expect(store.batches[0]!.map((write) => write.replace(/[0-9a-f-]{36}|rt:.*$/g, (m) => (m.startsWith('rt:') ? 'rt:…' : '…')))).to.deep.equal([
+      'set sess:{u:…}:…',
+      'indexAdd sessions:{u:…}',
+      'set rt:…',
+    ]);
+    expect(await sessions.get(account.id, draft.record.session_id)).to.deep.equal(draft.record);
+    expect((await sessions.list(account.id)).map((item) => item.session_id)).to.include(draft.record.session_id);
+    expect((await tokens.rotateRefreshToken(pair.refreshToken, ctx)).session.session_id).to.equal(draft.record.session_id);
+    expect((await tokens.verifyAccessToken(pair.accessToken)).sid).to.equal(draft.record.session_id);
   });
 
   it('rotates: the new token works, the old one does not, and a replay ends the session', async () => {

@@ -133,8 +133,9 @@ export function createOperations(services: OperationServices): Operations {
 
     async login(input, oc) {
       const account = await accounts.authenticate(input.login, input.password, oc.request);
-      const session = await sessions.create({ userId: account.id, kind: 'password', context: oc.request });
-      return { account, session, tokens: await tokens.issueTokens(account, session) };
+      // The session, its index entry and the refresh token's record go to the store in one round trip.
+      const { record: session, writes } = sessions.draft({ userId: account.id, kind: 'password', context: oc.request });
+      return { account, session, tokens: await tokens.issueTokens(account, session, { storeWith: writes }) };
     },
 
     async refresh(input, oc) {
