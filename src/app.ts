@@ -1,9 +1,11 @@
+import type { IncomingMessage, RequestListener } from 'node:http';
 import Koa from 'koa';
 import type Router from '@koa/router';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import './http/context.ts';
-import { requestId } from './http/middleware/request-id.ts';
+import { defineRequestLogger, requestId } from './http/middleware/request-id.ts';
+import { accessLog, type RequestObserver } from './http/middleware/access-log.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
@@ -18,15 +20,33 @@ export interface AppDependencies {
   errorTranslators: ErrorTranslator[];
   /** The doors (legacy profiles, admin, interactions…), each a router with its own prefix. */
   routers?: Router[];
-  /** Middleware that must see every request before routing (CORS, metrics). */
+  /** Middleware that must see every request to the routers, after the error handler (CORS, error renderers). */
   early?: Koa.Middleware[];
-  /** oidc-provider's Koa app, mounted at /oidc; it parses its own bodies. */
+  /** Told about every request, oidc-provider's included, once its response is done (metrics). */
+  observers?: RequestObserver[];
+  /** oidc-provider's Koa app, mounted at /oidc (see requestListener); it parses its own bodies. */
   oidc?: { prefix: string; app: Koa };
 }
 
 function isUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
+
+/**
+ * What every request gets, whichever app serves it, in front of everything else and cheap: oidc-provider's
+ * token endpoints answer in a few hundred microseconds, and all that runs before them is paid on each
+ * request (bench/README.md). `mountPath`: where the app is mounted, for the logged path.
+ */
+function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
+  const https = deps.config.publicUrl.startsWith('https:');
+  return [
+    ...(https ? [httpsPublicUrl({ trustProxy: deps.config.trustProxy })] : []),
+    requestId(),
+    accessLog(deps.logger, deps.observers, { mountPath }),
+  ];
+}
+
+const fronted = new WeakSet<Koa>();
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa();
@@ -35,37 +55,13 @@ export function createApp(deps: AppDependencies): Koa {
   // the ones before it are whatever the client sent, and a rate limit keyed on them could be dodged.
   app.maxIpsCount = 1;
   app.silent = true; // errors are logged by our error handler, never printed by Koa
+  defineRequestLogger(app, deps.logger);
 
-  const https = deps.config.publicUrl.startsWith('https:');
-  if (https) app.use(httpsPublicUrl({ trustProxy: deps.config.trustProxy }));
-  app.use(requestId(deps.logger));
+  for (const middleware of front(deps)) app.use(middleware);
+  app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
   app.use(errorHandler(deps.errorTranslators));
-  app.use(securityHeaders({ https }));
   for (const middleware of deps.early ?? []) app.use(middleware);
-
-  const health = healthRouter(deps.readiness);
-  app.use(health.routes());
-
-  if (deps.oidc) {
-    const { prefix, app: provider } = deps.oidc;
-    const handle = provider.callback();
-    app.use(async (ctx, next) => {
-      if (!isUnder(ctx.path, prefix)) return next();
-      // oidc-provider routes relative to its mount point and writes the response itself; it derives the
-      // mount path of the URLs it builds (interaction returnTo, form actions) from req.originalUrl.
-      const original = ctx.url;
-      const req = ctx.req as typeof ctx.req & { originalUrl?: string };
-      req.originalUrl = original;
-      ctx.url = ctx.url.slice(prefix.length) || '/';
-      try {
-        ctx.respond = false;
-        await handle(ctx.req, ctx.res);
-      } finally {
-        ctx.url = original;
-        delete req.originalUrl;
-      }
-    });
-  }
+  app.use(healthRouter(deps.readiness).routes());
 
   const body = parseBody();
   app.use(body);
@@ -74,5 +70,39 @@ export function createApp(deps: AppDependencies): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+
+  if (deps.oidc) {
+    // The provider answers its requests itself (its own context, errors, security headers and CORS by
+    // client); it gets the same front, ahead of its own middleware (Koa composes app.middleware when
+    // callback() is called).
+    const { app: provider, prefix } = deps.oidc;
+    if (!fronted.has(provider)) {
+      fronted.add(provider);
+      provider.maxIpsCount = 1;
+      defineRequestLogger(provider, deps.logger);
+      provider.middleware.unshift(...front(deps, prefix));
+    }
+  }
   return app;
+}
+
+/**
+ * The server's request listener: oidc-provider's Koa app under its prefix, ours for everything else.
+ * The provider routes relative to its mount point and derives the mount path of the URLs it builds
+ * (interaction returnTo, form actions) from req.originalUrl.
+ */
+export function requestListener(app: Koa, oidc?: AppDependencies['oidc']): RequestListener {
+  const handleApp = app.callback();
+  if (!oidc) return handleApp;
+  const { prefix } = oidc;
+  const handleOidc = oidc.app.callback();
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const end = url.indexOf('?');
+    if (!isUnder(end === -1 ? url : url.slice(0, end), prefix)) return handleApp(req, res);
+    const rest = url.slice(prefix.length);
+    (req as IncomingMessage & { originalUrl?: string }).originalUrl = url;
+    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    return handleOidc(req, res);
+  };
 }

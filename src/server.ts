@@ -1,13 +1,13 @@
 import http from 'node:http';
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import { createApp } from './app.ts';
+import { createApp, requestListener } from './app.ts';
 import type { Dependencies } from './dependencies.ts';
 import { createInteractionRouter } from './http/interactions.ts';
 import { assetsRouter } from './http/interactions/assets.ts';
 import { createLegacyEarlyMiddleware, createLegacyRouters } from './http/legacy/mounts.ts';
 import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
-import { httpMetrics, metricsRouter } from './http/metrics.ts';
+import { countDependencyErrors, metricsRouter, requestMetrics } from './http/metrics.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
 function createDoors(deps: Dependencies): Router[] {
@@ -31,17 +31,18 @@ function createDoors(deps: Dependencies): Router[] {
 /** Builds the Koa app and an HTTP server for it (not listening yet): used by main.ts and by the tests. */
 export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; server: http.Server }> {
   await prepareAdminDoor(deps);
+  const oidc = { prefix: '/oidc', app: deps.oidc.provider };
   const app = createApp({
     config: deps.config,
     logger: deps.logger,
     readiness: deps.readiness,
     errorTranslators: deps.errorTranslators,
     routers: createDoors(deps),
-    // Metrics first, so they time everything after the request id and error handler.
-    early: [httpMetrics(deps.metrics, { translators: deps.errorTranslators, oidcPrefix: '/oidc' }), ...createLegacyEarlyMiddleware(deps)],
-    oidc: { prefix: '/oidc', app: deps.oidc.provider },
+    early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps)],
+    observers: [requestMetrics(deps.metrics, { oidcPrefix: '/oidc' })],
+    oidc,
   });
-  const server = http.createServer(app.callback());
+  const server = http.createServer(requestListener(app, oidc));
   // Longer than a typical load balancer's idle timeout, so the proxy closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

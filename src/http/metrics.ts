@@ -1,6 +1,6 @@
 /**
- * HTTP side of the metrics: a middleware that times every request and labels it by route template
- * (never the raw path: ids would make one series per user), and GET /metrics for Prometheus.
+ * HTTP side of the metrics: every request counted and timed by route template (never the raw path: ids
+ * would make one series per user), failures of the database or store counted, and GET /metrics.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
@@ -8,13 +8,7 @@ import type { Context, Middleware } from 'koa';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import type { Dependency, Metrics } from '../services/metrics.ts';
 import type { ErrorTranslator } from './middleware/errors.ts';
-
-export interface HttpMetricsOptions {
-  /** The app's error translators: they tell a lost database connection from any other error. */
-  translators?: readonly ErrorTranslator[];
-  /** Where oidc-provider is mounted; its routes are labelled from a fixed list. */
-  oidcPrefix?: string;
-}
+import type { RequestObserver } from './middleware/access-log.ts';
 
 // oidc-provider's fixed path segments; any other segment is an id (interaction uid, client id, user code).
 const OIDC_SEGMENTS = new Set([
@@ -50,10 +44,10 @@ function matchedTemplate(ctx: Context): string | undefined {
 }
 
 /** The route template that served the request: the router's (`/admin/api/users/:id`), else a fixed label. */
-export function routeLabel(ctx: Context, oidcPrefix?: string): string {
+export function routeLabel(ctx: Context, path: string, oidcPrefix?: string): string {
   const matched = ctx.state.routeName ?? matchedTemplate(ctx);
   if (matched) return matched;
-  if (oidcPrefix && under(ctx.path, oidcPrefix)) return oidcRoute(oidcPrefix, ctx.path);
+  if (oidcPrefix && under(path, oidcPrefix)) return oidcRoute(oidcPrefix, path);
   return ctx.res.statusCode === 404 ? 'unmatched' : 'other';
 }
 
@@ -66,26 +60,19 @@ export function dependencyOf(err: unknown, translators: readonly ErrorTranslator
   return undefined;
 }
 
-/**
- * Times the request until the response is written (also when oidc-provider writes it itself), and counts
- * failures caused by an unreachable database or store. Put it early, before any router.
- */
-export function httpMetrics(metrics: Pick<Metrics, 'observeRequest' | 'dependencyError'>, options: HttpMetricsOptions = {}): Middleware {
+/** Counts and times every request by route template (for accessLog, which sees every response, oidc-provider's too). */
+export function requestMetrics(metrics: Pick<Metrics, 'observeRequest'>, options: { oidcPrefix?: string } = {}): RequestObserver {
+  return (ctx, { path, seconds }) =>
+    metrics.observeRequest({ method: ctx.method, route: routeLabel(ctx, path, options.oidcPrefix), status: ctx.res.statusCode }, seconds);
+}
+
+/** Counts the requests that failed because the database or the store could not be reached. Put it before any router. */
+export function countDependencyErrors(metrics: Pick<Metrics, 'dependencyError'>, translators: readonly ErrorTranslator[] = []): Middleware {
   return async (ctx, next) => {
-    const started = performance.now();
-    let recorded = false;
-    const record = () => {
-      if (recorded) return;
-      recorded = true;
-      const seconds = (performance.now() - started) / 1000;
-      metrics.observeRequest({ method: ctx.method, route: routeLabel(ctx, options.oidcPrefix), status: ctx.res.statusCode }, seconds);
-    };
-    ctx.res.once('finish', record);
-    ctx.res.once('close', record);
     try {
       await next();
     } catch (err) {
-      const dependency = dependencyOf(err, options.translators);
+      const dependency = dependencyOf(err, translators);
       if (dependency) metrics.dependencyError(dependency);
       throw err;
     }

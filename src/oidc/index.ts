@@ -25,6 +25,16 @@ import { postAsGet } from './post-as-get.ts';
 import { errorMessage, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
+import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
+
+/**
+ * oidc-provider's endpoints that only ever answer JSON (paths relative to the mount): they get the API
+ * security headers. Every other route (authorization, end-session, the device pages) may render a page,
+ * and gets the page set before the provider runs: its form_post response adds its inline script's hash
+ * to the CSP it finds.
+ */
+const JSON_ROUTES = new Set(['/token', '/token/introspection', '/token/revocation', '/me', '/jwks', '/request', '/device/auth', '/reg', '/backchannel', '/challenge']);
+const isJsonRoute = (path: string): boolean => JSON_ROUTES.has(path) || path.startsWith('/.well-known/') || path.startsWith('/reg/');
 
 export interface OidcOptions {
   config: Config;
@@ -110,8 +120,10 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     ctx.body = await pages.render('error', { title: 'Sign-in problem', heading: 'This request could not be completed', message, code: undefined });
   }
 
+  const headerSets = securityHeaderSets({ https: config.publicUrl.startsWith('https:') });
   // Registered first, so it wraps everything below: it sees the final response of every request.
   provider.use(async (ctx, next) => {
+    applySecurityHeaders(ctx.res, isJsonRoute(ctx.path) ? headerSets.api : headerSets.page);
     await next();
     const oidcCtx = ctx as unknown as KoaContextWithOIDC;
     if (outages.has(ctx) && ctx.status >= 500) {

@@ -145,6 +145,16 @@ for (const { name, https, trustProxy } of MODES) {
       for (const response of recording.seen) expect(response.headers.get('x-content-type-options'), `${response.method} ${response.url}`).to.equal('nosniff');
     });
 
+    it("forbids framing on every response, pages or JSON, and lets no JSON response load anything", () => {
+      for (const response of recording.seen) {
+        const where = `${response.method} ${response.url}`;
+        expect(response.headers.get('x-frame-options'), where).to.equal('DENY');
+        const csp = directives(response.headers.get('content-security-policy') ?? '');
+        expect(csp.get('frame-ancestors'), where).to.deep.equal(["'none'"]);
+        if ((response.headers.get('content-type') ?? '').includes('json')) expect(csp.get('default-src'), where).to.deep.equal(["'none'"]);
+      }
+    });
+
     it("sends frame-ancestors 'none' and a strict CSP with every page", () => {
       const pages = recording.seen.filter((r) => (r.headers.get('content-type') ?? '').startsWith('text/html'));
       const paths = pages.map((p) => p.url.split('?')[0]);

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import Router from '@koa/router';
-import { createApp } from '../../src/app.ts';
+import Koa from 'koa';
+import { createApp, requestListener } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { AppError, ServiceUnavailableError, ValidationError } from '../../src/errors.ts';
@@ -31,12 +32,23 @@ describe('the Koa app (src/app.ts)', () => {
     router.get('/lost-db', () => {
       throw Object.assign(new Error('connect ECONNREFUSED'), { lostConnection: true });
     });
+    router.get('/noted', (ctx) => {
+      ctx.log.info('noted');
+      ctx.body = { ok: true };
+    });
+    // Stands in for oidc-provider: answers by itself, on paths relative to the mount.
+    const provider = new Koa();
+    provider.use((ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { path: ctx.path, originalUrl: (ctx.req as { originalUrl?: string }).originalUrl };
+    });
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
         logLines.push(chunk.toString());
         done();
       },
     });
+    const oidc = { prefix: '/oidc', app: provider };
     const app = createApp({
       config: loadConfig({ NODE_ENV: 'test' }),
       logger: createLogger({ level: 'info', destination: sink }),
@@ -51,8 +63,9 @@ describe('the Koa app (src/app.ts)', () => {
       ],
       errorTranslators: [(err) => ((err as { lostConnection?: boolean }).lostConnection ? new ServiceUnavailableError('database', err) : undefined)],
       routers: [router],
+      oidc,
     });
-    server = http.createServer(app.callback());
+    server = http.createServer(requestListener(app, oidc));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -141,5 +154,27 @@ describe('the Koa app (src/app.ts)', () => {
     expect(res.headers.get('strict-transport-security')).to.equal(null);
     const generated = (await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': 'bad id with spaces' } })).headers.get('x-request-id');
     expect(generated).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('hands /oidc to the mounted provider with its own paths, and logs the request as it arrived, without its query', async () => {
+    const res = await fetch(`${base}/oidc/token?code=secret-code`, { headers: { 'X-Request-Id': 'abcdef12-oidc' } });
+    expect(await res.json()).to.deep.equal({ path: '/token', originalUrl: '/oidc/token?code=secret-code' });
+    expect(((await (await fetch(`${base}/oidc?x=1`)).json()) as { path: string }).path).to.equal('/');
+    expect((await fetch(`${base}/oidcx/token`)).status, 'not under the prefix').to.equal(404);
+    logLines.length = 0;
+    await (await fetch(`${base}/oidc/token?code=secret-code`, { headers: { 'X-Request-Id': 'abcdef12-oidc' } })).arrayBuffer();
+    expect(res.headers.get('x-request-id')).to.equal('abcdef12-oidc');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const access = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request');
+    expect(access).to.have.length(1);
+    expect(access[0]).to.include({ reqId: 'abcdef12-oidc', method: 'GET', url: '/oidc/token', status: 200 });
+    expect(logLines.join('')).not.to.include('secret-code');
+  });
+
+  it('gives ctx.log the request id of the request it logs for', async () => {
+    logLines.length = 0;
+    await (await fetch(`${base}/noted`, { headers: { 'X-Request-Id': 'abcdef12-noted' } })).arrayBuffer();
+    const noted = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'noted');
+    expect(noted).to.include({ reqId: 'abcdef12-noted' });
   });
 });

@@ -3,7 +3,9 @@ import Koa from 'koa';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics } from '../../src/services/metrics.ts';
-import { httpMetrics, metricsRouter, routeLabel } from '../../src/http/metrics.ts';
+import { countDependencyErrors, metricsRouter, requestMetrics, routeLabel } from '../../src/http/metrics.ts';
+import { accessLog } from '../../src/http/middleware/access-log.ts';
+import { createLogger } from '../../src/logger.ts';
 import { observeProvider } from '../../src/services/metrics-instrument.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
 import { sample } from '../helpers/prometheus.ts';
@@ -19,19 +21,20 @@ async function serve(app: Koa): Promise<{ url: string; close: () => Promise<void
 
 describe('metrics (unit)', () => {
   it('labels oidc-provider paths from a fixed list of segments, anything else as :id', () => {
-    const ctx = (path: string, status = 200) => ({ path, state: {}, res: { statusCode: status } }) as unknown as Context;
-    expect(routeLabel(ctx('/oidc/token/introspection'), '/oidc')).to.equal('/oidc/token/introspection');
-    expect(routeLabel(ctx('/oidc/auth/Xyz123'), '/oidc')).to.equal('/oidc/auth/:id');
-    expect(routeLabel(ctx('/oidc/session/end/confirm'), '/oidc')).to.equal('/oidc/session/end/confirm');
-    expect(routeLabel(ctx('/oidc/a/b/c/d/e/f'), '/oidc')).to.equal('/oidc/:id/:id/:id/:id');
-    expect(routeLabel(ctx('/elsewhere', 404), '/oidc')).to.equal('unmatched');
-    expect(routeLabel(ctx('/static.css', 200), '/oidc')).to.equal('other');
+    const label = (path: string, status = 200) => routeLabel({ state: {}, res: { statusCode: status } } as unknown as Context, path, '/oidc');
+    expect(label('/oidc/token/introspection')).to.equal('/oidc/token/introspection');
+    expect(label('/oidc/auth/Xyz123')).to.equal('/oidc/auth/:id');
+    expect(label('/oidc/session/end/confirm')).to.equal('/oidc/session/end/confirm');
+    expect(label('/oidc/a/b/c/d/e/f')).to.equal('/oidc/:id/:id/:id/:id');
+    expect(label('/elsewhere', 404)).to.equal('unmatched');
+    expect(label('/static.css', 200)).to.equal('other');
   });
 
   it('counts requests that failed because the database or the store was down', async () => {
     const metrics = createMetrics({ processMetrics: false });
     const app = new Koa();
     app.silent = true;
+    app.use(accessLog(createLogger({ level: 'silent' }), [requestMetrics(metrics)]));
     app.use(async (ctx, next) => {
       try {
         await next();
@@ -39,7 +42,7 @@ describe('metrics (unit)', () => {
         ctx.status = (err as { status?: number }).status ?? 500;
       }
     });
-    app.use(httpMetrics(metrics, { translators: [(err) => ((err as Error).message === 'ECONNREFUSED' ? new ServiceUnavailableError('database') : undefined)] }));
+    app.use(countDependencyErrors(metrics, [(err) => ((err as Error).message === 'ECONNREFUSED' ? new ServiceUnavailableError('database') : undefined)]));
     app.use((ctx) => {
       if (ctx.path === '/store') throw new ServiceUnavailableError('store');
       if (ctx.path === '/db') throw new Error('ECONNREFUSED');
