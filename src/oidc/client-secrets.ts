@@ -4,7 +4,7 @@
  * password hash would only cost CPU on every token request); argon2/bcrypt hashes are accepted too,
  * for secrets imported from elsewhere.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PasswordService } from '../services/passwords.ts';
 
 const SHA256_PREFIX = 'sha256$';
@@ -16,7 +16,7 @@ export function generateClientSecret(): string {
 
 /** The stored form of a client secret: `sha256$<base64url digest>`. */
 export function hashClientSecret(secret: string): string {
-  return SHA256_PREFIX + createHash('sha256').update(secret, 'utf8').digest('base64url');
+  return SHA256_PREFIX + hash('sha256', secret, 'base64url');
 }
 
 export function isClientSecretHash(value: string): boolean {
@@ -31,8 +31,9 @@ export async function verifyClientSecret(
 ): Promise<boolean> {
   if (!stored || !presented) return false;
   if (stored.startsWith(SHA256_PREFIX)) {
-    const expected = Buffer.from(stored);
-    const actual = Buffer.from(hashClientSecret(presented));
+    // Runs on every token request of a confidential client: one-shot digest, compared as bytes.
+    const expected = Buffer.from(stored.slice(SHA256_PREFIX.length), 'base64url');
+    const actual = hash('sha256', presented, 'buffer');
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   }
   if (passwords && isClientSecretHash(stored)) return (await passwords.verify(stored, presented)).ok;
