@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { QueryTypes } from 'sequelize';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/database.ts';
 import { captureLogs } from '../helpers/log-capture.ts';
-import { createAuditService } from '../../src/services/audit.ts';
+import { auditWriter, createAuditService, type AuditRow } from '../../src/services/audit.ts';
 
 for (const kind of DATABASE_KINDS) {
   describe(`audit group commit (src/services/audit.ts) on ${kind}`, function () {
@@ -17,18 +17,20 @@ for (const kind of DATABASE_KINDS) {
 
     before(async function () {
       db = await createTestDatabase(kind, { mocha: this });
-      // Counts the INSERT statements and how many rows each carried.
-      const qi = db.sequelize.getQueryInterface();
-      const bulkInsert = qi.bulkInsert.bind(qi);
-      qi.bulkInsert = ((table: string, rows: object[], ...rest: unknown[]) => {
-        inserts.push(rows.length);
-        return (bulkInsert as (...args: unknown[]) => Promise<unknown>)(table, rows, ...rest);
-      }) as typeof qi.bulkInsert;
     });
     after(async () => db?.drop());
     beforeEach(() => {
       inserts = [];
     });
+
+    /** The real writer, counting the INSERT statements and how many rows each carried. */
+    function countingWriter(fail?: () => boolean) {
+      const write = auditWriter(db.sequelize);
+      return (rows: readonly AuditRow[]) => {
+        inserts.push(rows.length);
+        return fail?.() ? Promise.reject(new Error('table is broken')) : write(rows);
+      };
+    }
 
     async function count(type: string): Promise<number> {
       const rows = await db.sequelize.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM audit_events WHERE type = :type', { type: QueryTypes.SELECT, replacements: { type } });
@@ -36,7 +38,7 @@ for (const kind of DATABASE_KINDS) {
     }
 
     it('writes an event at once when nothing is in flight, and it is readable when record() resolves', async () => {
-      const audit = createAuditService({ models: db.models, logger: captureLogs('info').logger });
+      const audit = createAuditService({ models: db.models, logger: captureLogs('info').logger, write: countingWriter() });
       const recorded = audit.record({ type: 'solo', outcome: 'success', userId: null, ip: '10.0.0.1', userAgent: 'ua', detail: { door: 'test', n: 1 } });
       expect(inserts, 'the INSERT starts without waiting for anything').to.deep.equal([1]);
       await recorded;
@@ -47,7 +49,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('writes events recorded during an INSERT together in the next one, and loses none', async () => {
-      const audit = createAuditService({ models: db.models, logger: captureLogs('info').logger, maxBatch: 20 });
+      const audit = createAuditService({ models: db.models, logger: captureLogs('info').logger, maxBatch: 20, write: countingWriter() });
       const all = Array.from({ length: 50 }, (_, i) => audit.record({ type: 'burst', outcome: i % 2 ? 'success' : 'failure', detail: { i } }));
       await Promise.all(all);
       expect(await count('burst')).to.equal(50);
@@ -60,21 +62,15 @@ for (const kind of DATABASE_KINDS) {
 
     it('counts and logs every event of a failed batch, resolves every record(), and goes on writing', async () => {
       const logs = captureLogs('info');
-      const audit = createAuditService({ models: db.models, logger: logs.logger });
-      const qi = db.sequelize.getQueryInterface();
-      const working = qi.bulkInsert;
       let failNext = 2;
-      qi.bulkInsert = ((...args: Parameters<typeof working>) => (failNext-- > 0 ? Promise.reject(new Error('table is broken')) : working(...args))) as typeof working;
-      try {
-        const first = [audit.record({ type: 'lost', outcome: 'success' }), audit.record({ type: 'lost', outcome: 'failure' }), audit.record({ type: 'lost', outcome: 'success' })];
-        await Promise.all(first);
-        expect(audit.failures()).to.equal(3);
-        const lines = logs.lines().filter((line) => line.msg === 'audit event not recorded');
-        expect(lines.map((line) => `${String(line.type)}:${String(line.outcome)}`)).to.deep.equal(['lost:success', 'lost:failure', 'lost:success']);
-        await audit.record({ type: 'after', outcome: 'success' });
-      } finally {
-        qi.bulkInsert = working;
-      }
+      const audit = createAuditService({ models: db.models, logger: logs.logger, write: countingWriter(() => failNext-- > 0) });
+      const first = [audit.record({ type: 'lost', outcome: 'success' }), audit.record({ type: 'lost', outcome: 'failure' }), audit.record({ type: 'lost', outcome: 'success' })];
+      await Promise.all(first);
+      expect(inserts).to.deep.equal([1, 2]);
+      expect(audit.failures()).to.equal(3);
+      const lines = logs.lines().filter((line) => line.msg === 'audit event not recorded');
+      expect(lines.map((line) => `${String(line.type)}:${String(line.outcome)}`)).to.deep.equal(['lost:success', 'lost:failure', 'lost:success']);
+      await audit.record({ type: 'after', outcome: 'success' });
       expect(await count('lost')).to.equal(0);
       expect(await count('after')).to.equal(1);
       expect(audit.failures()).to.equal(3);
