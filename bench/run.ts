@@ -29,7 +29,7 @@ import {
   startScriptFlags,
   type BenchEnvironment,
 } from './lib/fixtures.ts';
-import { runLoad, writePool, SERVER_CPU, type LoadSpec, type Measurement } from './lib/load.ts';
+import { combine, runLoad, writePool, SERVER_CPU, type LoadSpec, type Measurement } from './lib/load.ts';
 import { canPin, runToCompletion, type Managed } from './lib/processes.ts';
 import { renderProfile, summarizeProfile } from './lib/profile.ts';
 import { sampleRss } from './lib/rss.ts';
@@ -50,13 +50,14 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     connections: { type: 'string' },
     users: { type: 'string' },
+    rounds: { type: 'string' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
-  console.log(`usage: node bench/run.ts [--quick] [--scale] [--profile] [--only ${SCENARIOS.join(',')}] [--seconds N] [--connections N] [--users N] [--keep]`);
+  console.log(`usage: node bench/run.ts [--quick] [--scale] [--profile] [--only ${SCENARIOS.join(',')}] [--seconds N] [--connections N] [--users N] [--rounds N] [--keep]`);
   process.exit(0);
 }
 
@@ -69,6 +70,11 @@ const timing: scenario.Timing = {
   seconds: measureSeconds,
   connections: Number(args.connections ?? 32),
 };
+// A scenario with a baseline is measured in turns, product and baseline alternating (the first to go
+// swapped every round), the measured seconds split between the rounds: the machine's drift then falls
+// on both sides alike instead of on whichever ran in the slower minute.
+const rounds = Math.max(1, Number(args.rounds ?? (quick ? 1 : 4)));
+const roundTiming: scenario.Timing = { ...timing, warmupSeconds: Math.min(timing.warmupSeconds, 1), seconds: measureSeconds / rounds };
 const only = new Set((args.only ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()));
 for (const key of only) if (!SCENARIOS.includes(key as ScenarioKey)) throw new Error(`unknown scenario ${key}; known: ${SCENARIOS.join(', ')}`);
 const want = (key: ScenarioKey) => only.has(key);
@@ -131,10 +137,29 @@ async function runDefault(dir: string): Promise<void> {
   const rss = sampleRss(product.pid);
   const pair = async (name: string, mine: LoadSpec, base?: { name: string; spec: LoadSpec; pid: number }, target?: number) => {
     log(`${name}…`);
-    const baselineResult = base ? await runLoad(dir, base.spec, base.pid) : undefined;
-    rss.mark();
-    const result = await runLoad(dir, mine, product.pid);
-    result.rssPeak = rss.mark();
+    let result: Measurement;
+    let baselineResult: Measurement | undefined;
+    let rssPeak = 0;
+    if (!base) {
+      rss.mark();
+      result = await runLoad(dir, mine, product.pid);
+      rssPeak = rss.mark();
+    } else {
+      const runs: { mine: Measurement[]; base: Measurement[] } = { mine: [], base: [] };
+      const inRound = (spec: LoadSpec): LoadSpec => ({ ...spec, warmupSeconds: roundTiming.warmupSeconds, seconds: roundTiming.seconds });
+      for (let round = 0; round < rounds; round += 1) {
+        const baseFirst = round % 2 === 0;
+        if (baseFirst) runs.base.push(await runLoad(dir, inRound(base.spec), base.pid));
+        rss.mark();
+        runs.mine.push(await runLoad(dir, inRound(mine), product.pid));
+        rssPeak = Math.max(rssPeak, rss.mark());
+        stillRunning(product);
+        if (!baseFirst) runs.base.push(await runLoad(dir, inRound(base.spec), base.pid));
+      }
+      result = combine(runs.mine);
+      baselineResult = combine(runs.base);
+    }
+    result.rssPeak = rssPeak;
     stillRunning(product);
     const baseline = base && baselineResult ? { name: base.name, rps: baselineResult.rps, cpuUs: baselineResult.cpuUs } : undefined;
     measured.push({ row: toRow(name, result, baseline, target), baselineResult });
@@ -219,8 +244,8 @@ async function runDefault(dir: string): Promise<void> {
       .map((entry) => `${entry.row.scenario} ${entry.row.rssPeak ? mb(entry.row.rssPeak) : '—'} MB`)
       .join('; ')}`,
     `server V8 heap after the run: ${heap}`,
-    `argon2id m=${env.config.argon2.memoryCost} KiB, t=${env.config.argon2.timeCost}, p=${env.config.argon2.parallelism}; ${users} users; ${timing.connections} connections; ${timing.warmupSeconds} s warm-up + ${timing.seconds} s per scenario`,
-    `server started as npm start does: node ${[...startScriptFlags(), process.env.BENCH_SERVER_NODE_OPTIONS ? `(NODE_OPTIONS=${process.env.BENCH_SERVER_NODE_OPTIONS})` : ''].join(' ')} src/main.ts`,
+    `argon2id m=${env.config.argon2.memoryCost} KiB, t=${env.config.argon2.timeCost}, p=${env.config.argon2.parallelism}; ${users} users; ${timing.connections} connections; ${timing.warmupSeconds} s warm-up + ${timing.seconds} s per scenario; scenarios with a baseline: ${rounds} round(s) of ${roundTiming.warmupSeconds} s warm-up + ${roundTiming.seconds.toFixed(1)} s each side, alternating`,
+    `servers (product and baselines) started with the flags of npm start: node ${[...startScriptFlags(), process.env.BENCH_SERVER_NODE_OPTIONS ? `(NODE_OPTIONS=${process.env.BENCH_SERVER_NODE_OPTIONS})` : ''].join(' ')} src/main.ts`,
     `pinning: ${canPin() ? 'servers on core 0, load generator on core 1 (taskset)' : 'NOT pinned (taskset unavailable)'}; ${availableParallelism()} cores; Node ${process.version}`,
     'CPU µs per request by thread (main: JavaScript; libuv pool: argon2, WebCrypto; V8 workers: garbage collection, compilation):',
     ...measured.map((entry) =>

@@ -57,3 +57,4 @@ const accountIds = JSON.parse(readFileSync(env.ACCOUNTS_FILE ?? '', 'utf8')) as 
 const pools = await mintOidcTokens(provider, { accountIds, clientId: String(client.client_id) });
 writeFileSync(env.OUT_FILE ?? '', JSON.stringify(pools));
 provider.listen(port);
+process.on('SIGTERM', () => process.exit(0));

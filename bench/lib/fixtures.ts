@@ -107,7 +107,11 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
   return { dir, redis, database, productEnv, config, deps, passwordHash, users, clientSecret, clientFile };
 }
 
-/** The Node options `npm start` runs the server with (package.json), so the bench measures the product as it runs. */
+/**
+ * The Node options `npm start` runs the server with (package.json), so the bench measures the product as
+ * it runs. The baselines run with them too: the heap settings (chosen for resident memory) change the
+ * garbage collector's work per request, and a ratio should compare code, not runtime settings.
+ */
 export function startScriptFlags(): string[] {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
   const words = (pkg.scripts?.start ?? '').split(/\s+/);
@@ -130,7 +134,7 @@ export async function startProduct(env: BenchEnvironment, options: { profileDir?
 export async function startBareKoa(env: BenchEnvironment): Promise<{ proc: Managed; url: string }> {
   const jwksFile = path.join(env.dir, 'jwks.json');
   writeFileSync(jwksFile, JSON.stringify((await env.deps.keys.load()).publicJwks));
-  const proc = start('bare Koa baseline', process.execPath, [path.join(ROOT, 'bench/baselines/bare-koa.ts')], {
+  const proc = start('bare Koa baseline', process.execPath, [...startScriptFlags(), path.join(ROOT, 'bench/baselines/bare-koa.ts')], {
     cpu: SERVER_CPU,
     cwd: ROOT,
     env: {
@@ -151,7 +155,7 @@ export async function startBareOidc(env: BenchEnvironment, accountIds: readonly 
   const accountsFile = path.join(env.dir, 'bare-accounts.json');
   const outFile = path.join(env.dir, 'bare-pools.json');
   writeFileSync(accountsFile, JSON.stringify(accountIds));
-  const proc = start('bare oidc-provider baseline', process.execPath, [path.join(ROOT, 'bench/baselines/bare-oidc.ts')], {
+  const proc = start('bare oidc-provider baseline', process.execPath, [...startScriptFlags(), path.join(ROOT, 'bench/baselines/bare-oidc.ts')], {
     cpu: SERVER_CPU,
     cwd: ROOT,
     env: {

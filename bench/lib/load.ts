@@ -54,3 +54,32 @@ export async function runLoad(dir: string, spec: LoadSpec, serverPid?: number): 
   );
   return { ...result, cpuUs: perResponse(cpuAfter - cpuBefore), threadCpuUs };
 }
+
+/**
+ * One figure from several runs of the same load: rates from the summed responses and seconds, CPU per
+ * response weighted by responses, latency percentiles as the mean of the runs'.
+ */
+export function combine(runs: readonly Measurement[]): Measurement {
+  if (runs.length === 1 && runs[0]) return runs[0];
+  const sum = (pick: (m: Measurement) => number) => runs.reduce((total, m) => total + pick(m), 0);
+  const responses = sum((m) => m.responses);
+  const seconds = sum((m) => m.seconds);
+  const weighted = (pick: (m: Measurement) => number | undefined) =>
+    runs.every((m) => pick(m) !== undefined) ? sum((m) => (pick(m) ?? 0) * m.responses) / responses : undefined;
+  const kinds = new Set(runs.flatMap((m) => Object.keys(m.threadCpuUs ?? {})));
+  const statuses: Record<string, number> = {};
+  for (const m of runs) for (const [status, count] of Object.entries(m.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  return {
+    ok: sum((m) => m.ok),
+    failed: sum((m) => m.failed),
+    errors: sum((m) => m.errors),
+    rps: sum((m) => m.rps * m.seconds) / seconds,
+    p50: sum((m) => m.p50) / runs.length,
+    p99: sum((m) => m.p99) / runs.length,
+    seconds,
+    statuses,
+    responses,
+    cpuUs: weighted((m) => m.cpuUs),
+    threadCpuUs: Object.fromEntries([...kinds].map((kind) => [kind, weighted((m) => m.threadCpuUs?.[kind] ?? 0) ?? 0])),
+  };
+}
