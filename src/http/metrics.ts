@@ -16,9 +16,17 @@ const OIDC_SEGMENTS = new Set([
   'me', 'jwks', 'session', 'end', 'confirm', 'success', 'device', 'request', 'reg', 'backchannel', 'challenge',
 ]);
 
+// Paths made of fixed segments only (the token endpoints) are remembered: a bounded set, asked on every request.
+const fixedOidcRoutes = new Map<string, string>();
+const MAX_REMEMBERED = 256;
+
 function oidcRoute(prefix: string, path: string): string {
+  const remembered = fixedOidcRoutes.get(path);
+  if (remembered) return remembered;
   const segments = path.slice(prefix.length).split('/').filter(Boolean).slice(0, 4);
-  return [prefix, ...segments.map((segment) => (OIDC_SEGMENTS.has(segment) ? segment : ':id'))].join('/');
+  const label = [prefix, ...segments.map((segment) => (OIDC_SEGMENTS.has(segment) ? segment : ':id'))].join('/');
+  if (!label.includes(':id') && fixedOidcRoutes.size < MAX_REMEMBERED) fixedOidcRoutes.set(path, label);
+  return label;
 }
 
 const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
