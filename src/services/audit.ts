@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
 import type { Models } from '../db/models/index.ts';
 import type { Logger } from '../logger.ts';
+import { primaryQuery } from './primary-sql.ts';
 
 export interface AuditEventInput {
   /** e.g. `login`, `logout`, `refresh`, `refresh_reuse`, `register`, `password_change`, `password_reset`. */
@@ -32,34 +33,21 @@ export interface AuditRow {
 
 const COLUMNS = ['id', 'type', 'outcome', 'user_id', 'ip', 'user_agent', 'client_id', 'detail', 'created_at'] as const;
 
-/** The slice of a pg client used here. */
-interface PgClient {
-  query(sql: string, values: unknown[]): Promise<unknown>;
-}
-
 /**
- * Writes rows in one multi-row INSERT. On PostgreSQL straight through a pooled connection of
- * Sequelize's own pool, with bind parameters: the same statement through Sequelize's query layer
- * (SQL generation, escaping, retries) cost the main thread about twice as much, on every login
- * (bench/README.md). SQLite goes through Sequelize, whose write queue serialises its writers.
+ * Writes rows in one multi-row INSERT: on PostgreSQL with bind parameters straight on a primary
+ * connection (primary-sql.ts), elsewhere through Sequelize, whose SQLite write queue serialises writers.
  */
 export function auditWriter(sequelize: Sequelize): (rows: readonly AuditRow[]) => Promise<void> {
-  if (sequelize.getDialect() !== 'postgres') {
+  const direct = primaryQuery(sequelize);
+  if (!direct) {
     return async (rows) => {
       await sequelize.getQueryInterface().bulkInsert('audit_events', rows.map((row) => ({ ...row })));
     };
   }
-  const { connectionManager } = sequelize;
   return async (rows) => {
     const values: unknown[] = [];
     const tuples = rows.map((row) => `(${COLUMNS.map((column) => `$${values.push(row[column])}`).join(', ')})`);
-    const sql = `INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
-    const connection = (await connectionManager.getConnection({ type: 'write' })) as unknown as PgClient;
-    try {
-      await connection.query(sql, values);
-    } finally {
-      connectionManager.releaseConnection(connection as never);
-    }
+    await direct(`INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, values);
   };
 }
 
