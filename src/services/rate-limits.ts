@@ -15,7 +15,7 @@
  * concurrent attempts at most the allowed number reach the password hash. If the store cannot be
  * reached the login fails with 503: never an unlimited login.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError, ServiceUnavailableError } from '../errors.ts';
@@ -92,7 +92,7 @@ export function clientKey(ip: string | undefined): string {
 
 /** Identifiers are kept only as a digest: bounded keys, and no e-mail addresses in the store. */
 function identifierKey(identifier: string): string {
-  return createHash('sha256').update(identifier.trim().toLowerCase()).digest('base64url');
+  return hash('sha256', identifier.trim().toLowerCase(), 'base64url');
 }
 
 /**

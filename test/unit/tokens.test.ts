@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import type { Store, StoreWrite } from '../../src/store/store.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
@@ -15,20 +15,22 @@ const ctx = { door: 'test', ip: '127.0.0.1' };
 interface Signer {
   kid: string;
   key: CryptoKey;
+  privateJwk: JWK;
   publicJwk: JWK;
 }
 
 async function signer(alg: 'ES256' | 'RS256', kid: string): Promise<Signer> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  return { kid, key: privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+  return { kid, key: privateKey, privateJwk: { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
 }
 
+/** Shaped like keys.load()'s: private JWKs in `jwks` (oidc-provider's), their public halves in `publicJwks`. */
 function keySet(es: Signer, rs: Signer, extra: Signer[] = []): KeySet {
-  const publicJwks = { keys: [es.publicJwk, rs.publicJwk, ...extra.map((s) => s.publicJwk)] };
+  const all = [es, rs, ...extra];
   return {
     signing: { ES256: { kid: es.kid, alg: 'ES256', key: es.key }, RS256: { kid: rs.kid, alg: 'RS256', key: rs.key } },
-    jwks: publicJwks,
-    publicJwks,
+    jwks: { keys: all.map((s) => s.privateJwk) },
+    publicJwks: { keys: all.map((s) => s.publicJwk) },
   };
 }
 
@@ -134,6 +136,16 @@ describe('tokens (src/services/tokens.ts)', () => {
     expect(claims.roles).to.deep.equal(['admin', 'billing']);
     expect(claims.exp - claims.iat).to.equal(1800);
     expect(claims.jti).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('signs a JWS any JOSE library verifies against the published JWKS alone', async () => {
+    const s = await session();
+    const { token } = await tokens.issueAccessToken(account, s);
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(currentKeys.publicJwks), { issuer: ISSUER, algorithms: ['ES256'], typ: 'JWT', currentDate: new Date(clock) });
+    expect(protectedHeader).to.deep.equal({ alg: 'ES256', kid: 'es-1', typ: 'JWT' });
+    expect(payload).to.include({ sub: account.id, sid: s.session_id, iat: Math.floor(clock / 1000), exp: Math.floor(clock / 1000) + 1800 });
+    const signature = Buffer.from(token.split('.')[2] ?? '', 'base64url');
+    expect(signature, 'r‖s, 64 bytes (not DER)').to.have.length(64);
   });
 
   it('accepts RS256 tokens signed with a published key', async () => {
