@@ -133,6 +133,8 @@ describe('several server processes sharing PostgreSQL and Redis', function () {
   it('runs WORKERS=2 behind one port: requests reach both workers, which share the sessions, and SIGTERM stops them all', async () => {
     const proc = await start(PORTS.workers, { WORKERS: '2' });
     await proc.waitForOutput(/"msg":"2 workers listening"/);
+    // Each process writes its log in batches (at most 100 ms late): wait for both workers' lines.
+    await proc.waitForOutput(/"msg":"listening on[\s\S]*"msg":"listening on/);
     const workerPids = new Set([...proc.output().matchAll(/"pid":(\d+),[^\n]*"msg":"listening on/g)].map((match) => Number(match[1])));
     expect(workerPids.size, 'two worker processes listening').to.equal(2);
 
@@ -148,7 +150,7 @@ describe('several server processes sharing PostgreSQL and Redis', function () {
       const res = await freshConnection(`${base}/auth/me`, { token: tokens.access, requestId });
       expect(res.status).to.equal(200);
     }
-    await proc.waitForOutput(new RegExp(`"reqId":"${ids[ids.length - 1]}"`));
+    for (const id of ids) await proc.waitForOutput(new RegExp(`"reqId":"${id}"`));
     const servers = new Set(ids.map((id) => servedBy(proc.output(), id)));
     expect([...servers].every((pid) => pid !== undefined && workerPids.has(pid)), 'served by the workers').to.equal(true);
     expect(servers.size, 'both workers served /me').to.equal(2);

@@ -34,6 +34,8 @@ describe('the server process (src/main.ts)', function () {
     proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir });
     const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
     expect(await res.json()).to.deep.equal({ status: 'ok' });
+    // The log is written in batches (at most 100 ms late): the admin line comes first, the mode line last.
+    await proc.waitForOutput(/embedded mode: embedded SQLite/);
     const output = proc.output();
     expect(output.match(/embedded mode: embedded SQLite/g), 'one embedded-mode line').to.have.length(1);
     expect(existsSync(path.join(dataDir, 'idp.sqlite'))).to.equal(true);
@@ -52,6 +54,7 @@ describe('the server process (src/main.ts)', function () {
     // A second start finds the admin and creates no other.
     proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir });
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    await proc.waitForOutput(/embedded mode/);
     expect(proc.output()).not.to.include('admin-password.txt');
     proc.kill('SIGTERM');
     expect(await proc.exited).to.equal(0);
@@ -71,7 +74,7 @@ describe('the server process (src/main.ts)', function () {
       ADMIN_PASSWORD: 'a-long-admin-password',
     });
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
-    expect(proc.output()).to.include('using PostgreSQL, Redis');
+    await proc.waitForOutput(/using PostgreSQL, Redis/);
     expect(proc.output()).not.to.include('embedded mode');
     const [rows] = await database.sequelize.query(
       `SELECT u.email FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin'`,
