@@ -1,5 +1,5 @@
-import { createPrivateKey, randomUUID, sign as signBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import type { Store, StoreWrite } from '../store/store.ts';
 import type { KeySet } from './keys.ts';
@@ -98,50 +98,27 @@ export function createTokenService(options: TokenServiceOptions) {
     return verifier;
   }
 
-  // The ES256 signer of each key set, as a node:crypto KeyObject made from the key's private JWK.
-  const signers = new WeakMap<KeySet, { kid: string; key: KeyObject }>();
-
-  function signerOf(set: KeySet): { kid: string; key: KeyObject } {
-    let signer = signers.get(set);
-    if (!signer) {
-      const { kid } = set.signing[SIGNING_ALG];
-      const jwk = set.jwks.keys.find((candidate) => candidate.kid === kid && candidate.d !== undefined);
-      if (!jwk) throw new Error(`The key set has no private JWK for its signing key ${kid}`);
-      signer = { kid, key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }) };
-      signers.set(set, signer);
-    }
-    return signer;
-  }
-
-  const base64url = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-  /**
-   * A compact JWS (RFC 7515) signed with node:crypto in the calling thread. jose's SignJWT signs through
-   * WebCrypto, whose every call is a job handed to libuv's pool and back: on the login path that cost
-   * more than twice the CPU of this one synchronous signature (bench/README.md). Verification, here and
-   * by resource servers, is jose's as before.
-   */
   async function issueAccessToken(account: AccountView, session: SessionRecord): Promise<{ token: string; expiresIn: number }> {
-    const { kid, key } = signerOf(await keys());
+    const { signing } = await keys();
+    const key = signing[SIGNING_ALG];
     const iat = Math.floor(now() / 1000);
     const ttl = options.accessTokenTtlSeconds;
-    const claims: AccessTokenClaims = {
+    const token = await new SignJWT({
       sid: session.session_id,
       session_id: session.session_id,
       email: account.email,
       preferred_username: account.username ?? account.email,
       roles: account.roles,
       org_id: account.organization_id,
-      iss: options.issuer,
-      sub: account.id,
-      iat,
-      exp: iat + ttl,
-      jti: randomUUID(),
-    };
-    const input = `${base64url({ alg: SIGNING_ALG, kid, typ: 'JWT' })}.${base64url(claims)}`;
-    // ES256 signatures in JWS are r‖s (IEEE P1363), not DER.
-    const signature = signBytes('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-    return { token: `${input}.${signature.toString('base64url')}`, expiresIn: ttl };
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'JWT' })
+      .setIssuer(options.issuer)
+      .setSubject(account.id)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttl)
+      .setJti(randomUUID())
+      .sign(key.key);
+    return { token, expiresIn: ttl };
   }
 
   function toClaims(payload: JWTPayload): AccessTokenClaims {
