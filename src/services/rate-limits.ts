@@ -3,8 +3,8 @@
  * the account service's `authenticate` once (withLoginRateLimit), so the legacy profiles, the
  * interaction login page and anything added later are limited alike.
  *
- * Two limits, kept in the store (Redis, shared by every process: one script call counts both,
- * login-counter-redis.ts; in embedded mode rate-limiter-flexible's in-process limiter):
+ * Two limits, kept in the store (Redis through rate-limiter-flexible, shared by every process; the
+ * in-process limiter in embedded mode):
  * - per login identifier and client IP: 5 attempts that did not succeed in a row → blocked, first for
  *   a minute, then each new block twice as long, up to 15 minutes; a success resets both counters,
  *   and an attempt that failed because a dependency was down does not count;
@@ -17,12 +17,11 @@
  */
 import { hash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError, ServiceUnavailableError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { AccountService } from './accounts.ts';
 import type { Metrics } from './metrics.ts';
-import { createRedisLoginCounter, type LoginCounter } from './login-counter-redis.ts';
 
 export interface LoginLimits {
   /** Attempts in a row (per identifier and IP) that may fail before the pair is blocked. */
@@ -53,8 +52,18 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
 /** Which limit refused a request (the label of the rate-limit rejection metric). */
 export type LoginLimitName = 'login_ip' | 'login_identifier';
 
+/** The part of a rate-limiter-flexible limiter used here; RateLimiterRedis and RateLimiterMemory both fit. */
+interface Limiter {
+  consume(key: string, points?: number): Promise<RateLimiterRes>;
+  penalty(key: string, points?: number): Promise<RateLimiterRes>;
+  block(key: string, seconds: number): Promise<RateLimiterRes>;
+  delete(key: string): Promise<boolean>;
+  reward(key: string, points?: number): Promise<RateLimiterRes>;
+  get(key: string): Promise<RateLimiterRes | null>;
+}
+
 export interface LoginRateLimiterOptions {
-  /** Redis when `store.redis` is there (its key prefix already applies; one script call per attempt), else in-process. */
+  /** Redis when `store.redis` is there (its key prefix already applies), else in-process. */
   store: Pick<Store, 'redis'>;
   limits?: Partial<LoginLimits>;
   metrics?: Pick<Metrics, 'rateLimitRejected'>;
@@ -95,24 +104,80 @@ function identifierKey(identifier: string): string {
   return hash('sha256', identifier.trim().toLowerCase(), 'base64url');
 }
 
-/**
- * The in-process counting (embedded mode), on rate-limiter-flexible's memory limiter: three limiters,
- * the block written after the count that reaches it.
- */
-function createMemoryLoginCounter(limits: LoginLimits): LoginCounter {
-  const byIp = new RateLimiterMemory({ keyPrefix: 'rl:login:ip', points: limits.ipAttempts, duration: limits.ipWindowSeconds });
-  const failures = new RateLimiterMemory({ keyPrefix: 'rl:login:fail', points: limits.maxConsecutiveFailures, duration: limits.failureWindowSeconds });
+function limiter(store: Pick<Store, 'redis'>, keyPrefix: string, points: number, duration: number): Limiter {
+  if (store.redis) {
+    // Not ready (Redis down or reconnecting) → the call fails at once, and the login with a 503.
+    return new RateLimiterRedis({ storeClient: store.redis, keyPrefix, points, duration, rejectIfRedisNotReady: true });
+  }
+  return new RateLimiterMemory({ keyPrefix, points, duration });
+}
+
+export function createLoginRateLimiter(options: LoginRateLimiterOptions) {
+  const limits: LoginLimits = { ...DEFAULT_LOGIN_LIMITS, ...options.limits };
+  const isOutage = options.isOutage ?? ((error: unknown) => error instanceof ServiceUnavailableError);
+  const byIp = limiter(options.store, 'rl:login:ip', limits.ipAttempts, limits.ipWindowSeconds);
+  const failures = limiter(options.store, 'rl:login:fail', limits.maxConsecutiveFailures, limits.failureWindowSeconds);
   // Counts the blocks a pair has earned, to double the next one; never refuses anything itself.
-  const blocks = new RateLimiterMemory({ keyPrefix: 'rl:login:blocks', points: Number.MAX_SAFE_INTEGER, duration: limits.blockMemorySeconds });
-  // Blocks being written, by pair: attempts refused meanwhile report their length.
+  const blocks = limiter(options.store, 'rl:login:blocks', Number.MAX_SAFE_INTEGER, limits.blockMemorySeconds);
+
+  async function reach<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) throw err;
+      throw new ServiceUnavailableError('store', err);
+    }
+  }
+
+  function refuse(name: LoginLimitName, seconds: number): never {
+    options.metrics?.rateLimitRejected(name);
+    throw new RateLimitedError(seconds);
+  }
+
+  /** Counts one attempt of an IP; over the cap → RateLimitedError. */
+  async function countForIp(ip: string): Promise<void> {
+    try {
+      await reach(byIp.consume(ip));
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      refuse('login_ip', err.msBeforeNext / 1000);
+    }
+  }
+
+  /**
+   * Counts one attempt of a pair; the last one allowed blocks the pair before its password is even
+   * checked, so concurrent attempts already meet the block (a success lifts it again).
+   */
+  async function countForPair(pair: string): Promise<boolean> {
+    let counted: RateLimiterRes;
+    try {
+      counted = await reach(failures.consume(pair));
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      refuse('login_identifier', await blockRemaining(pair, err.msBeforeNext));
+    }
+    if (counted.remainingPoints === 0) {
+      await blockPair(pair);
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes back an attempt that ended in an outage; a block it set goes with the count (a rare, lenient case). */
+  async function uncount(ip: string, pair: string, blocked: boolean): Promise<void> {
+    const undo = blocked ? [failures.delete(pair), blocks.reward(pair)] : [failures.reward(pair)];
+    await Promise.all([byIp.reward(ip), ...undo]).catch(() => undefined);
+  }
+
+  // Blocks being written in this process, by pair: attempts refused meanwhile report their length.
   const blocking = new Map<string, Promise<number>>();
 
   /** The block a pair gets for reaching the limit now: base × 2^(blocks so far), at most the maximum. */
   function blockPair(pair: string): Promise<number> {
     const writing = (async () => {
-      const earned = (await blocks.penalty(pair)).consumedPoints;
+      const earned = (await reach(blocks.penalty(pair))).consumedPoints;
       const seconds = Math.max(1, Math.ceil(Math.min(limits.baseBlockSeconds * 2 ** Math.max(0, earned - 1), limits.maxBlockSeconds)));
-      await failures.block(pair, seconds);
+      await reach(failures.block(pair, seconds));
       return seconds;
     })().finally(() => blocking.delete(pair));
     blocking.set(pair, writing);
@@ -120,71 +185,20 @@ function createMemoryLoginCounter(limits: LoginLimits): LoginCounter {
   }
 
   /**
-   * Milliseconds until a refused pair may try again. A refusal that raced the attempt reaching the
-   * limit still sees the failure window's expiry, not the block being written: wait for the block.
+   * Seconds until a refused pair may try again. A refusal that raced the attempt reaching the limit
+   * still sees the failure window's expiry, not the block being written: wait for the block (in this
+   * process) or read it back (another process wrote it); never more than the longest block.
    */
   async function blockRemaining(pair: string, msBeforeNext: number): Promise<number> {
-    const longest = limits.maxBlockSeconds * 1000;
-    if (msBeforeNext <= longest) return msBeforeNext;
-    // The attempt that reached the limit registers its block as soon as its count comes back.
+    const longest = limits.maxBlockSeconds;
+    if (msBeforeNext <= longest * 1000) return msBeforeNext / 1000;
+    // The attempt that reached the limit registers its block as soon as its count comes back; a
+    // turn of the event loop later it has, if it runs in this process.
     if (!blocking.has(pair)) await new Promise((resolve) => setImmediate(resolve));
     const local = await blocking.get(pair)?.catch(() => undefined);
-    if (local !== undefined) return local * 1000;
+    if (local !== undefined) return local;
     const stored = await failures.get(pair).catch(() => null);
-    return stored && stored.msBeforeNext > 0 && stored.msBeforeNext <= longest ? stored.msBeforeNext : longest;
-  }
-
-  const pairOf = (ip: string, pairId: string): string => `${pairId}:${ip}`;
-
-  return {
-    async count(ip, pairId) {
-      try {
-        await byIp.consume(ip);
-      } catch (err) {
-        if (!(err instanceof RateLimiterRes)) throw err;
-        return { refused: 'login_ip', retryMs: err.msBeforeNext };
-      }
-      const pair = pairOf(ip, pairId);
-      let counted: RateLimiterRes;
-      try {
-        counted = await failures.consume(pair);
-      } catch (err) {
-        if (!(err instanceof RateLimiterRes)) throw err;
-        return { refused: 'login_identifier', retryMs: await blockRemaining(pair, err.msBeforeNext) };
-      }
-      // The last attempt allowed blocks the pair before its password is checked; a success lifts it.
-      if (counted.remainingPoints === 0) {
-        await blockPair(pair);
-        return { blocked: true };
-      }
-      return { blocked: false };
-    },
-
-    async uncount(ip, pairId, blocked) {
-      const pair = pairOf(ip, pairId);
-      const undo = blocked ? [failures.delete(pair), blocks.reward(pair)] : [failures.reward(pair)];
-      await Promise.all([byIp.reward(ip), ...undo]);
-    },
-
-    async reset(ip, pairId) {
-      const pair = pairOf(ip, pairId);
-      await Promise.all([failures.delete(pair), blocks.delete(pair)]);
-    },
-  };
-}
-
-export function createLoginRateLimiter(options: LoginRateLimiterOptions) {
-  const limits: LoginLimits = { ...DEFAULT_LOGIN_LIMITS, ...options.limits };
-  const isOutage = options.isOutage ?? ((error: unknown) => error instanceof ServiceUnavailableError);
-  const { redis } = options.store;
-  const counter = redis ? createRedisLoginCounter(redis, limits) : createMemoryLoginCounter(limits);
-
-  async function reach<T>(operation: Promise<T>): Promise<T> {
-    try {
-      return await operation;
-    } catch (err) {
-      throw new ServiceUnavailableError('store', err);
-    }
+    return stored && stored.msBeforeNext > 0 && stored.msBeforeNext <= longest * 1000 ? stored.msBeforeNext / 1000 : longest;
   }
 
   return {
@@ -197,21 +211,17 @@ export function createLoginRateLimiter(options: LoginRateLimiterOptions) {
      */
     async guard<T>(attempt: LoginAttempt, verify: () => Promise<T>): Promise<T> {
       const ip = clientKey(attempt.ip);
-      const pairId = identifierKey(attempt.identifier);
-      const counted = await reach(counter.count(ip, pairId));
-      if (counted.refused) {
-        options.metrics?.rateLimitRejected(counted.refused);
-        throw new RateLimitedError(counted.retryMs / 1000);
-      }
+      const pair = `${identifierKey(attempt.identifier)}:${ip}`;
+      await countForIp(ip);
+      const blocked = await countForPair(pair);
       let result: T;
       try {
         result = await verify();
       } catch (err) {
-        // A rare, lenient case: a block this attempt set goes with its count.
-        if (isOutage(err)) await counter.uncount(ip, pairId, counted.blocked).catch(() => undefined);
+        if (isOutage(err)) await uncount(ip, pair, blocked);
         throw err;
       }
-      await reach(counter.reset(ip, pairId));
+      await reach(Promise.all([failures.delete(pair), blocks.delete(pair)]));
       return result;
     },
   };
