@@ -6,6 +6,7 @@ import type { Logger } from './logger.ts';
 import './http/context.ts';
 import { defineRequestLogger, requestId } from './http/middleware/request-id.ts';
 import { accessLog, type RequestObserver } from './http/middleware/access-log.ts';
+import type { InFlight } from './http/middleware/in-flight.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
@@ -24,6 +25,8 @@ export interface AppDependencies {
   early?: Koa.Middleware[];
   /** Told about every request, oidc-provider's included, once its response is done (metrics). */
   observers?: RequestObserver[];
+  /** Counts the requests being handled, oidc-provider's included (graceful shutdown waits for them). */
+  inFlight?: InFlight;
   /** oidc-provider's Koa app, mounted at /oidc (see requestListener); it parses its own bodies. */
   oidc?: { prefix: string; app: Koa };
 }
@@ -40,6 +43,7 @@ function isUnder(path: string, prefix: string): boolean {
 function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
   const https = deps.config.publicUrl.startsWith('https:');
   return [
+    ...(deps.inFlight ? [deps.inFlight.middleware] : []),
     ...(https ? [httpsPublicUrl({ trustProxy: deps.config.trustProxy })] : []),
     requestId(),
     accessLog(deps.logger, deps.observers, { mountPath }),

@@ -3,6 +3,8 @@
  * let in-flight requests finish (10 s at most), close the database and the store, exit 0.
  */
 import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { InFlight } from './http/middleware/in-flight.ts';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { buildDependencies } from './dependencies.ts';
@@ -27,12 +29,13 @@ function listen(server: Server, config: Config): Promise<void> {
   });
 }
 
-function shutdownOn(server: Server, logger: Logger, close: () => Promise<void>): void {
+function shutdownOn(server: Server, inFlight: InFlight, logger: Logger, close: () => Promise<void>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     force.unref();
     await new Promise<void>((resolve) => {
@@ -40,6 +43,9 @@ function shutdownOn(server: Server, logger: Logger, close: () => Promise<void>):
       server.closeIdleConnections();
     });
     clearTimeout(force);
+    // A handler may still run after its client has gone (a login waiting for its hash): the database and
+    // the store stay open until it ends, within the same grace period.
+    await Promise.race([inFlight.idle(), delay(Math.max(0, deadline - Date.now()), undefined, { ref: false })]);
     await close();
     logger.info('stopped');
     process.exit(0);
@@ -63,9 +69,9 @@ async function main(): Promise<void> {
   try {
     const deps = await buildDependencies(config, logger);
     await ensureInitialAdmin(deps, { email: config.admin.email, password: config.admin.password, dataDir: config.dataDir });
-    const { server } = await createServerApp(deps);
+    const { server, inFlight } = await createServerApp(deps);
     await listen(server, config);
-    shutdownOn(server, logger, deps.close);
+    shutdownOn(server, inFlight, logger, deps.close);
     if (config.database.embedded || config.redis.embedded) {
       logger.info(`embedded mode: ${describeMode(config)}; not for production (set DATABASE_URL and REDIS_URL)`);
     } else {

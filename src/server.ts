@@ -7,6 +7,7 @@ import { createInteractionRouter } from './http/interactions.ts';
 import { assetsRouter } from './http/interactions/assets.ts';
 import { createLegacyEarlyMiddleware, createLegacyRouters } from './http/legacy/mounts.ts';
 import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
+import { createInFlight, type InFlight } from './http/middleware/in-flight.ts';
 import { countDependencyErrors, metricsRouter, requestMetrics } from './http/metrics.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
@@ -29,9 +30,10 @@ function createDoors(deps: Dependencies): Router[] {
 }
 
 /** Builds the Koa app and an HTTP server for it (not listening yet): used by main.ts and by the tests. */
-export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; server: http.Server }> {
+export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; server: http.Server; inFlight: InFlight }> {
   await prepareAdminDoor(deps);
   const oidc = { prefix: '/oidc', app: deps.oidc.provider };
+  const inFlight = createInFlight();
   const app = createApp({
     config: deps.config,
     logger: deps.logger,
@@ -40,11 +42,12 @@ export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; s
     routers: createDoors(deps),
     early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps)],
     observers: [requestMetrics(deps.metrics, { oidcPrefix: '/oidc' })],
+    inFlight,
     oidc,
   });
   const server = http.createServer(requestListener(app, oidc));
   // Longer than a typical load balancer's idle timeout, so the proxy closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  return { app, server };
+  return { app, server, inFlight };
 }

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
+import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnServer, waitForStatus, type ServerProcess } from '../helpers/process.ts';
 import { freePort, TEST_REDIS_URL } from '../helpers/app.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { createSequelize } from '../../src/db/sequelize.ts';
 import { startRedisServer, redisServerAvailable } from '../helpers/redis.ts';
 
 /** The real entry point, as `npm start` runs it. */
@@ -125,5 +127,33 @@ describe('the server process (src/main.ts)', function () {
     await waitForStatus(readyz, 200, 10_000);
     expect(Date.now() - started).to.be.below(5_000);
     expect(proc.child.exitCode, 'the server never restarted').to.equal(null);
+  });
+
+  it('on SIGTERM lets a login whose client has gone finish, audit included, before it closes the database', async () => {
+    const dataDir = tempDataDir();
+    const port = await freePort();
+    const admin = { email: 'root@example.com', password: 'a-long-admin-password' };
+    // A slow hash (about half a second), so the login is still running when the server is told to stop.
+    proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password, ARGON2_TIME_COST: '40' });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+
+    // The client gives up (its socket closed) while its login waits for the hash; the server is told to stop.
+    const body = JSON.stringify({ username: admin.email, password: admin.password });
+    const request = http.request({ host: '127.0.0.1', port, path: '/auth/login', method: 'POST', headers: { 'content-type': 'application/json' } });
+    request.on('error', () => {});
+    request.end(body);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    request.destroy();
+    proc.kill('SIGTERM');
+    expect(await proc.exited).to.equal(0);
+
+    const database = createSequelize({ url: `sqlite:${path.join(dataDir, 'idp.sqlite')}` });
+    try {
+      const [rows] = await database.query(`SELECT outcome FROM audit_events WHERE type = 'login'`);
+      expect(rows).to.deep.equal([{ outcome: 'success' }]);
+    } finally {
+      await database.close();
+    }
+    expect(proc.output()).not.to.match(/audit event.*(lost|not written)|could not write/i);
   });
 });
