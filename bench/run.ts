@@ -177,15 +177,29 @@ async function runDefault(dir: string): Promise<void> {
     await bareKoa.proc.stop();
   }
   if (want('login')) {
-    log('argon2id ceiling…');
-    const ceiling = await argon2Ceiling(env, quick ? 2 : 5);
-    const bodies = Array.from({ length: users }, (_, i) => JSON.stringify({ username: benchUsername(i + 1), password: BENCH_PASSWORD }));
-    log('POST /auth/login…');
-    rss.mark();
-    const result = await runLoad(dir, scenario.login(`${productUrl}/auth/login`, writePool(dir, 'login', bodies), timing), product.pid);
-    result.rssPeak = rss.mark();
-    stillRunning(product);
-    measured.push({ row: toRow('POST /auth/login', result, { name: 'argon2id verify, 1 core', rps: ceiling.rate, cpuUs: ceiling.cpuUs }, 0.85) });
+    const bodies = writePool(dir, 'login', Array.from({ length: users }, (_, i) => JSON.stringify({ username: benchUsername(i + 1), password: BENCH_PASSWORD })));
+    // In turns with the argon2id ceiling too, but fewer and longer ones: a login takes about a second
+    // under this load, so a short window would mostly measure its own edges.
+    const loginRounds = Math.min(rounds, 2);
+    const loginTiming: scenario.Timing = { ...timing, seconds: measureSeconds / loginRounds };
+    const ceilingSeconds = (quick ? 2 : 5) / loginRounds;
+    const ceilings: { rate: number; cpuUs: number }[] = [];
+    const runs: Measurement[] = [];
+    let rssPeak = 0;
+    for (let round = 0; round < loginRounds; round += 1) {
+      const ceilingFirst = round % 2 === 0;
+      if (ceilingFirst) ceilings.push(await argon2Ceiling(env, ceilingSeconds));
+      log(`POST /auth/login (round ${round + 1} of ${loginRounds})…`);
+      rss.mark();
+      runs.push(await runLoad(dir, scenario.login(`${productUrl}/auth/login`, bodies, loginTiming), product.pid));
+      rssPeak = Math.max(rssPeak, rss.mark());
+      stillRunning(product);
+      if (!ceilingFirst) ceilings.push(await argon2Ceiling(env, ceilingSeconds));
+    }
+    const result = combine(runs);
+    result.rssPeak = rssPeak;
+    const mean = (pick: (c: { rate: number; cpuUs: number }) => number) => ceilings.reduce((sum, c) => sum + pick(c), 0) / ceilings.length;
+    measured.push({ row: toRow('POST /auth/login', result, { name: 'argon2id verify, 1 core', rps: mean((c) => c.rate), cpuUs: mean((c) => c.cpuUs) }, 0.85) });
   }
   if (want('refresh')) {
     const expected = quick ? 8000 : 40_000;
