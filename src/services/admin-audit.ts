@@ -5,7 +5,7 @@
 import { Op } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import type { AuditEvent, JsonObject, Models } from '../db/models/index.ts';
-import type { AuditService } from './audit.ts';
+import type { AuditRow, AuditService } from './audit.ts';
 import type { RequestContext } from './request-context.ts';
 
 /** Who is acting in the admin API or console, and from where. */
@@ -13,16 +13,9 @@ export interface AdminContext extends RequestContext {
   actorId: string;
 }
 
-export interface AuditEventView {
-  id: string;
-  type: string;
-  outcome: string;
-  user_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  client_id: string | null;
+/** An audit_events row as the admin API shows it: its detail parsed. */
+export interface AuditEventView extends Omit<AuditRow, 'detail'> {
   detail: JsonObject | null;
-  created_at: Date;
 }
 
 export interface AuditQuery {
