@@ -1,5 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 
+/** One write of `writeMany`: a `set` or an `indexAdd`, with the same meaning as the single call. */
+export type StoreWrite =
+  | { op: 'set'; key: string; value: unknown; ttlSeconds: number }
+  | { op: 'indexAdd'; index: string; member: string; ttlSeconds: number };
+
 /**
  * The one store for sessions, grants and other short-lived state. Two implementations
  * (memory-store.ts, redis-store.ts) pass one contract suite (test/integration/store.contract.test.ts).
@@ -9,10 +14,6 @@ import type { Cluster, Redis } from 'ioredis';
  * Keys are used exactly as given: a caller that needs several keys in one Redis Cluster slot puts
  * the same hash tag in them (e.g. `session:{u:123}:abc`).
  */
-/** One write of `writeMany`: a `set` or an `indexAdd`, with the same meaning as the single call. */
-export type StoreWrite =
-  | { op: 'set'; key: string; value: unknown; ttlSeconds: number }
-  | { op: 'indexAdd'; index: string; member: string; ttlSeconds: number };
 
 export interface Store {
   readonly kind: 'memory' | 'redis' | 'cluster';
