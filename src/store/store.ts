@@ -14,7 +14,6 @@ export type StoreWrite =
  * Keys are used exactly as given: a caller that needs several keys in one Redis Cluster slot puts
  * the same hash tag in them (e.g. `session:{u:123}:abc`).
  */
-
 export interface Store {
   readonly kind: 'memory' | 'redis' | 'cluster';
   /**
