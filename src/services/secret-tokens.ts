@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** 32 random bytes (256 bits), base64url: the form of every opaque token we hand out. */
 export function newOpaqueToken(): string {
@@ -7,7 +7,7 @@ export function newOpaqueToken(): string {
 
 /** What the store keeps instead of a token: its SHA-256 (a token has 256 bits of entropy, so no salt or slow hash is needed). */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
 
 const OPAQUE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
