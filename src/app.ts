@@ -101,7 +101,12 @@ export function requestListener(app: Koa, oidc?: AppDependencies['oidc']): Reque
   const { prefix } = oidc;
   const handleOidc = oidc.app.callback();
   return (req, res) => {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    // The absolute form (`POST http://host/oidc/token`), which servers must accept too: its path and query.
+    if (!url.startsWith('/') && URL.canParse(url)) {
+      const { pathname, search } = new URL(url);
+      url = pathname + search;
+    }
     const end = url.indexOf('?');
     if (!isUnder(end === -1 ? url : url.slice(0, end), prefix)) return handleApp(req, res);
     const rest = url.slice(prefix.length);

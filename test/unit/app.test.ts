@@ -161,6 +161,17 @@ describe('the Koa app (src/app.ts)', () => {
     expect(await res.json()).to.deep.equal({ path: '/token', originalUrl: '/oidc/token?code=secret-code' });
     expect(((await (await fetch(`${base}/oidc?x=1`)).json()) as { path: string }).path).to.equal('/');
     expect((await fetch(`${base}/oidcx/token`)).status, 'not under the prefix').to.equal(404);
+    // A request line in absolute form (RFC 9112 §3.2.2) reaches the provider the same way.
+    const absolute = await new Promise<string>((resolve, reject) => {
+      const request = http.request({ host: '127.0.0.1', port: Number(new URL(base).port), path: `${base}/oidc/token?x=1` }, (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve(text));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(JSON.parse(absolute)).to.deep.equal({ path: '/token', originalUrl: '/oidc/token?x=1' });
     logLines.length = 0;
     await (await fetch(`${base}/oidc/token?code=secret-code`, { headers: { 'X-Request-Id': 'abcdef12-oidc' } })).arrayBuffer();
     expect(res.headers.get('x-request-id')).to.equal('abcdef12-oidc');
