@@ -9,6 +9,7 @@ import { createLegacyEarlyMiddleware, createLegacyRouters } from './http/legacy/
 import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
 import { createInFlight, type InFlight } from './http/middleware/in-flight.ts';
 import { countDependencyErrors, metricsRouter, requestMetrics } from './http/metrics.ts';
+import { homeRouter } from './http/home.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
 function createDoors(deps: Dependencies): Router[] {
@@ -21,6 +22,7 @@ function createDoors(deps: Dependencies): Router[] {
     errorTranslators: deps.errorTranslators,
   });
   return [
+    homeRouter({ views: deps.views, issuer: deps.config.issuer, mounts: deps.config.compatProfiles }),
     assetsRouter(),
     interactions,
     ...createLegacyRouters(deps),
