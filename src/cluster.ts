@@ -10,7 +10,7 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { loadConfig, type Config } from './config.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, stdoutFor, type Logger } from './logger.ts';
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
 
 /** A worker gets this long to finish in-flight requests and close its connections (main.ts allows 10 s). */
@@ -138,5 +138,5 @@ export async function runWithWorkers(start: () => Promise<void>, env: NodeJS.Pro
   // Generated cookie keys (no COOKIE_KEYS) are created once here: workers creating them at the same
   // moment could each write their own, and a cookie signed by one worker would fail at another.
   if (!config.cookieKeys) loadOrCreateCookieKeys(config.dataDir);
-  superviseWorkers({ workers: config.workers, logger: createLogger({ level: config.logLevel, base: { pid: process.pid, role: 'primary' } }) });
+  superviseWorkers({ workers: config.workers, logger: createLogger({ level: config.logLevel, base: { pid: process.pid, role: 'primary' }, destination: stdoutFor(config.env) }) });
 }

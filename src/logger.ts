@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
@@ -21,6 +22,24 @@ const REDACT = [
  */
 export function bufferedStdout(): DestinationStream {
   return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
+}
+
+/**
+ * Readable lines for a person at a terminal (development): pino-pretty's colours and one line per entry,
+ * with the same fields and the same redaction. `destination` defaults to standard output.
+ */
+export function prettyStdout(destination: number | NodeJS.WritableStream = 1): DestinationStream {
+  return PinoPretty({ colorize: destination === 1, destination, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+}
+
+/** Pretty lines when standard output is a terminal outside production; JSON lines for everything else. */
+export function wantsPrettyLogs(stdoutIsTty: boolean | undefined, nodeEnv: string): boolean {
+  return stdoutIsTty === true && nodeEnv !== 'production';
+}
+
+/** Where the server's log goes: a terminal gets pretty lines outside production, anything else JSON in batches. */
+export function stdoutFor(nodeEnv: string): DestinationStream {
+  return wantsPrettyLogs(process.stdout.isTTY, nodeEnv) ? prettyStdout() : bufferedStdout();
 }
 
 export function createLogger(options: { level: string; destination?: DestinationStream; base?: Record<string, unknown> }): Logger {

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { InFlight } from './http/middleware/in-flight.ts';
 import { loadConfig, ConfigError, type Config } from './config.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, stdoutFor, type Logger } from './logger.ts';
 import { buildDependencies } from './dependencies.ts';
 import { createServerApp } from './server.ts';
 import { ensureInitialAdmin } from './services/admin-bootstrap.ts';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, destination: stdoutFor(config.env) });
   try {
     const deps = await buildDependencies(config, logger);
     await ensureInitialAdmin(deps, { email: config.admin.email, password: config.admin.password, dataDir: config.dataDir });
@@ -78,6 +78,8 @@ async function main(): Promise<void> {
       logger.info(`using ${describeMode(config)}`);
     }
     logger.info({ port: config.port, issuer: config.issuer }, `listening on http://${config.host}:${config.port}`);
+    // Where a person goes next, in the words of the URLs they will type.
+    logger.info(`open ${config.publicUrl}/ in a browser; admin console ${config.publicUrl}/admin; OpenID Connect issuer ${config.issuer}`);
   } catch (err) {
     logger.fatal({ err }, 'start-up failed');
     console.error(`start-up failed: ${(err as Error).message}`);

@@ -42,3 +42,35 @@ setTimeout(() => log.info('done'), 1500);`);
     expect(lines[0]!.at).to.be.below(1000);
   });
 });
+
+describe('log format: pretty at a terminal, JSON elsewhere (src/logger.ts stdoutFor)', () => {
+  /** Logs one line through stdoutFor(nodeEnv), under a pseudo-terminal (util-linux `script`) or a pipe. */
+  function logOnce(nodeEnv: string, tty: boolean): Promise<string> {
+    const code = `import { createLogger, stdoutFor } from ${JSON.stringify(LOGGER)};
+createLogger({ level: 'info', destination: stdoutFor(${JSON.stringify(nodeEnv)}) }).info({ password: 'hunter22secret' }, 'hello there');`;
+    const argv = [process.execPath, '--input-type=module', '-e', code];
+    const quoted = argv.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(' ');
+    const [command, args] = tty ? ['script', ['-qec', quoted, '/dev/null']] : [argv[0], argv.slice(1)];
+    return new Promise((resolve) => {
+      const child = spawn(command as string, args as string[], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.once('close', () => resolve(out));
+    });
+  }
+
+  it('writes readable lines (not JSON) to a terminal in development, still redacted', async () => {
+    const out = await logOnce('development', true);
+    expect(out).to.include('hello there').and.include('INFO');
+    expect(out).not.to.match(/^\{"level"/m);
+    expect(out).to.include('[redacted]').and.not.include('hunter22secret');
+  });
+
+  it('writes JSON lines to a terminal in production, and to a pipe in development', async () => {
+    for (const [nodeEnv, tty] of [['production', true], ['development', false]] as const) {
+      const line = (await logOnce(nodeEnv, tty)).trim();
+      const entry = JSON.parse(line) as { level: string; msg: string; password: string };
+      expect(entry).to.include({ level: 'info', msg: 'hello there', password: '[redacted]' });
+    }
+  });
+});
