@@ -13,6 +13,8 @@ import { freshIp, spyOnArgon2 } from '../helpers/security.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import type { Argon2Engine } from '../../src/services/passwords.ts';
 import argon2 from 'argon2';
+import { UserAgent } from '../e2e/helpers/user-agent.ts';
+import { RP, authorizationUrl, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const TOO_MANY = 'Too many attempts, try again later';
 
@@ -227,6 +229,42 @@ describe('abuse: the password-hash queue is bounded (4 × the hashing threads)',
       expect((await api.post('/register', { json: profile.registerBody(newUser('queue')) })).status).to.equal(profile.registerStatus);
     });
   }
+});
+
+describe('abuse: a full password-hash queue on the login page', function () {
+  this.timeout(60_000);
+  let env: OidcEnv;
+  const gated = gatedArgon2();
+
+  before(async function () {
+    this.timeout(60_000);
+    gated.release();
+    env = await startOidcEnv({ database: 'sqlite', store: 'memory', mocha: this, passwordHashing: { threads: 1, engine: gated.engine } });
+  });
+  after(async () => {
+    gated.release();
+    await env?.close();
+  });
+
+  it('shows the sign-in form again with a message, 503 and Retry-After; the same sign-in works once there is room', async () => {
+    const user = await env.createUser('busy');
+    const agent = new UserAgent();
+    let page = await agent.open((await authorizationUrl(await env.discover('spa'))).href);
+    gated.close();
+    const api = legacyClient(env.server.url, adapter('auth-service'));
+    const waiting = Array.from({ length: 4 }, () => api.post('/register', { json: adapter('auth-service').registerBody(newUser('busy')) }));
+    const deadline = Date.now() + 10_000;
+    while (env.server.deps.passwords.queued() < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    const busy = await agent.submit(page, '/login', { login: user.username, password: user.password });
+    expect(busy.status).to.equal(503);
+    expect(Number(busy.headers.get('retry-after'))).to.be.at.least(1);
+    expect(busy.body).to.include('The service is busy right now').and.include('name="password"');
+    gated.release();
+    expect((await Promise.all(waiting)).map((r) => r.status)).to.deep.equal([200, 200, 200, 200]);
+    // Not counted as a failed attempt, and the form still works.
+    page = await agent.submit(busy, '/login', { login: user.username, password: user.password }, RP.spa);
+    expect(new URL(page.url).searchParams.get('code')).to.be.a('string');
+  });
 });
 
 describe('abuse: mails per address, and no requester text in mail to an unverified address', function () {
