@@ -469,13 +469,15 @@ export function createAccountService(options: AccountServiceOptions) {
      */
     async resetPassword(token: unknown, newPassword: string, ctx: RequestContext): Promise<void> {
       assertPasswordLength('new_password', newPassword);
-      const used = await options.verificationTokens.consume('reset-password', token);
+      // Hashed before the link is used up, so a full hash queue (503) leaves the link working; and only
+      // for a link that exists, so made-up tokens cost no hash.
+      const fresh = (await options.verificationTokens.usable('reset-password', token)) ? await passwords.hash(newPassword) : undefined;
+      const used = fresh === undefined ? undefined : await options.verificationTokens.consume('reset-password', token);
       const user = used && (await userById(used.userId));
-      if (!used || !user || user.status !== 'active' || passwordFingerprint(user.passwordHash) !== used.binding) {
+      if (fresh === undefined || !used || !user || user.status !== 'active' || passwordFingerprint(user.passwordHash) !== used.binding) {
         await audit.record({ type: 'password_reset', outcome: 'failure', userId: user ? user.id : null, ...auditFrom(ctx), detail: { door: ctx.door } });
         throw new InvalidVerificationTokenError('reset-password');
       }
-      const fresh = await passwords.hash(newPassword);
       const [changed] = await User.update(
         { passwordHash: fresh, emailVerified: true },
         { where: { id: user.id, passwordHash: user.passwordHash } },

@@ -13,6 +13,8 @@ import { freshIp, spyOnArgon2 } from '../helpers/security.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import type { Argon2Engine } from '../../src/services/passwords.ts';
 import argon2 from 'argon2';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
 import { RP, authorizationUrl, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
@@ -229,6 +231,32 @@ describe('abuse: the password-hash queue is bounded (4 × the hashing threads)',
       expect((await api.post('/register', { json: profile.registerBody(newUser('queue')) })).status).to.equal(profile.registerStatus);
     });
   }
+  it('leaves a reset link working when its use was refused with 503 for a full queue', async () => {
+    const profile = adapter('v2');
+    const api = legacyClient(server.url, profile);
+    const user = newUser('resetq');
+    await api.register(user);
+    expect((await api.post('/forgot-password', { json: { email: user.email } })).status).to.equal(202);
+    await server.deps.mailQueue.settle();
+    const dir = server.config.mail.outboxDir;
+    const eml = readdirSync(dir)
+      .map((name) => readFileSync(path.join(dir, name), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '='))
+      .find((text) => text.includes(`To: ${user.email.toLowerCase()}`) && text.includes('Reset your password'));
+    const token = new URL(/https?:\/\/\S+/.exec(eml ?? '')?.[0] ?? 'http://x/').searchParams.get('token') ?? '';
+    expect(token).to.have.length(43);
+    const reset = () => api.post('/reset-password', { json: { token, new_password: 'after-the-queue-1' } });
+
+    gated.close();
+    const waiting = Array.from({ length: 4 }, () => api.post('/register', { json: profile.registerBody(newUser('resetq')) }));
+    await untilQueued(4);
+    const refused = await reset();
+    expect(refused.status).to.equal(503);
+    expect(errorText(refused.body)).to.equal('Service temporarily unavailable');
+    gated.release();
+    await Promise.all(waiting);
+    expect((await reset()).status).to.be.within(200, 299);
+    expect((await api.post('/login', { json: profile.loginBody(user, 'after-the-queue-1') })).status).to.equal(200);
+  });
 });
 
 describe('abuse: a full password-hash queue on the login page', function () {
