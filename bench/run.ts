@@ -181,7 +181,9 @@ async function runDefault(dir: string): Promise<void> {
     // In turns with the argon2id ceiling too, but fewer and longer ones: a login takes about a second
     // under this load, so a short window would mostly measure its own edges.
     const loginRounds = Math.min(rounds, 2);
-    const loginTiming: scenario.Timing = { ...timing, seconds: measureSeconds / loginRounds };
+    // At most as many logins in flight as the server's password-hash queue admits (4 × libuv's 4 threads,
+    // CONTRACT §6): more would measure its 503s (cheap answers on the hashing core), not the logins.
+    const loginTiming: scenario.Timing = { ...timing, connections: Math.min(timing.connections, 16), seconds: measureSeconds / loginRounds };
     const ceilingSeconds = (quick ? 2 : 5) / loginRounds;
     const ceilings: { rate: number; cpuUs: number }[] = [];
     const runs: Measurement[] = [];

@@ -106,6 +106,8 @@ export interface Config {
   trustProxy: boolean;
   logLevel: Raw['LOG_LEVEL'];
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  /** libuv's thread pool size (Node's own UV_THREADPOOL_SIZE, default 4): sizes the password-hash queue. */
+  hashThreads: number;
   workers: number;
   metricsToken?: string;
 }
@@ -156,7 +158,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
-  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  // Node's own variable, read here only to size the password-hash queue (CONTRACT §6); libuv reads it too.
+  const threadpool = z.coerce.number().int().min(1).max(1024).default(4).safeParse(env.UV_THREADPOOL_SIZE || undefined);
+  if (!threadpool.success) problems.push('UV_THREADPOOL_SIZE: expected an integer from 1 to 1024');
+  if (problems.length || !parsed.success || !threadpool.success) throw new ConfigError(problems);
   const raw = parsed.data;
 
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
@@ -195,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     trustProxy: raw.TRUST_PROXY,
     logLevel: raw.LOG_LEVEL,
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_TIME_COST, parallelism: raw.ARGON2_PARALLELISM },
+    hashThreads: threadpool.data,
     workers: raw.WORKERS,
     metricsToken: raw.METRICS_TOKEN,
   };

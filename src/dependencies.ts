@@ -12,7 +12,7 @@ import type { Store } from './store/store.ts';
 import { createMemoryStore } from './store/memory-store.ts';
 import { createRedisStore } from './store/redis-store.ts';
 import { createKeyService, type KeyService } from './services/keys.ts';
-import { createPasswordService, type PasswordService } from './services/passwords.ts';
+import { createPasswordService, type PasswordHashingOptions, type PasswordService } from './services/passwords.ts';
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
 import { createAccountServices, type AccountServices } from './services/account-services.ts';
 import { createRoleService, type RoleService } from './services/roles.ts';
@@ -21,9 +21,10 @@ import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
-import { createLoginRateLimiter, withLoginRateLimit, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
+import { createLoginRateLimiter, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
+import { createOpenRouteLimiter, withOpenRouteLimits, type OpenRouteLimiter, type OpenRouteLimits } from './services/open-route-limits.ts';
 import { dependencyOf } from './http/metrics.ts';
-import { ServiceUnavailableError } from './errors.ts';
+import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 
@@ -37,6 +38,8 @@ export interface Dependencies {
   passwords: PasswordService;
   /** Account, session, token, mail and audit services shared by every door. */
   accounts: AccountServices['accounts'];
+  /** The account service of the self-service doors (legacy profiles): the open routes' per-IP limits on top. */
+  selfService: AccountServices['accounts'];
   sessions: AccountServices['sessions'];
   tokens: AccountServices['tokens'];
   audit: AccountServices['audit'];
@@ -50,8 +53,10 @@ export interface Dependencies {
   views: Views;
   /** This server's Prometheus metrics (its own registry). */
   metrics: Metrics;
-  /** Brute-force limits on password logins; `accounts.authenticate` already goes through them. */
+  /** Brute-force limits on password checks; `accounts.authenticate` and `changePassword` already go through them. */
   loginLimiter: LoginRateLimiter;
+  /** Limits of the other open routes (registration, mail, e-mailed links) and the mails per address. */
+  openRouteLimiter: OpenRouteLimiter;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -76,6 +81,10 @@ export interface BuildOptions {
   storeKeyPrefix?: string;
   /** Overrides of the login limits (tests that need short blocks); CONTRACT §6 values by default. */
   loginLimits?: Partial<LoginLimits>;
+  /** Overrides of the open routes' limits (tests from one address); CONTRACT §6 values by default. */
+  openRouteLimits?: Partial<OpenRouteLimits>;
+  /** The password-hash queue (tests inject a slow engine or a small queue); sized from UV_THREADPOOL_SIZE by default. */
+  passwordHashing?: PasswordHashingOptions;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -115,8 +124,24 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     // rotation lands while the process starts.
     const keySet = await keys.load();
 
-    const passwords = createPasswordService(config.argon2);
-    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords });
+    const passwords = createPasswordService(config.argon2, { threads: config.hashThreads, ...options.passwordHashing });
+    const errorTranslators: ErrorTranslator[] = [
+      (err) => (isConnectionError(err) ? new ServiceUnavailableError('database', err) : undefined),
+    ];
+    const isUnavailable = (err: unknown): boolean =>
+      err instanceof ServiceUnavailableError || errorTranslators.some((translate) => translate(err) instanceof ServiceUnavailableError);
+    // Read at every scrape, long after the audit service below exists.
+    const metrics = createMetrics({ auditFailures: () => accountServices.audit.failures() });
+    // Brute-force limits around every password check, whichever door asks (a check that did not happen,
+    // because a dependency was down or the hash queue full, is not counted).
+    const loginLimiter = createLoginRateLimiter({
+      store,
+      metrics,
+      limits: options.loginLimits,
+      isOutage: (err) => err instanceof ServerBusyError || isUnavailable(err),
+    });
+    const openRouteLimiter = createOpenRouteLimiter({ store, metrics, limits: options.openRouteLimits });
+    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter });
     closers.push(async () => {
       await accountServices.mailQueue.settle();
       accountServices.mail.close();
@@ -130,18 +155,11 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       { name: 'database', check: () => checkDatabase(sequelize) },
       { name: 'store', check: () => store.ping() },
     ];
-    const errorTranslators: ErrorTranslator[] = [
-      (err) => (isConnectionError(err) ? new ServiceUnavailableError('database', err) : undefined),
-    ];
     const { sessions, audit, mail, mailQueue } = accountServices;
-    const metrics = createMetrics({ auditFailures: () => audit.failures() });
-    const isUnavailable = (err: unknown): boolean =>
-      err instanceof ServiceUnavailableError || errorTranslators.some((translate) => translate(err) instanceof ServiceUnavailableError);
-    // Brute-force limits around every password check, whichever door asks (a failure in an outage is not counted).
-    const loginLimiter = createLoginRateLimiter({ store, metrics, limits: options.loginLimits, isOutage: isUnavailable });
     // Logins and legacy tokens are counted at the service boundary, the same for every door; the
     // limits sit inside the counting, so a 429 is counted as a rate-limited login.
-    const accounts = instrumentAccounts(withLoginRateLimit(accountServices.accounts, loginLimiter), metrics);
+    const accounts = instrumentAccounts(accountServices.accounts, metrics);
+    const selfService = withOpenRouteLimits(accounts, openRouteLimiter);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
     const views = createViews();
     const oidc = await createOidc({
@@ -159,7 +177,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -98,3 +98,17 @@ export class ServiceUnavailableError extends AppError {
     this.dependency = dependency;
   }
 }
+
+/**
+ * Too much work already waiting (the password-hash queue is full): the request is refused at once with 503
+ * and Retry-After instead of queueing behind the others. Same code and message as an outage, so every door
+ * renders it as one (CONTRACT §6), but no dependency is down.
+ */
+export class ServerBusyError extends AppError {
+  constructor(retryAfterSeconds = 1) {
+    super(503, 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable', {
+      expose: true,
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    });
+  }
+}

@@ -9,7 +9,7 @@ import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import type { Context, Middleware } from 'koa';
-import { AppError, RateLimitedError, ServiceUnavailableError } from '../errors.ts';
+import { AppError, RateLimitedError, ServerBusyError, ServiceUnavailableError } from '../errors.ts';
 import type { ErrorTranslator } from './middleware/errors.ts';
 import { AccountInactiveError, InvalidCredentialsError } from '../services/account-errors.ts';
 import type { AccountView } from '../services/account-view.ts';
@@ -65,6 +65,8 @@ function loginFailure(err: unknown): { status: number; message: string; headers?
     const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
     return { status: 429, message: `Too many sign-in attempts. Try again in ${minutes(seconds)}.`, headers: err.headers };
   }
+  // The password-hash queue is full: the form again, to send once more in a moment.
+  if (err instanceof ServerBusyError) return { status: 503, message: 'The service is busy right now. Please try again in a moment.', headers: err.headers };
   return undefined;
 }
 
@@ -90,7 +92,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       // The provider's storage wraps a store outage (see oidc/adapter.ts); the page shows it as one.
       const cause = (err as { cause?: unknown } | undefined)?.cause;
       if (cause instanceof ServiceUnavailableError) err = cause;
-      if (err instanceof ServiceUnavailableError) {
+      if (err instanceof ServiceUnavailableError || err instanceof ServerBusyError) {
         ctx.set('Retry-After', err.headers['Retry-After'] ?? '5');
         await render(ctx, 503, 'error', { title: 'Unavailable', heading: 'Temporarily unavailable', message: 'The service is temporarily unavailable. Please try again in a moment.', code: undefined });
       } else if (err instanceof PageError) {

@@ -11,9 +11,19 @@ export interface Recipient {
   email: string;
   full_name: string | null;
   username: string | null;
+  /** Whether the address is proven to be the account holder's. */
+  email_verified: boolean;
 }
 
-const greeting = (to: Recipient): string => `Hello ${to.full_name || to.username || to.email},`;
+/**
+ * Anyone may register any address, so a mail to an address not yet verified carries no text the
+ * requester chose (CONTRACT §6): no name, which could be a message of its own with lines and links.
+ * A verified holder is greeted by name, on one line.
+ */
+function greeting(to: Recipient): string {
+  const name = to.email_verified ? (to.full_name || to.username || '').replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\s]+/gu, ' ').trim().slice(0, 100) : '';
+  return name ? `Hello ${name},` : 'Hello,';
+}
 
 export function verificationMessage(to: Recipient, link: string, ttlHours: number): MailMessage {
   return {

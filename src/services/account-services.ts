@@ -5,6 +5,8 @@ import type { Models } from '../db/models/index.ts';
 import type { Store } from '../store/store.ts';
 import type { KeyService, KeySet } from './keys.ts';
 import type { PasswordService } from './passwords.ts';
+import type { LoginRateLimiter } from './rate-limits.ts';
+import type { OpenRouteLimiter } from './open-route-limits.ts';
 import { createAuditService } from './audit.ts';
 import { createSessionService } from './sessions.ts';
 import { createTokenService } from './tokens.ts';
@@ -27,6 +29,10 @@ export interface AccountServicesInput {
   /** The key set loaded once at start for both doors. */
   keySet: KeySet;
   passwords: PasswordService;
+  /** Brute-force limits on every password check (CONTRACT §6). */
+  loginLimiter: LoginRateLimiter;
+  /** The open routes' limits; the account service asks it before every mail (per-address allowance). */
+  openRouteLimiter: OpenRouteLimiter;
 }
 
 /** Builds the account, session, token, mail and audit services, wired to each other (called by dependencies.ts). */
@@ -61,6 +67,8 @@ export function createAccountServices(input: AccountServicesInput) {
     mail: mailQueue,
     linkTtlSeconds: LINK_TTL_SECONDS,
     logger,
+    loginLimiter: input.loginLimiter,
+    mailLimiter: input.openRouteLimiter,
   });
   // getById is on every bearer request and OIDC userinfo/refresh: served from the store, exact (account-cache.ts).
   const accountCache = createAccountCache({ store, logger });

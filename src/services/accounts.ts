@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { QueryTypes, UniqueConstraintError } from 'sequelize';
+import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Sequelize } from 'sequelize';
 import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
+import { normalizeUsername } from '../db/models/user.ts';
 import type { Logger } from '../logger.ts';
 import { ServiceUnavailableError, ValidationError } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
@@ -9,6 +10,8 @@ import type { SessionService } from './sessions.ts';
 import type { AuditService } from './audit.ts';
 import type { RequestContext } from './request-context.ts';
 import type { VerificationTokenService } from './verification-tokens.ts';
+import type { LoginRateLimiter } from './rate-limits.ts';
+import type { OpenRouteLimiter } from './open-route-limits.ts';
 import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
 import { toAccountView, type AccountFields, type AccountView } from './account-view.ts';
 import { primaryQuery } from './primary-sql.ts';
@@ -53,6 +56,10 @@ export interface AccountServiceOptions {
   /** Link lifetimes, for the wording of the e-mails (the token service enforces them). */
   linkTtlSeconds: { verifyEmail: number; resetPassword: number };
   logger: Logger;
+  /** The brute-force limits every password check goes through (logins, the current password of a change). */
+  loginLimiter: Pick<LoginRateLimiter, 'guard'>;
+  /** The mails one address may receive (CONTRACT §6): asked before every account mail. */
+  mailLimiter: Pick<OpenRouteLimiter, 'allowMail'>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -233,25 +240,89 @@ export function createAccountService(options: AccountServiceOptions) {
     });
   }
 
-  function sendVerification(user: User, links: AccountLinks, token: string): void {
+  /** Whether the address may get one more mail now; when not, the mail is skipped (the answer does not change). */
+  async function mayMail(user: User, kind: string): Promise<boolean> {
+    if (await options.mailLimiter.allowMail(user.email)) return true;
+    log.info({ userId: user.id, kind }, 'mail not sent: the address has had its share of mails this hour');
+    return false;
+  }
+
+  /** Issues a verification link and mails it, unless the address has had its share of mails. */
+  async function sendVerification(user: User, links: AccountLinks): Promise<void> {
+    if (!(await mayMail(user, 'verify-email'))) return;
+    const token = await options.verificationTokens.issue('verify-email', user.id, user.email);
     const hours = Math.round(options.linkTtlSeconds.verifyEmail / 3600);
     options.mail.enqueue(verificationMessage(toRecipient(user), links.verifyEmail(token), hours));
   }
 
   function toRecipient(user: User) {
-    return { email: user.email, full_name: user.fullName ?? null, username: user.username ?? null };
+    return { email: user.email, full_name: user.fullName ?? null, username: user.username ?? null, email_verified: user.emailVerified };
+  }
+
+  /**
+   * A taken e-mail or username, found before any hashing: a registration of a taken address must not
+   * cost a hash (CONTRACT §6). The unique indexes stay the final word for concurrent registrations.
+   */
+  async function assertFree(input: RegisterInput, ctx: RequestContext): Promise<void> {
+    const username = input.username ? normalizeUsername(input.username) : undefined;
+    const taken = await User.findAll({
+      where: username ? { [Op.or]: [{ email: input.email }, { usernameNormalized: username }] } : { email: input.email },
+      attributes: ['email', 'usernameNormalized'],
+      limit: 2,
+      useMaster: true,
+    });
+    if (!taken.length) return;
+    const field = taken.some((user) => user.email === input.email) ? 'email' : 'username';
+    await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${field}_taken`, door: ctx.door } });
+    throw new AccountExistsError(field);
+  }
+
+  /** The password check of a login, for the account found (or none: the same work on a dummy hash). */
+  async function checkLogin(found: LoginCandidate | undefined, password: string, ctx: RequestContext): Promise<AccountView> {
+    if (password.length > PASSWORD_MAX_LENGTH) {
+      // No account has a password this long (CONTRACT §2): refused before any hashing, whoever is named.
+      await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'password_too_long', door: ctx.door } });
+      throw new InvalidCredentialsError();
+    }
+    if (!found) {
+      await passwords.verifyDummy(password);
+      await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'unknown_user', door: ctx.door } });
+      throw new InvalidCredentialsError();
+    }
+    const { user, roles } = found;
+    const { ok, needsRehash } = await passwords.verify(user.passwordHash, password);
+    if (!ok) {
+      await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
+      throw new InvalidCredentialsError();
+    }
+    if (user.status !== 'active') {
+      await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: user.status, door: ctx.door } });
+      throw new AccountInactiveError();
+    }
+    if (needsRehash) {
+      try {
+        const fresh = await passwords.hash(password);
+        // Conditional on the old hash, so a password changed meanwhile is never overwritten.
+        await User.update({ passwordHash: fresh }, { where: { id: user.id, passwordHash: user.passwordHash } });
+      } catch (err) {
+        log.warn({ err, userId: user.id }, 'password re-hash failed; the old hash stays valid');
+      }
+    }
+    await audit.record({ type: 'login', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { door: ctx.door } });
+    return toAccountView(user, roles);
   }
 
   return {
     /**
      * Creates the user, a personal organization and the owner membership in one transaction. A taken
-     * e-mail or username surfaces as the database's unique violation (no check-then-insert race), so
-     * of concurrent registrations of one address exactly one succeeds.
+     * e-mail or username is refused before the password is hashed; one taken meanwhile surfaces as the
+     * database's unique violation, so of concurrent registrations of one address exactly one succeeds.
      */
     async register(input: RegisterInput, ctx: RequestContext, links?: AccountLinks): Promise<AccountView> {
       assertPasswordLength('password', input.password);
-      const passwordHash = await passwords.hash(input.password);
       const normalized: RegisterInput = { ...input, email: input.email.trim().toLowerCase() };
+      await assertFree(normalized, ctx);
+      const passwordHash = await passwords.hash(input.password);
       let user: User | undefined;
       for (let attempt = 1; !user; attempt += 1) {
         try {
@@ -271,7 +342,7 @@ export function createAccountService(options: AccountServiceOptions) {
       await audit.record({ type: 'register', outcome: 'success', userId: created.id, ...auditFrom(ctx), detail: { door: ctx.door } });
       if (links) {
         try {
-          sendVerification(created, links, await options.verificationTokens.issue('verify-email', created.id, created.email));
+          await sendVerification(created, links);
         } catch (err) {
           // The account exists: answering 503 now would tell the client it does not. Without the store
           // no link can be issued; the user asks for one later (resend-verification).
@@ -289,40 +360,11 @@ export function createAccountService(options: AccountServiceOptions) {
      */
     async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
       const identifier = login.trim().toLowerCase();
-      if (password.length > PASSWORD_MAX_LENGTH) {
-        // No account has a password this long (CONTRACT §2): refused before any hashing, whoever is named.
-        await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'password_too_long', door: ctx.door } });
-        throw new InvalidCredentialsError();
-      }
-      const candidates = identifier ? loginCandidates(await loginRows(identifier)) : [];
+      const candidates = identifier && password.length <= PASSWORD_MAX_LENGTH ? loginCandidates(await loginRows(identifier)) : [];
       // An e-mail match wins over a username that happens to look like someone else's address.
       const found = candidates.find((candidate) => candidate.user.email === identifier) ?? candidates[0];
-      if (!found) {
-        await passwords.verifyDummy(password);
-        await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'unknown_user', door: ctx.door } });
-        throw new InvalidCredentialsError();
-      }
-      const { user, roles } = found;
-      const { ok, needsRehash } = await passwords.verify(user.passwordHash, password);
-      if (!ok) {
-        await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
-        throw new InvalidCredentialsError();
-      }
-      if (user.status !== 'active') {
-        await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: user.status, door: ctx.door } });
-        throw new AccountInactiveError();
-      }
-      if (needsRehash) {
-        try {
-          const fresh = await passwords.hash(password);
-          // Conditional on the old hash, so a password changed meanwhile is never overwritten.
-          await User.update({ passwordHash: fresh }, { where: { id: user.id, passwordHash: user.passwordHash } });
-        } catch (err) {
-          log.warn({ err, userId: user.id }, 'password re-hash failed; the old hash stays valid');
-        }
-      }
-      await audit.record({ type: 'login', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { door: ctx.door } });
-      return toAccountView(user, roles);
+      // Counted for the account the identifier names (whichever identifier), before the password is checked.
+      return options.loginLimiter.guard({ identifier, accountId: found?.user.id, ip: ctx.ip }, () => checkLogin(found, password, ctx));
     },
 
     /** `fresh`: from the primary, not a replica (the account cache fills this way). */
@@ -360,7 +402,11 @@ export function createAccountService(options: AccountServiceOptions) {
       return view(user);
     },
 
-    /** Checks the current password, sets the new one and ends every other session of the user (returns how many). */
+    /**
+     * Checks the current password, sets the new one and ends every other session of the user (returns how
+     * many). A wrong current password counts toward the account's login limits, and a locked account is
+     * refused (429) before the password is checked: a stolen access token cannot guess without limit.
+     */
     async changePassword(
       userId: string,
       input: { currentPassword: string; newPassword: string; keepSessionId?: string },
@@ -369,13 +415,15 @@ export function createAccountService(options: AccountServiceOptions) {
       assertPasswordLength('new_password', input.newPassword);
       const user = await userById(userId);
       if (!user) throw new InvalidCredentialsError();
-      const { ok } = input.currentPassword.length <= PASSWORD_MAX_LENGTH
-        ? await passwords.verify(user.passwordHash, input.currentPassword)
-        : { ok: false };
-      if (!ok) {
-        await audit.record({ type: 'password_change', outcome: 'failure', userId, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
-        throw new IncorrectPasswordError();
-      }
+      await options.loginLimiter.guard({ identifier: user.email, accountId: user.id, ip: ctx.ip }, async () => {
+        const { ok } = input.currentPassword.length <= PASSWORD_MAX_LENGTH
+          ? await passwords.verify(user.passwordHash, input.currentPassword)
+          : { ok: false };
+        if (!ok) {
+          await audit.record({ type: 'password_change', outcome: 'failure', userId, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
+          throw new IncorrectPasswordError();
+        }
+      });
       const fresh = await passwords.hash(input.newPassword);
       const [changed] = await User.update({ passwordHash: fresh }, { where: { id: userId, passwordHash: user.passwordHash } });
       if (changed === 0) throw new IncorrectPasswordError();
@@ -384,12 +432,12 @@ export function createAccountService(options: AccountServiceOptions) {
       return revoked;
     },
 
-    /** Sends a fresh verification link (in the background). */
-    async requestEmailVerification(userId: string, links: AccountLinks): Promise<void> {
+    /** Sends a fresh verification link (in the background), unless the address has had its share of mails. */
+    async requestEmailVerification(userId: string, _ctx: RequestContext, links: AccountLinks): Promise<void> {
       const user = await userById(userId);
       if (!user) throw new InvalidCredentialsError();
       if (user.emailVerified) throw new EmailAlreadyVerifiedError();
-      sendVerification(user, links, await options.verificationTokens.issue('verify-email', user.id, user.email));
+      await sendVerification(user, links);
     },
 
     /** Marks the e-mail verified if the token is valid, unused, and still for the user's current address. */
@@ -405,11 +453,11 @@ export function createAccountService(options: AccountServiceOptions) {
       return view(user);
     },
 
-    /** Sends a reset link if an active account has this e-mail; says nothing either way. */
+    /** Sends a reset link if an active account has this e-mail and the address may get mail now; says nothing either way. */
     async requestPasswordReset(email: string, ctx: RequestContext, links: AccountLinks): Promise<void> {
       const user = await load({ email: email.trim().toLowerCase() });
       await audit.record({ type: 'password_reset_request', outcome: 'success', userId: user?.id, ...auditFrom(ctx), detail: { known: Boolean(user), door: ctx.door } });
-      if (!user || user.status !== 'active') return;
+      if (!user || user.status !== 'active' || !(await mayMail(user, 'reset-password'))) return;
       const token = await options.verificationTokens.issue('reset-password', user.id, passwordFingerprint(user.passwordHash));
       const minutes = Math.round(options.linkTtlSeconds.resetPassword / 60);
       options.mail.enqueue(passwordResetMessage(toRecipient(user), links.resetPassword(token), minutes));
@@ -421,13 +469,15 @@ export function createAccountService(options: AccountServiceOptions) {
      */
     async resetPassword(token: unknown, newPassword: string, ctx: RequestContext): Promise<void> {
       assertPasswordLength('new_password', newPassword);
-      const used = await options.verificationTokens.consume('reset-password', token);
+      // Hashed before the link is used up, so a full hash queue (503) leaves the link working; and only
+      // for a link that exists, so made-up tokens cost no hash.
+      const fresh = (await options.verificationTokens.usable('reset-password', token)) ? await passwords.hash(newPassword) : undefined;
+      const used = fresh === undefined ? undefined : await options.verificationTokens.consume('reset-password', token);
       const user = used && (await userById(used.userId));
-      if (!used || !user || user.status !== 'active' || passwordFingerprint(user.passwordHash) !== used.binding) {
+      if (fresh === undefined || !used || !user || user.status !== 'active' || passwordFingerprint(user.passwordHash) !== used.binding) {
         await audit.record({ type: 'password_reset', outcome: 'failure', userId: user ? user.id : null, ...auditFrom(ctx), detail: { door: ctx.door } });
         throw new InvalidVerificationTokenError('reset-password');
       }
-      const fresh = await passwords.hash(newPassword);
       const [changed] = await User.update(
         { passwordHash: fresh, emailVerified: true },
         { where: { id: user.id, passwordHash: user.passwordHash } },

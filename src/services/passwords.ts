@@ -1,11 +1,41 @@
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
+import { ServerBusyError } from '../errors.ts';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
   timeCost: number;
   parallelism: number;
+}
+
+type Argon2Options = Argon2Params & { type: 2 };
+
+/** The argon2 calls the service makes; the argon2 package by default, a slow or counting one in tests. */
+export interface Argon2Engine {
+  hash(plain: string, options: Argon2Options): Promise<string>;
+  verify(stored: string, plain: string): Promise<boolean>;
+  needsRehash(stored: string, options: Argon2Options): boolean;
+}
+
+// Looked up at call time, so a test spying on the module's functions sees every call.
+const ARGON2: Argon2Engine = {
+  hash: (plain, options) => argon2.hash(plain, options),
+  verify: (stored, plain) => argon2.verify(stored, plain),
+  needsRehash: (stored, options) => argon2.needsRehash(stored, options),
+};
+
+/** libuv's default thread pool size, when UV_THREADPOOL_SIZE is not set. */
+export const DEFAULT_HASH_THREADS = 4;
+
+export interface PasswordHashingOptions {
+  /** Threads that run the hashes (libuv's pool: UV_THREADPOOL_SIZE, default 4). */
+  threads?: number;
+  /** Hashes running at once (default: one per core). */
+  slots?: number;
+  /** Hash jobs running or waiting beyond which new ones are refused (default: 4 × threads, CONTRACT §6). */
+  queueLimit?: number;
+  engine?: Argon2Engine;
 }
 
 export const PASSWORD_MIN_LENGTH = 8;
@@ -18,63 +48,82 @@ export function isSupportedHash(hash: string): boolean {
 }
 
 /**
- * At most `slots` hashes at a time, the others wait in order. Memory-hard hashes running side by side
- * on one core evict each other's memory from the CPU caches, so each takes more CPU than alone: with
- * one hash per core a login costs less (bench/README.md), and no request waits longer on average.
+ * At most `slots` hashes at a time, the others wait in order; at most `limit` running and waiting
+ * together, beyond that a job is refused with ServerBusyError (503) at once: a flood of password requests
+ * must not build a queue that every login waits behind. Memory-hard hashes running side by side on one
+ * core evict each other's memory from the CPU caches, so each takes more CPU than alone: with one hash
+ * per core a login costs less (bench/README.md), and no request waits longer on average.
  */
-function createHashSlots(slots: number) {
+function createHashQueue(slots: number, limit: number) {
   let running = 0;
   const waiting: (() => void)[] = [];
-  return async function inSlot<T>(task: () => Promise<T>): Promise<T> {
-    if (running >= slots) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running += 1;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running -= 1;
-    }
+  return {
+    /** Jobs running or waiting now. */
+    get size(): number {
+      return running + waiting.length;
+    },
+    async run<T>(task: () => Promise<T>): Promise<T> {
+      if (running + waiting.length >= limit) throw new ServerBusyError();
+      if (running >= slots) await new Promise<void>((resolve) => waiting.push(resolve));
+      else running += 1;
+      try {
+        return await task();
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else running -= 1;
+      }
+    },
   };
 }
 
 /**
  * Password hashing: argon2id for everything we hash; imported bcrypt hashes still verify and are
  * flagged for re-hashing. `verifyDummy` spends the same work on an unknown user as on a real one, so
- * timing does not tell whether an account exists.
+ * timing does not tell whether an account exists. Every hash and verification goes through one bounded
+ * queue; when it is full they throw ServerBusyError.
  */
-export function createPasswordService(params: Argon2Params) {
-  const options = { type: argon2.argon2id as 2, ...params };
+export function createPasswordService(params: Argon2Params, hashing: PasswordHashingOptions = {}) {
+  const options: Argon2Options = { type: argon2.argon2id as 2, ...params };
+  const engine = hashing.engine ?? ARGON2;
+  const threads = Math.max(1, hashing.threads ?? DEFAULT_HASH_THREADS);
+  // One running hash per core this process may run on (taskset and cgroup cpusets count).
+  const queue = createHashQueue(Math.max(1, hashing.slots ?? availableParallelism()), Math.max(1, hashing.queueLimit ?? 4 * threads));
   let dummyHash: Promise<string> | undefined;
-  // One per core this process may run on (taskset and cgroup cpusets count).
-  const inSlot = createHashSlots(Math.max(1, availableParallelism()));
 
   async function hash(plain: string): Promise<string> {
-    return inSlot(() => argon2.hash(plain, options));
+    return queue.run(() => engine.hash(plain, options));
   }
 
   async function verify(stored: string, plain: string): Promise<{ ok: boolean; needsRehash: boolean }> {
     if (BCRYPT.test(stored)) {
       // bcryptjs knows $2a$/$2b$; $2y$ (PHP) is the same algorithm under another name.
-      const ok = await inSlot(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')));
+      const ok = await queue.run(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')));
       return { ok, needsRehash: ok };
     }
     if (!stored.startsWith('$argon2')) return { ok: false, needsRehash: false };
-    try {
-      const ok = await inSlot(() => argon2.verify(stored, plain));
-      return { ok, needsRehash: ok && argon2.needsRehash(stored, options) };
-    } catch {
-      return { ok: false, needsRehash: false };
-    }
+    // A malformed stored hash is a failed check; a full queue is not (it propagates as a 503).
+    const ok = await queue.run(() => engine.verify(stored, plain).catch(() => false));
+    return { ok, needsRehash: ok && engine.needsRehash(stored, options) };
   }
 
   async function verifyDummy(plain: string): Promise<void> {
-    dummyHash ??= hash('dummy password that no account has');
+    // Made once; a first attempt refused by a full queue is not remembered.
+    dummyHash ??= hash('dummy password that no account has').catch((err: unknown) => {
+      dummyHash = undefined;
+      throw err;
+    });
     const dummy = await dummyHash;
-    await inSlot(() => argon2.verify(dummy, plain)).catch(() => false);
+    await queue.run(() => engine.verify(dummy, plain).catch(() => false));
   }
 
-  return { hash, verify, verifyDummy };
+  return {
+    hash,
+    verify,
+    verifyDummy,
+    /** Hash jobs running or waiting (for tests and diagnostics). */
+    queued: (): number => queue.size,
+  };
 }
 
 export type PasswordService = ReturnType<typeof createPasswordService>;

@@ -35,6 +35,13 @@ export function createVerificationTokenService(options: VerificationTokenService
       return token;
     },
 
+    /** Whether the token could be used now (known, unexpired, unused), without using it. */
+    async usable(purpose: VerificationPurpose, token: unknown): Promise<boolean> {
+      if (!isOpaqueToken(token)) return false;
+      const record = await store.get<TokenRecord>(key(purpose, token));
+      return Boolean(record && record.consumed_at === null && record.purpose === purpose);
+    },
+
     /** Uses the token up; returns its user and binding, or undefined when it is unknown, expired or already used. */
     async consume(purpose: VerificationPurpose, token: unknown): Promise<{ userId: string; binding: string } | undefined> {
       if (!isOpaqueToken(token)) return undefined;

@@ -13,6 +13,8 @@ import { buildDependencies, type Dependencies } from '../../src/dependencies.ts'
 import { createServerApp } from '../../src/server.ts';
 import { createTestDatabase } from './database.ts';
 import type { LoginLimits } from '../../src/services/rate-limits.ts';
+import type { OpenRouteLimits } from '../../src/services/open-route-limits.ts';
+import type { PasswordHashingOptions } from '../../src/services/passwords.ts';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -33,6 +35,10 @@ export interface TestServerOptions {
   mocha?: Mocha.Context;
   /** Login limits; `{}` gives exactly CONTRACT §6's. Default: those, with a per-IP cap of TEST_IP_ATTEMPTS. */
   loginLimits?: Partial<LoginLimits>;
+  /** Limits of the other open routes; `{}` gives exactly CONTRACT §6's. Default: TEST_OPEN_ROUTE_LIMITS. */
+  openRouteLimits?: Partial<OpenRouteLimits>;
+  /** The password-hash queue (a slow engine, a small queue). */
+  passwordHashing?: PasswordHashingOptions;
 }
 
 /**
@@ -40,6 +46,13 @@ export interface TestServerOptions {
  * servers raise the per-IP cap by default; the abuse-*.test.ts suites prove the contract's own values.
  */
 export const TEST_IP_ATTEMPTS = 100_000;
+
+/** The same for registration and the e-mail routes: per-IP caps out of the way, the per-address mail limit kept. */
+export const TEST_OPEN_ROUTE_LIMITS: Partial<OpenRouteLimits> = {
+  registerPerIp: TEST_IP_ATTEMPTS,
+  mailRequestsPerIp: TEST_IP_ATTEMPTS,
+  linkUsesPerIp: TEST_IP_ATTEMPTS,
+};
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,6 +79,8 @@ export interface ServerWithOptions {
   logger?: Logger;
   /** As in startTestServer: `{}` gives exactly CONTRACT §6's limits. */
   loginLimits?: Partial<LoginLimits>;
+  openRouteLimits?: Partial<OpenRouteLimits>;
+  passwordHashing?: PasswordHashingOptions;
 }
 
 /**
@@ -91,6 +106,8 @@ export async function startServerWith(options: ServerWithOptions): Promise<TestS
   const deps = await buildDependencies(config, logger, {
     storeKeyPrefix: `test:${path.basename(dataDir)}:`,
     loginLimits: options.loginLimits ?? { ipAttempts: TEST_IP_ATTEMPTS },
+    openRouteLimits: options.openRouteLimits ?? TEST_OPEN_ROUTE_LIMITS,
+    passwordHashing: options.passwordHashing,
   });
   const { server } = await createServerApp(deps);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -115,7 +132,14 @@ export async function startServerWith(options: ServerWithOptions): Promise<TestS
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase(options.database ?? 'postgres', { mocha: options.mocha });
   try {
-    const server = await startServerWith({ databaseUrl: database.url, store: options.store, env: options.env, loginLimits: options.loginLimits });
+    const server = await startServerWith({
+      databaseUrl: database.url,
+      store: options.store,
+      env: options.env,
+      loginLimits: options.loginLimits,
+      openRouteLimits: options.openRouteLimits,
+      passwordHashing: options.passwordHashing,
+    });
     let dropped = false;
     return {
       ...server,

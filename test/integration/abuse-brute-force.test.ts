@@ -121,6 +121,53 @@ describe('brute force: the login limiter (src/services/rate-limits.ts)', functio
         expect(attempt.runs).to.equal(4);
       });
 
+      it('counts one account as one, whichever identifier names it, from one IP', async () => {
+        const limiter = createLoginRateLimiter({ store: made.store });
+        const attempt = failingCheck();
+        const ip = '192.0.2.20';
+        const accountId = `acct-${Math.random()}`;
+        for (const identifier of ['bob', 'bob@example.com', 'BOB', 'bob@example.com', 'bob']) {
+          expect(await outcome(limiter.guard({ identifier, accountId, ip }, attempt.check))).to.be.instanceOf(InvalidCredentialsError);
+        }
+        expect(await outcome(limiter.guard({ identifier: 'bob@example.com', accountId, ip }, async () => 'ok'))).to.be.instanceOf(RateLimitedError);
+        expect(attempt.runs).to.equal(5);
+      });
+
+      it('locks an account after 20 failures in a row from any IPs, doubling the block; a success anywhere resets it', async () => {
+        const limiter = createLoginRateLimiter({ store: made.store, limits: { baseBlockSeconds: 1, maxBlockSeconds: 2 } });
+        const attempt = failingCheck();
+        const accountId = `acct-${Math.random()}`;
+        let ip = 0;
+        const from = () => `198.51.100.${(ip += 1)}`;
+        // 19 failures, a success from elsewhere, and the count starts again.
+        for (let i = 0; i < 19; i += 1) await outcome(limiter.guard({ identifier: 'alice', accountId, ip: from() }, attempt.check));
+        expect(await limiter.guard({ identifier: 'alice', accountId, ip: from() }, async () => 'signed in')).to.equal('signed in');
+        const seen: number[] = [];
+        for (let round = 0; round < 2; round += 1) {
+          for (let i = 0; i < 20; i += 1) {
+            expect(await outcome(limiter.guard({ identifier: 'alice', accountId, ip: from() }, attempt.check)), `round ${round}, failure ${i + 1}`).to.be.instanceOf(InvalidCredentialsError);
+          }
+          // Locked for everyone, the right password from a new address included.
+          const refused = await outcome(limiter.guard({ identifier: 'alice@example.com', accountId, ip: from() }, async () => 'ok'));
+          expect(refused).to.be.instanceOf(RateLimitedError);
+          seen.push(retryAfter(refused));
+          await new Promise((resolve) => setTimeout(resolve, retryAfter(refused) * 1000 + 150));
+        }
+        expect(seen).to.deep.equal([1, 2]);
+        expect(attempt.runs).to.equal(19 + 40);
+      });
+
+      it('lets at most 20 of 50 concurrent wrong attempts on one account from 50 IPs reach the password check', async () => {
+        const limiter = createLoginRateLimiter({ store: made.store });
+        const attempt = failingCheck();
+        const accountId = `acct-${Math.random()}`;
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => outcome(limiter.guard({ identifier: 'carol', accountId, ip: `203.0.113.${i + 1}` }, attempt.check))));
+        expect(attempt.runs).to.equal(20);
+        const limited = results.filter((r) => r instanceof RateLimitedError);
+        expect(limited).to.have.length(30);
+        for (const err of limited) expect(retryAfter(err)).to.be.within(59, 60);
+      });
+
       it('caps one IP at 100 attempts a minute, whatever the identifiers', async () => {
         const limiter = createLoginRateLimiter({ store: made.store });
         const ip = '2001:db8:7:7::1';
@@ -272,6 +319,87 @@ for (const mode of MODES) {
       expect((await api.post('/login', { json: profile.loginBody(user), headers })).status).to.equal(200);
       for (let i = 0; i < 5; i += 1) expect((await wrong()).status, `attempt ${i + 1} after the success`).to.equal(401);
       expect((await wrong()).status).to.equal(429);
+    });
+
+    it('gives an account one budget per IP, whether its username or its e-mail is typed', async () => {
+      const profile = adapter('auth-service');
+      const api = legacyClient(server.url, profile);
+      const user = newUser('both');
+      await api.register(user);
+      const headers = { 'X-Forwarded-For': freshIp() };
+      const wrong = (login: string) => api.post('/login', { json: { username: login, password: 'wrong-password' }, headers });
+      const seen = [];
+      for (const login of [user.username, user.email, user.username.toUpperCase(), user.email.toLowerCase(), user.username]) seen.push((await wrong(login)).status);
+      expect(seen).to.deep.equal([401, 401, 401, 401, 401]);
+      for (const login of [user.email, user.username]) {
+        const res = await api.post('/login', { json: { username: login, password: user.password }, headers });
+        expect(res.status).to.equal(429);
+        expect(Number(res.headers.get('retry-after'))).to.be.within(59, 60);
+      }
+    });
+
+    it('locks an account after 20 failures in a row from 20 IPs: 429 for everyone, the right password included', async () => {
+      const profile = adapter('aurora');
+      const api = legacyClient(server.url, profile);
+      const user = newUser('spread');
+      await api.register(user);
+      const seen: number[] = [];
+      for (let i = 0; i < 20; i += 1) {
+        const login = i % 2 ? user.username : user.email;
+        seen.push((await api.post('/login', { json: { username: login, password: 'wrong-password' }, headers: { 'X-Forwarded-For': freshIp() } })).status);
+      }
+      expect(seen).to.deep.equal(Array(20).fill(401));
+      const locked = await api.post('/login', { json: profile.loginBody(user), headers: { 'X-Forwarded-For': freshIp() } });
+      expect(locked.status).to.equal(429);
+      expect(Number(locked.headers.get('retry-after'))).to.be.within(59, 60);
+      expectLimitedBody(profile, locked.body);
+      // Another account is not affected.
+      const other = newUser('spread');
+      await api.register(other);
+      expect((await api.post('/login', { json: profile.loginBody(other), headers: { 'X-Forwarded-For': freshIp() } })).status).to.equal(200);
+    });
+
+    it('lets 20 of 50 concurrent wrong logins for one account from 50 IPs check the password', async () => {
+      const profile = adapter('auth-service');
+      const api = legacyClient(server.url, profile);
+      const user = newUser('swarm');
+      await api.register(user);
+      spy = spyOnArgon2();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          api.post('/login', { json: { username: i % 2 ? user.email : user.username, password: 'wrong-password' }, headers: { 'X-Forwarded-For': freshIp() } }),
+        ),
+      );
+      const verifications = spy.verifies;
+      spy.restore();
+      expect(results.filter((r) => r.status === 401)).to.have.length(20);
+      expect(results.filter((r) => r.status === 429)).to.have.length(30);
+      expect(verifications, 'argon2 verifications').to.equal(20);
+    });
+
+    it('counts a wrong current password of PUT /users/me/password toward the account, and refuses it once blocked', async () => {
+      const profile = adapter('v2');
+      const api = legacyClient(server.url, profile);
+      const ip = freshIp();
+      const headers = { 'X-Forwarded-For': ip };
+      const user = newUser('guess');
+      await api.register(user);
+      const { access } = await api.login(user, headers);
+      const change = (current: string) => api.put('/users/me/password', { token: access, json: { current_password: current, new_password: 'brand-new-pass-1' }, headers });
+      const seen: number[] = [];
+      for (let i = 0; i < 5; i += 1) seen.push((await change(`guess-${i}-password`)).status);
+      expect(seen).to.deep.equal([400, 400, 400, 400, 400]);
+      spy = spyOnArgon2();
+      for (const current of ['guess-5-password', user.password]) {
+        const refused = await change(current);
+        expect(refused.status).to.equal(429);
+        expect(Number(refused.headers.get('retry-after'))).to.be.within(59, 60);
+        expect(refused.body).to.deep.equal({ detail: TOO_MANY });
+      }
+      expect(spy.verifies, 'no password checked while blocked').to.equal(0);
+      spy.restore();
+      // The same account's login from that address is blocked too: one set of counters.
+      expect((await api.post('/login', { json: profile.loginBody(user), headers })).status).to.equal(429);
     });
 
     it('lets 5 of 50 concurrent wrong logins check the password: 5 × 401, 45 × 429', async () => {

@@ -4,7 +4,7 @@
  * with the production argon2 cost, so hashing dominates and a missing dummy verify shows clearly.
  */
 import { expect } from 'chai';
-import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
+import { MODES, TEST_IP_ATTEMPTS, startTestServer, type TestServer } from '../helpers/app.ts';
 import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient, newUser, type HttpResult, type ProfileAdapter } from '../helpers/legacy-client.ts';
 import { freshIp } from '../helpers/security.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
@@ -41,7 +41,9 @@ for (const mode of MODES) {
         database: mode.database,
         store: mode.store,
         mocha: this,
-        // Production argon2 cost (OWASP minimum); a fresh client address per attempt keeps the limits out of the way.
+        // Production argon2 cost (OWASP minimum); a fresh client address per attempt keeps the per-IP limits
+        // out of the way, and the account-wide lock (20 failures from any IPs) is raised for the 33 samples.
+        loginLimits: { ipAttempts: TEST_IP_ATTEMPTS, accountMaxConsecutiveFailures: 1000 },
         env: { COMPAT_PROFILES: ALL_PROFILES, TRUST_PROXY: 'true', ARGON2_MEMORY_KIB: '19456', ARGON2_TIME_COST: '2' },
       });
     });

@@ -10,6 +10,8 @@ import { createPasswordService } from '../../src/services/passwords.ts';
 import { createAccountService, type AccountService } from '../../src/services/accounts.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
+import { createLoginRateLimiter } from '../../src/services/rate-limits.ts';
+import { createOpenRouteLimiter } from '../../src/services/open-route-limits.ts';
 import type { MailMessage } from '../../src/services/mail.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
 import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/account-errors.ts';
@@ -50,6 +52,8 @@ for (const kind of DATABASE_KINDS) {
         mail: { enqueue: (message) => void mail.push(message) },
         linkTtlSeconds: { verifyEmail: 3600, resetPassword: 3600 },
         logger: createLogger({ level: 'silent' }),
+        loginLimiter: createLoginRateLimiter({ store: createMemoryStore() }),
+        mailLimiter: createOpenRouteLimiter({ store: createMemoryStore() }),
       });
     }
 

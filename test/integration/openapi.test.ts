@@ -50,6 +50,11 @@ describe('OpenAPI documents and /docs of the legacy mounts', function () {
         const signup = field(doc, 'paths./signup.post.responses') as Record<string, unknown>;
         expect(Object.keys(signup)).to.include(profile.name === 'auth-service' ? '200' : '201');
         expect(Object.keys(signup)).to.include(profile.envelope ? '409' : '400');
+        // The routes under a rate limit say so (CONTRACT §6), the others do not.
+        for (const [path, method] of [['/signup', 'post'], ['/login', 'post'], ['/users/me/password', 'put'], ['/verify-email', 'post'], ['/verify-email', 'get'], ['/resend-verification', 'post'], ['/forgot-password', 'post'], ['/reset-password', 'post']]) {
+          expect(field(doc, `paths.${path}.${method}.responses`), `${method} ${path}`).to.have.property('429');
+        }
+        expect(field(doc, 'paths./me.get.responses')).to.not.have.property('429');
         // The documented 200 of /me lists exactly the members a live /me answers with.
         const meSchema = field(doc, 'paths./me.get.responses.200.content.application/json.schema');
         const user = newUser('doc');

@@ -31,6 +31,13 @@ describe('configuration (src/config.ts)', () => {
     expect(config.mail.outboxDir).to.match(/data\/outbox$/);
   });
 
+  it("sizes the password-hash queue from Node's UV_THREADPOOL_SIZE (default 4), and refuses a bad value", () => {
+    expect(loadConfig({}).hashThreads).to.equal(4);
+    expect(loadConfig({ UV_THREADPOOL_SIZE: '8' }).hashThreads).to.equal(8);
+    expect(problemsOf({ UV_THREADPOOL_SIZE: 'lots' })).to.deep.equal(['UV_THREADPOOL_SIZE: expected an integer from 1 to 1024']);
+    expect(problemsOf({ UV_THREADPOOL_SIZE: '0' })).to.have.length(1);
+  });
+
   it('lets the environment win over config files, and derives the issuer from PUBLIC_URL', () => {
     const config = loadConfig({
       PORT: '4000',

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import { createPasswordService, isSupportedHash } from '../../src/services/passwords.ts';
+import { ServerBusyError } from '../../src/errors.ts';
 
 describe('password hashing (src/services/passwords.ts)', () => {
   const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
@@ -40,5 +41,59 @@ describe('password hashing (src/services/passwords.ts)', () => {
 
   it('verifies a dummy hash for unknown users without failing', async () => {
     await passwords.verifyDummy('anything');
+  });
+});
+
+describe('the password-hash queue (src/services/passwords.ts)', () => {
+  /** An argon2 engine whose calls wait until released, counting how many started. */
+  function gated() {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const state = {
+      started: 0,
+      release: () => release(),
+      engine: {
+        hash: async () => {
+          state.started += 1;
+          await gate;
+          return '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA';
+        },
+        verify: async () => {
+          state.started += 1;
+          await gate;
+          return false;
+        },
+        needsRehash: () => false,
+      },
+    };
+    return state;
+  }
+
+  it('holds at most 4 × the hashing threads jobs, running or waiting; past that it refuses at once with 503 and Retry-After', async () => {
+    const slow = gated();
+    const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 }, { threads: 2, slots: 1, engine: slow.engine });
+    const accepted = Array.from({ length: 8 }, (_, i) => passwords.hash(`password-${i}`));
+    expect(passwords.queued()).to.equal(8);
+    expect(slow.started, 'one running at a time').to.equal(1);
+    for (const refused of [passwords.hash('one too many'), passwords.verify('$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA', 'x'), passwords.verifyDummy('x')]) {
+      const err = await refused.then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(ServerBusyError);
+      expect(err).to.include({ status: 503, message: 'Service temporarily unavailable', expose: true });
+      expect(Number((err as ServerBusyError).headers['Retry-After'])).to.be.at.least(1);
+    }
+    slow.release();
+    await Promise.all(accepted);
+    expect(passwords.queued()).to.equal(0);
+    // Room again: the dummy hash that was refused is made now.
+    await passwords.verifyDummy('x');
+  });
+
+  it('sizes the queue from the default thread pool (4 threads → 16 jobs)', async () => {
+    const slow = gated();
+    const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 }, { engine: slow.engine });
+    const accepted = Array.from({ length: 16 }, (_, i) => passwords.hash(`password-${i}`));
+    expect(await passwords.hash('17th').then(() => 'hashed', (e: unknown) => e)).to.be.instanceOf(ServerBusyError);
+    slow.release();
+    await Promise.all(accepted);
   });
 });

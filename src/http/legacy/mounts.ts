@@ -24,12 +24,13 @@ export const PROFILES: Record<ProfileName, Profile> = {
 
 const API_VERSION = '1.0.0';
 
-type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'sessions' | 'tokens' | 'audit'>;
+type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'selfService' | 'sessions' | 'tokens' | 'audit'>;
 
 const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 export function createLegacyRouters(deps: LegacyDependencies): Router[] {
-  const operations = createOperations(deps);
+  // Open routes with their per-IP limits (CONTRACT §6); bearer checks read accounts through `deps` as before.
+  const operations = createOperations({ ...deps, accounts: deps.selfService });
   return deps.config.compatProfiles.map(({ prefix, profile }) =>
     createLegacyRouter({
       prefix,

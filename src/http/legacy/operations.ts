@@ -204,7 +204,7 @@ export function createOperations(services: OperationServices): Operations {
     verifyEmail: (input, oc) => accounts.verifyEmail(input.token, oc.request),
 
     async resendVerification(_input, oc) {
-      await accounts.requestEmailVerification(requireAuth(oc).account.id, oc.links);
+      await accounts.requestEmailVerification(requireAuth(oc).account.id, oc.request, oc.links);
       return {};
     },
 

@@ -30,6 +30,11 @@ const ERRORS: Partial<Record<OperationName, { status: number; code: string }[]>>
   resetPassword: [{ status: 400, code: 'AUTH_INVALID_VERIFICATION_TOKEN' }],
 };
 
+/** Operations under a rate limit of CONTRACT §6 (logins and password checks, the open routes): they may answer 429. */
+const LIMITED: ReadonlySet<OperationName> = new Set<OperationName>([
+  'register', 'login', 'changePassword', 'verifyEmail', 'resendVerification', 'forgotPassword', 'resetPassword',
+]);
+
 const STATUS_TEXT: Record<number, string> = {
   200: 'Successful Response',
   201: 'Created',
@@ -64,6 +69,7 @@ function operation(profile: Profile, route: Route): JsonSchema {
   const errors = [...(ERRORS[route.op] ?? [])];
   if (route.auth === 'bearer') errors.push({ status: 401, code: 'AUTH_INVALID_TOKEN' }, { status: 403, code: 'AUTH_INACTIVE' });
   if (route.input !== 'none') errors.push({ status: 422, code: 'VALIDATION_ERROR' });
+  if (LIMITED.has(route.op)) errors.push({ status: 429, code: 'RATE_LIMITED' });
   errors.push({ status: 503, code: 'SERVICE_UNAVAILABLE' });
 
   const responses: Record<string, JsonSchema> = {
