@@ -23,8 +23,8 @@ type AdminDependencies = Pick<
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
-export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'config'>): Promise<void> {
-  await ensureConsoleClient(deps.models, deps.config.publicUrl);
+export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'sequelize' | 'config'>): Promise<void> {
+  await ensureConsoleClient(deps, deps.config.publicUrl);
 }
 
 /** Reset links point at the first legacy mount's reset page (there is no other); none without one. */
