@@ -30,7 +30,7 @@ function urlsIn(document: Record<string, unknown>): string[] {
   return Object.values(document).filter((value): value is string => typeof value === 'string' && /^https?:\/\//.test(value));
 }
 
-const FORGED = [
+const FORGED: { name: string; headers: Record<string, string> }[] = [
   { name: 'a forged Host', headers: { host: 'evil.example' } },
   { name: 'a forged X-Forwarded-Host and X-Forwarded-Proto', headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } },
 ];
