@@ -10,7 +10,7 @@ import { loadClientsFile } from '../../oidc/clients.ts';
 import { createAdminServices } from '../../services/admin-services.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
 import { createAdminConsoleSessions } from '../../services/admin-console-sessions.ts';
-import type { AccountLinks } from '../../services/account-mail.ts';
+import { firstMountLinks } from '../account-links.ts';
 import { createAdminApiRouter } from './api.ts';
 import { CLIENT_METADATA_KEYS } from './schemas.ts';
 import { createConsolePages } from './console/pages.ts';
@@ -25,17 +25,6 @@ type AdminDependencies = Pick<
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
 export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'sequelize' | 'config'>): Promise<void> {
   await ensureConsoleClient(deps, deps.config.publicUrl);
-}
-
-/** Reset links point at the first legacy mount's reset page (there is no other); none without one. */
-function accountLinks(config: Dependencies['config']): AccountLinks | undefined {
-  const mount = config.compatProfiles[0];
-  if (!mount) return undefined;
-  const base = `${config.publicUrl}${mount.prefix}`;
-  return {
-    verifyEmail: (token) => `${base}/verify-email?token=${encodeURIComponent(token)}`,
-    resetPassword: (token) => `${base}/reset-password?token=${encodeURIComponent(token)}`,
-  };
 }
 
 /** oidc-provider's InvalidClientMetadata / InvalidRedirectUri as a 422 on the member it names. */
@@ -80,7 +69,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     services,
     pages,
     signIn,
-    links: accountLinks(deps.config),
+    links: firstMountLinks(deps.config),
     protectedClientIds: [CONSOLE_CLIENT_ID],
     errorTranslators: deps.errorTranslators,
   });
