@@ -7,6 +7,7 @@ import type { Dependencies } from '../../dependencies.ts';
 import type { JsonObject } from '../../db/models/index.ts';
 import { ValidationError } from '../../errors.ts';
 import { loadClientsFile } from '../../oidc/clients.ts';
+import { createJwksUriCheck } from '../../oidc/jwks-uri-policy.ts';
 import { createAdminServices } from '../../services/admin-services.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
 import { createAdminConsoleSessions } from '../../services/admin-console-sessions.ts';
@@ -31,12 +32,18 @@ export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'sequ
 export function clientMetadataError(err: unknown): ValidationError | undefined {
   const { error, error_description: description } = (err ?? {}) as { error?: unknown; error_description?: unknown };
   if (typeof error !== 'string' || !/^invalid_(client_metadata|redirect_uri)$/.test(error) || typeof description !== 'string') return undefined;
+  // oidc-provider names an inline key set "client JSON Web Key Set", and says in error_detail which key is wrong.
+  if (description.startsWith('client JSON Web Key Set')) {
+    const detail = (err as { error_detail?: unknown }).error_detail;
+    return new ValidationError([{ loc: ['body', 'jwks'], msg: typeof detail === 'string' ? `${description}: ${detail}` : description, type: 'value_error' }]);
+  }
   const member = CLIENT_METADATA_KEYS.find((key) => description.startsWith(key));
   return new ValidationError([{ loc: member ? ['body', member] : ['body'], msg: description, type: 'value_error' }]);
 }
 
 export function createAdminRouters(deps: AdminDependencies): Router[] {
   const { provider } = deps.oidc;
+  const checkJwksUri = createJwksUriCheck();
   const services = createAdminServices({
     models: deps.models,
     sequelize: deps.sequelize,
@@ -46,6 +53,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     async validateClient(metadata: JsonObject) {
       try {
         await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
+        await checkJwksUri(metadata.jwks_uri);
       } catch (err) {
         throw clientMetadataError(err) ?? err;
       }
