@@ -10,7 +10,7 @@ import type { InFlight } from './http/middleware/in-flight.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
-import { httpsPublicUrl } from './http/middleware/https-public-url.ts';
+import { publicOrigin } from './http/middleware/public-origin.ts';
 import { rejectNulInput } from './http/middleware/reject-nul.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 
@@ -41,10 +41,9 @@ function isUnder(path: string, prefix: string): boolean {
  * request (bench/README.md). `mountPath`: where the app is mounted, for the logged path.
  */
 function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
-  const https = deps.config.publicUrl.startsWith('https:');
   return [
     ...(deps.inFlight ? [deps.inFlight.middleware] : []),
-    ...(https ? [httpsPublicUrl({ trustProxy: deps.config.trustProxy })] : []),
+    publicOrigin({ publicUrl: deps.config.publicUrl, trustProxy: deps.config.trustProxy }),
     requestId(),
     accessLog(deps.logger, deps.observers, { mountPath }),
   ];

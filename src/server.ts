@@ -5,6 +5,7 @@ import { createApp, requestListener } from './app.ts';
 import type { Dependencies } from './dependencies.ts';
 import { createInteractionRouter } from './http/interactions.ts';
 import { assetsRouter } from './http/interactions/assets.ts';
+import { firstMountLinks } from './http/account-links.ts';
 import { createLegacyEarlyMiddleware, createLegacyRouters } from './http/legacy/mounts.ts';
 import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
 import { createInFlight, type InFlight } from './http/middleware/in-flight.ts';
@@ -13,12 +14,15 @@ import { homeRouter } from './http/home.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
 function createDoors(deps: Dependencies): Router[] {
+  const links = firstMountLinks(deps.config);
   const interactions = createInteractionRouter({
     provider: deps.oidc.provider,
     views: deps.views,
     cookieKeys: deps.cookieKeys,
     authenticate: (login, password, ctx) => deps.accounts.authenticate(login, password, ctx),
     getAccount: (id) => deps.accounts.getById(id),
+    requireEmailVerification: deps.config.requireEmailVerification,
+    resendVerification: links ? (id) => deps.accounts.requestEmailVerification(id, links) : undefined,
     errorTranslators: deps.errorTranslators,
   });
   return [

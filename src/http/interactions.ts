@@ -11,7 +11,7 @@ import type { Interaction } from 'oidc-provider';
 import type { Context, Middleware } from 'koa';
 import { AppError, RateLimitedError, ServerBusyError, ServiceUnavailableError } from '../errors.ts';
 import type { ErrorTranslator } from './middleware/errors.ts';
-import { AccountInactiveError, InvalidCredentialsError } from '../services/account-errors.ts';
+import { AccountInactiveError, EmailAlreadyVerifiedError, InvalidCredentialsError } from '../services/account-errors.ts';
 import type { AccountView } from '../services/account-view.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { Views } from './interactions/views.ts';
@@ -26,12 +26,19 @@ export interface InteractionOptions {
   /** Checks a password (the account service's authenticate, possibly rate-limited). */
   authenticate: (login: string, password: string, ctx: RequestContext) => Promise<AccountView>;
   getAccount: (id: string) => Promise<AccountView | undefined>;
+  /** REQUIRE_EMAIL_VERIFICATION: an unverified user is shown the "verify your e-mail" page instead of being signed in. */
+  requireEmailVerification?: boolean;
+  /** Sends the user a new verification link (the account service's resend); absent when no page can take the link. */
+  resendVerification?: (accountId: string) => Promise<void>;
   errorTranslators?: ErrorTranslator[];
 }
 
 type Form = Record<string, unknown>;
 
 const EXPIRED = 'This sign-in request has expired or was already completed.';
+
+/** What the resend form's token is bound to besides the interaction: the account it names. */
+const verificationBinding = (accountId: string): string => `verify-email:${accountId}`;
 
 class PageError extends Error {
   readonly status: number;
@@ -146,6 +153,25 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     });
   }
 
+  /**
+   * Shown after a right password when verification is required and the e-mail is unverified. The resend
+   * form names the account with a token bound to it and to this interaction, so only the page the server
+   * rendered after that password can ask for a mail to that account.
+   */
+  async function verifyEmailPage(ctx: Context, interaction: Interaction, status: number, account: AccountView, notice?: string) {
+    const client = await clientName(interaction);
+    await render(ctx, status, 'verify-email', {
+      title: 'Verify your e-mail',
+      clientName: client.name,
+      email: account.email,
+      notice,
+      resendAction: options.resendVerification ? `/interaction/${interaction.uid}/resend-verification` : undefined,
+      account: account.id,
+      csrf: csrf.token(interaction.uid, verificationBinding(account.id)),
+      signInUrl: `/interaction/${interaction.uid}`,
+    });
+  }
+
   async function consentPage(ctx: Context, interaction: Interaction) {
     const client = await clientName(interaction);
     const details = interaction.prompt.details as {
@@ -208,7 +234,38 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       await loginPage(ctx, interaction, failure.status, login, failure.message);
       return;
     }
+    if (options.requireEmailVerification && !account.email_verified) {
+      await verifyEmailPage(ctx, interaction, 403, account);
+      return;
+    }
     await finish(ctx, { login: { accountId: account.id } }, false);
+  });
+
+  router.post('/:uid/resend-verification', async (ctx) => {
+    const interaction = await interactionFor(ctx, 'login');
+    const form = formOf(ctx);
+    const accountId = text(form.account, 64);
+    if (!options.resendVerification || !accountId || !csrf.verify(interaction.uid, form.csrf, verificationBinding(accountId))) {
+      throw new PageError(403, 'This form has expired. Go back, reload the page and try again.', 'invalid_csrf');
+    }
+    const account = await options.getAccount(accountId);
+    if (!account || account.status !== 'active') throw new PageError(400, EXPIRED, 'session_not_found');
+    try {
+      await options.resendVerification(account.id);
+    } catch (err) {
+      if (err instanceof EmailAlreadyVerifiedError) {
+        await loginPage(ctx, interaction, 200, account.username ?? account.email, 'Your e-mail is already verified. Sign in again.');
+        return;
+      }
+      if (err instanceof RateLimitedError) {
+        for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+        const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
+        await verifyEmailPage(ctx, interaction, 429, account, `Too many requests. Try again in ${minutes(seconds)}.`);
+        return;
+      }
+      throw err;
+    }
+    await verifyEmailPage(ctx, interaction, 200, account, `We sent a new link to ${account.email}.`);
   });
 
   router.post('/:uid/confirm', async (ctx) => {

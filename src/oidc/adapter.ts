@@ -8,6 +8,13 @@
  * and indexing them would grow the index by one per refresh for an access-token lifetime. They are
  * revoked by a per-grant cut-off instead (every access token of the grant issued up to that second)
  * and refused once their grant is gone, which `find` checks in the same round trip.
+ *
+ * Nothing stored gives a token, code or cookie away (CONTRACT §5): records live under a hash of their id
+ * (storage-keys.ts), indexes and maps hold those hashes, and payloads are sealed under a key derived from
+ * the id (sealed-payload.ts). Two models are found by something else than their id, so they cannot be
+ * sealed with it: an SSO session (found by its uid) is stored without its id (`jti`, the cookie), which
+ * `find` puts back and the lookups by uid (oidc-provider only reads the account and grants there) do not
+ * need; a device code (found by the user code, then saved again) is stored as it is, for its 10 minutes.
  */
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
@@ -18,10 +25,13 @@ import {
   accountGrantsKey,
   grantIndexKey,
   grantMember,
+  recordKey,
+  refOf,
   sessionUidKey,
   tokenKey,
   userCodeKey,
 } from './storage-keys.ts';
+import { seal, unseal } from './sealed-payload.ts';
 
 /** Models whose records belong to a grant and are deleted with it. */
 const GRANT_INDEXED = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
@@ -67,6 +77,28 @@ export interface OidcStorageOptions {
   now?: () => number;
 }
 
+/** Models found by something else than their id (see the header comment): stored unsealed. */
+const FOUND_BY_UID = 'Session';
+const FOUND_BY_USER_CODE = 'DeviceCode';
+
+/** The value stored for a record: sealed, or for the two exceptions as described above. */
+function encode(model: string, id: string, payload: AdapterPayload): unknown {
+  if (model === FOUND_BY_UID) {
+    const { jti: _cookie, ...rest } = payload;
+    return rest;
+  }
+  if (model === FOUND_BY_USER_CODE) return payload;
+  return seal(model, id, payload);
+}
+
+/** The payload of a stored value; `id` undefined when found by uid or user code (then nothing is sealed). */
+function decode(model: string, id: string | undefined, value: unknown): AdapterPayload | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (model === FOUND_BY_UID) return id === undefined ? (value as AdapterPayload) : { ...(value as AdapterPayload), jti: id };
+  if (model === FOUND_BY_USER_CODE) return value as AdapterPayload;
+  return id === undefined ? undefined : unseal(model, id, value);
+}
+
 /** Why a consume lost: an error the endpoint renders as a protocol error, never a 500. */
 function alreadyUsed(model: string): Error {
   if (model === 'PushedAuthorizationRequest') return new errors.InvalidRequest('request_uri already used');
@@ -91,30 +123,31 @@ export function createOidcStorage(options: OidcStorageOptions) {
    * tokens (of every model), and, through the cut-off, its access tokens.
    */
   async function revokeGrant(grantId: string): Promise<void> {
-    const grant = await store.get<AdapterPayload>(tokenKey('Grant', grantId));
+    const grant = decode('Grant', grantId, await store.get(tokenKey('Grant', grantId)));
     await store.set(accessTokenCutoffKey(grantId), epoch(), options.maxAccessTokenTtlSeconds + grace);
     const members = await store.indexMembers(grantIndexKey(grantId));
     const keys = members.map((member) => {
       const at = member.indexOf(':');
-      return tokenKey(member.slice(0, at), member.slice(at + 1));
+      return recordKey(member.slice(0, at), member.slice(at + 1));
     });
     await store.delete(tokenKey('Grant', grantId), grantIndexKey(grantId), ...keys);
     if (grant?.accountId) await store.indexRemove(accountGrantsKey(grant.accountId), grantId);
   }
 
-  async function removeSecondaryIndexes(model: string, id: string, payload: AdapterPayload): Promise<void> {
+  /** `ref`: the record's stored name (refOf its id); `id` when known (a session found by uid has none). */
+  async function removeSecondaryIndexes(model: string, ref: string, payload: AdapterPayload, id?: string): Promise<void> {
     const work: Promise<unknown>[] = [];
     if (model === 'Session' && typeof payload.uid === 'string') {
       const key = sessionUidKey(payload.uid);
       // Only if it still points here: a re-identified session has already moved the uid on.
-      work.push(store.get<string>(key).then((current) => (current === id ? store.delete(key) : undefined)));
+      work.push(store.get<string>(key).then((current) => (current === ref ? store.delete(key) : undefined)));
     }
     if (typeof payload.userCode === 'string') {
       const key = userCodeKey(payload.userCode);
-      work.push(store.get<string>(key).then((current) => (current === id ? store.delete(key) : undefined)));
+      work.push(store.get<string>(key).then((current) => (current === ref ? store.delete(key) : undefined)));
     }
-    if (GRANT_INDEXED.has(model) && payload.grantId) work.push(store.indexRemove(grantIndexKey(payload.grantId), grantMember(model, id)));
-    if (model === 'Grant' && payload.accountId) work.push(store.indexRemove(accountGrantsKey(payload.accountId), id));
+    if (GRANT_INDEXED.has(model) && payload.grantId) work.push(store.indexRemove(grantIndexKey(payload.grantId), grantMember(model, ref)));
+    if (model === 'Grant' && payload.accountId && id !== undefined) work.push(store.indexRemove(accountGrantsKey(payload.accountId), id));
     await Promise.all(work);
   }
 
@@ -133,9 +166,10 @@ export function createOidcStorage(options: OidcStorageOptions) {
 
   function rawAdapterFor(model: string): Adapter {
     const key = (id: string): string => tokenKey(model, id);
+    const read = async (id: string): Promise<AdapterPayload | undefined> => decode(model, id, await store.get(key(id)));
 
     async function findAccessToken(id: string): Promise<AdapterPayload | undefined> {
-      const payload = await store.get<AdapterPayload>(key(id));
+      const payload = await read(id);
       if (!payload?.grantId) return payload;
       const [grant, cutoff] = await store.getMany<unknown>([tokenKey('Grant', payload.grantId), accessTokenCutoffKey(payload.grantId)]);
       if (grant === undefined) return undefined;
@@ -147,31 +181,33 @@ export function createOidcStorage(options: OidcStorageOptions) {
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
         const ttl = keepFor(payload, expiresIn);
         // Indexes first: a crash in between leaves a dangling index member (harmless), never an unrevocable token.
+        const ref = refOf(id);
         const work: Promise<unknown>[] = [];
         if (GRANT_INDEXED.has(model) && payload.grantId && !payload.consumed) {
-          work.push(store.indexAdd(grantIndexKey(payload.grantId), grantMember(model, id), ttl));
+          work.push(store.indexAdd(grantIndexKey(payload.grantId), grantMember(model, ref), ttl));
         }
+        // Grant ids are not credentials; the account's index keeps them so its grants can be revoked.
         if (model === 'Grant' && payload.accountId) work.push(store.indexAdd(accountGrantsKey(payload.accountId), id, ttl));
-        if (model === 'Session' && typeof payload.uid === 'string') work.push(store.set(sessionUidKey(payload.uid), id, ttl));
-        if (typeof payload.userCode === 'string') work.push(store.set(userCodeKey(payload.userCode), id, ttl));
+        if (model === 'Session' && typeof payload.uid === 'string') work.push(store.set(sessionUidKey(payload.uid), ref, ttl));
+        if (typeof payload.userCode === 'string') work.push(store.set(userCodeKey(payload.userCode), ref, ttl));
         await Promise.all(work);
-        await store.set(key(id), payload, ttl);
+        await store.set(recordKey(model, ref), encode(model, id, payload), ttl);
       },
 
       async find(id: string): Promise<AdapterPayload | undefined> {
         if (model === 'Client') return clients.find(id);
         if (model === 'AccessToken') return findAccessToken(id);
-        return store.get<AdapterPayload>(key(id));
+        return read(id);
       },
 
       async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-        const id = await store.get<string>(sessionUidKey(uid));
-        return id === undefined ? undefined : store.get<AdapterPayload>(key(id));
+        const ref = await store.get<string>(sessionUidKey(uid));
+        return ref === undefined ? undefined : decode(model, undefined, await store.get(recordKey(model, ref)));
       },
 
       async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-        const id = await store.get<string>(userCodeKey(userCode));
-        return id === undefined ? undefined : store.get<AdapterPayload>(key(id));
+        const ref = await store.get<string>(userCodeKey(userCode));
+        return ref === undefined ? undefined : decode(model, undefined, await store.get(recordKey(model, ref)));
       },
 
       /**
@@ -180,16 +216,18 @@ export function createOidcStorage(options: OidcStorageOptions) {
        */
       async consume(id: string): Promise<void> {
         for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt += 1) {
-          const current = await store.get<AdapterPayload>(key(id));
+          const stored = await store.get(key(id));
+          const current = decode(model, id, stored);
           if (!current) return;
           if (current.consumed) {
             if (current.grantId) await revokeGrant(current.grantId);
             throw alreadyUsed(model);
           }
           const next: AdapterPayload = { ...current, consumed: epoch() };
-          if (await store.compareAndSet(key(id), current, next, keepFor(current))) {
+          // Compared with the very value stored (a sealed value differs at every write).
+          if (await store.compareAndSet(key(id), stored, encode(model, id, next), keepFor(current))) {
             if (GRANT_INDEXED.has(model) && current.grantId) {
-              await store.indexRemove(grantIndexKey(current.grantId), grantMember(model, id));
+              await store.indexRemove(grantIndexKey(current.grantId), grantMember(model, refOf(id)));
             }
             return;
           }
@@ -198,9 +236,9 @@ export function createOidcStorage(options: OidcStorageOptions) {
       },
 
       async destroy(id: string): Promise<void> {
-        const payload = await store.get<AdapterPayload>(key(id));
+        const payload = await read(id);
         await store.delete(key(id));
-        if (payload) await removeSecondaryIndexes(model, id, payload);
+        if (payload) await removeSecondaryIndexes(model, refOf(id), payload, id);
       },
 
       async revokeByGrantId(grantId: string): Promise<void> {
@@ -212,10 +250,11 @@ export function createOidcStorage(options: OidcStorageOptions) {
         const prefix = `${model}:`;
         const mine = (await store.indexMembers(grantIndexKey(grantId))).filter((member) => member.startsWith(prefix));
         if (mine.length === 0) return;
-        const ids = mine.map((member) => member.slice(prefix.length));
-        const payloads = model === 'DeviceCode' ? await store.getMany<AdapterPayload>(ids.map(key)) : [];
+        const keys = mine.map((member) => recordKey(model, member.slice(prefix.length)));
+        // Device codes are stored unsealed (found by user code): their user-code maps go with them.
+        const payloads = model === FOUND_BY_USER_CODE ? await store.getMany<AdapterPayload>(keys) : [];
         const userCodes = payloads.flatMap((payload) => (typeof payload?.userCode === 'string' ? [userCodeKey(payload.userCode)] : []));
-        await store.delete(...ids.map(key), ...userCodes);
+        await store.delete(...keys, ...userCodes);
         await store.indexRemove(grantIndexKey(grantId), ...mine);
       },
     };
@@ -229,21 +268,24 @@ export function createOidcStorage(options: OidcStorageOptions) {
     grantIdsOfAccount(accountId: string): Promise<string[]> {
       return store.indexMembers(accountGrantsKey(accountId));
     },
-    /** The live members of a grant's index (codes and refresh tokens), for diagnostics and tests. */
+    /** The live members of a grant's index (`<model>:<ref>` of its codes and refresh tokens), for diagnostics and tests. */
     grantMembers(grantId: string): Promise<string[]> {
       return store.indexMembers(grantIndexKey(grantId));
     },
-    /** The SSO session with this uid (stable across re-logins, unlike its id), or undefined. */
-    async findSessionByUid(uid: string): Promise<{ id: string; payload: AdapterPayload } | undefined> {
-      const id = await store.get<string>(sessionUidKey(uid));
-      if (id === undefined) return undefined;
-      const payload = await store.get<AdapterPayload>(tokenKey('Session', id));
-      return payload ? { id, payload } : undefined;
+    /**
+     * The SSO session with this uid (stable across re-logins, unlike its id), or undefined. `ref` is the
+     * name it is stored under: the session's id (its cookie) is not stored anywhere.
+     */
+    async findSessionByUid(uid: string): Promise<{ ref: string; payload: AdapterPayload } | undefined> {
+      const ref = await store.get<string>(sessionUidKey(uid));
+      if (ref === undefined) return undefined;
+      const payload = decode('Session', undefined, await store.get(recordKey('Session', ref)));
+      return payload ? { ref, payload } : undefined;
     },
     /** Ends an SSO session: its record and uid mapping go; the browser's cookie then points at nothing. */
-    async destroySession(id: string, payload: AdapterPayload): Promise<void> {
-      await store.delete(tokenKey('Session', id));
-      await removeSecondaryIndexes('Session', id, payload);
+    async destroySession(ref: string, payload: AdapterPayload): Promise<void> {
+      await store.delete(recordKey('Session', ref));
+      await removeSecondaryIndexes('Session', ref, payload);
     },
   };
 }

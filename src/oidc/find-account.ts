@@ -31,13 +31,15 @@ function epochSeconds(value: Date | string): number {
 export function claimsOf(account: AccountView): AccountClaims {
   const claims: AccountClaims = {
     sub: account.id,
-    // Without a username the e-mail is what the user signs in with, so it is the handle an app should show.
-    preferred_username: account.username ?? account.email,
     updated_at: epochSeconds(account.updated_at),
     email: account.email,
     email_verified: account.email_verified,
     roles: [...account.roles],
   };
+  // Without a username the e-mail is what the user signs in with, so it is the handle an app should show; but
+  // only once verified: an app may key accounts on preferred_username, and anyone can sign up with any address.
+  const handle = account.username ?? (account.email_verified ? account.email : undefined);
+  if (handle) claims.preferred_username = handle;
   if (account.full_name) claims.name = account.full_name;
   if (account.phone) claims.phone_number = account.phone;
   if (account.organization_id) claims.org_id = account.organization_id;

@@ -18,7 +18,7 @@ import type { AuditService } from '../services/audit.ts';
 import type { SessionLinkOptions } from './session-link.ts';
 import { createOidcStorage, StoreUnavailableError, type OidcStorage } from './adapter.ts';
 import { createDatabaseClientSource, loadClientsFile } from './clients.ts';
-import { useHashedClientSecrets } from './client-auth.ts';
+import { logClientAuthFailures, useHashedClientSecrets } from './client-auth.ts';
 import { createProvider, maxAccessTokenTtl, ROUTES } from './provider.ts';
 import { createSessionLink, type SessionLink } from './session-link.ts';
 import { postAsGet } from './post-as-get.ts';
@@ -93,6 +93,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     sessionTtlSeconds,
   });
   useHashedClientSecrets(provider, options.passwords);
+  logClientAuthFailures(provider, logger);
   auditProviderEvents(provider, options.audit);
 
   // Invalid metadata in the clients file stops the start, naming the client, instead of failing its first request.

@@ -178,8 +178,8 @@ export function maxAccessTokenTtl(config: Pick<Config, 'tokens' | 'oidc'>): numb
 
 export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(options.config.issuer, buildConfiguration(options));
-  // With an https issuer TLS ends before us: src/http/middleware/https-public-url.ts sets
-  // X-Forwarded-Proto (and drops the other forwarded headers unless TRUST_PROXY), so trusting it is safe.
+  // src/http/middleware/public-origin.ts sets Host and the X-Forwarded-Host/-Proto headers to PUBLIC_URL's
+  // origin on every request (and drops X-Forwarded-For unless TRUST_PROXY), so trusting them is safe.
   provider.proxy = options.config.trustProxy || options.config.issuer.startsWith('https:');
   return provider;
 }

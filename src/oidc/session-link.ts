@@ -56,7 +56,7 @@ export function createSessionLink(options: SessionLinkOptions) {
     const found = await storage.findSessionByUid(uid);
     if (found) {
       for (const grantId of grantIdsOf(found.payload as Parameters<typeof grantIdsOf>[0])) await storage.revokeGrant(grantId);
-      await storage.destroySession(found.id, found.payload);
+      await storage.destroySession(found.ref, found.payload);
     }
     await store.delete(sessionLinkKey(uid));
   }

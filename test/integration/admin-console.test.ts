@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
+import { MODES, startServerWith, startTestServer, type TestServer } from '../helpers/app.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { call, createUser, login } from '../helpers/admin-api.ts';
 import { createBrowserFetch, formAction, hiddenValue, type PageResponse } from '../helpers/browser-fetch.ts';
 
@@ -261,3 +262,40 @@ for (const mode of MODES) {
     });
   });
 }
+
+describe('admin console client across PUBLIC_URLs (PostgreSQL + Redis)', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  const servers: TestServer[] = [];
+
+  before(async function () {
+    db = await createTestDatabase('postgres', { mocha: this });
+  });
+  after(async () => {
+    for (const server of servers) await server.close();
+    await db?.drop();
+  });
+
+  it('keeps the first instance’s redirect URIs when a second starts with another PUBLIC_URL on the same database', async () => {
+    // Each test server's PUBLIC_URL is its own http://127.0.0.1:<port>.
+    const first = await startServerWith({ databaseUrl: db.url });
+    servers.push(first);
+    const second = await startServerWith({ databaseUrl: db.url });
+    servers.push(second);
+    expect(first.config.publicUrl).not.to.equal(second.config.publicUrl);
+    // A restart of the first adds nothing twice.
+    const again = await startServerWith({ databaseUrl: db.url, env: { PUBLIC_URL: first.config.publicUrl } });
+    await again.close();
+
+    const row = await db.models.OidcClient.findByPk('admin-console');
+    expect(row?.metadata.redirect_uris).to.deep.equal([`${first.url}/admin/callback`, `${second.url}/admin/callback`]);
+    expect(row?.metadata.post_logout_redirect_uris).to.deep.equal([`${first.url}/admin/signed-out`, `${second.url}/admin/signed-out`]);
+
+    await createUser(first, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['admin'] });
+    for (const server of [first, second]) {
+      const page = await signIn(createBrowserFetch(server.url), 'root', PASSWORD);
+      expect(page.status, server.url).to.equal(200);
+      expect(page.url).to.equal(`${server.url}/admin/users`);
+    }
+  });
+});

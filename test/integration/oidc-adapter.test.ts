@@ -10,7 +10,7 @@ import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createRedisStore, type RedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createOidcStorage, type OidcStorage } from '../../src/oidc/adapter.ts';
-import { accountGrantsKey, grantIndexKey } from '../../src/oidc/storage-keys.ts';
+import { accountGrantsKey, grantIndexKey, grantMember, refOf } from '../../src/oidc/storage-keys.ts';
 import { TEST_REDIS_URL } from '../helpers/app.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -138,7 +138,7 @@ for (const { name, setUp } of harnesses) {
     it('marks a consumed token and drops it from the grant index, so the index holds only what is live', async () => {
       const grantId = randomUUID();
       await adapter('RefreshToken').upsert('rt-1', token(grantId), 600);
-      expect(await storage.grantMembers(grantId)).to.deep.equal(['RefreshToken:rt-1']);
+      expect(await storage.grantMembers(grantId)).to.deep.equal([grantMember('RefreshToken', refOf('rt-1'))]);
       await adapter('RefreshToken').consume('rt-1');
       expect((await adapter('RefreshToken').find('rt-1'))?.consumed).to.be.a('number');
       expect(await storage.grantMembers(grantId)).to.deep.equal([]);
@@ -197,8 +197,11 @@ for (const { name, setUp } of harnesses) {
       const uid = randomUUID();
       await adapter('Session').upsert('sess-x', { uid, accountId: 'u4', exp: epoch() + 60 }, 60);
       const found = await storage.findSessionByUid(uid);
-      expect(found?.id).to.equal('sess-x');
-      await storage.destroySession('sess-x', found?.payload as AdapterPayload);
+      expect(found?.ref).to.equal(refOf('sess-x'));
+      expect(found?.payload).to.include({ uid, accountId: 'u4' });
+      expect(found?.payload).not.to.have.property('jti');
+      expect(await adapter('Session').find('sess-x')).to.include({ jti: 'sess-x', uid });
+      await storage.destroySession(found?.ref as string, found?.payload as AdapterPayload);
       expect(await storage.findSessionByUid(uid)).to.equal(undefined);
       expect(await adapter('Session').find('sess-x')).to.equal(undefined);
     });

@@ -3,13 +3,16 @@
  * fields, the rate-limit message, and never a stack trace.
  */
 import http from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
+import * as openid from 'openid-client';
 import type * as oidc from 'openid-client';
 import { createApp } from '../../src/app.ts';
 import { RateLimitedError } from '../../src/errors.ts';
 import { createInteractionRouter } from '../../src/http/interactions.ts';
 import { UserAgent, formsOf, type Page } from '../e2e/helpers/user-agent.ts';
-import { authorizationUrl, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
+import { authorizationUrl, authorize, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const RATE_LIMITED_PORT = 7310;
 
@@ -106,5 +109,122 @@ describe('interaction pages: CSRF, stale requests and error messages (embedded)'
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+describe('login page with REQUIRE_EMAIL_VERIFICATION (embedded)', function () {
+  this.timeout(30_000);
+  let env: OidcEnv;
+  let spa: oidc.Configuration;
+
+  before(async () => {
+    env = await startOidcEnv({ database: 'sqlite', store: 'memory', env: { REQUIRE_EMAIL_VERIFICATION: 'true' } });
+    spa = await env.discover('spa');
+  });
+  after(async () => env?.close());
+
+  /** Someone signs up with another person's address (no username: the e-mail is the login). */
+  async function squatter(email: string): Promise<{ id: string; email: string; password: string }> {
+    const password = 'squatter password 123';
+    const { id } = await env.server.deps.accounts.register({ email, password }, { door: 'cli' });
+    return { id, email, password };
+  }
+
+  function verificationMails(to: string): string[] {
+    const dir = env.server.config.mail.outboxDir;
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((name) => name.endsWith('.eml'));
+    } catch {
+      return [];
+    }
+    return names.map((name) => readFileSync(path.join(dir, name), 'utf8')).filter((text) => text.includes(`To: ${to}`) && text.includes('Subject: Verify your e-mail address'));
+  }
+
+  async function submitLogin(agent: UserAgent, user: { email: string; password: string }): Promise<Page> {
+    const page = await agent.open((await authorizationUrl(spa)).href);
+    return agent.submit(page, '/login', { login: user.email, password: user.password }, CLIENTS.spa.redirect_uris[0]);
+  }
+
+  it('shows the verify-your-e-mail page instead of signing an unverified user in', async () => {
+    const user = await squatter('victim-one@example.test');
+    const agent = new UserAgent();
+    const page = await submitLogin(agent, user);
+    expect(page.status).to.equal(403);
+    expect(page.body).to.include('Verify your e-mail').and.include('victim-one@example.test');
+    expect(page.body).not.to.include('name="password"');
+    // No SSO session was made: the next authorization request asks for the login again.
+    const again = await agent.open((await authorizationUrl(spa)).href, CLIENTS.spa.redirect_uris[0]);
+    expect(again.body).to.include('name="password"');
+  });
+
+  it('sends a new link from the resend button (a plain form with a CSRF token), and signs in once verified', async () => {
+    const user = await squatter('victim-two@example.test');
+    const agent = new UserAgent();
+    const page = await submitLogin(agent, user);
+    expect(page.status).to.equal(403);
+    await env.server.deps.mailQueue.settle();
+    const before = verificationMails(user.email).length;
+
+    const sent = await agent.submit(page, '/resend-verification');
+    expect(sent.status).to.equal(200);
+    expect(sent.body).to.include('We sent a new link to victim-two@example.test');
+    await env.server.deps.mailQueue.settle();
+    const mails = verificationMails(user.email);
+    expect(mails.length).to.equal(before + 1);
+
+    const link = /https?:\/\/\S+verify-email\?token=[A-Za-z0-9_-]+/.exec((mails.at(-1) ?? '').replace(/=\r?\n/g, '').replace(/=3D/g, '='))?.[0];
+    expect(link, 'verification link').to.be.a('string');
+    expect((await fetch(link as string)).status).to.equal(200);
+
+    const signedIn = await submitLogin(new UserAgent(), user);
+    expect(signedIn.status).to.equal(0);
+    expect(new URL(signedIn.url).searchParams.get('code')).to.be.a('string');
+  });
+
+  it('refuses a resend without the token bound to the account, or for another account', async () => {
+    const user = await squatter('victim-three@example.test');
+    const other = await squatter('victim-four@example.test');
+    const agent = new UserAgent();
+    const page = await submitLogin(agent, user);
+    const form = formsOf(page.body, page.url).find((candidate) => candidate.action.endsWith('/resend-verification'));
+    expect(form, 'resend form').to.not.equal(undefined);
+    const fields = (form?.fields ?? []).map((field) => (field.name === 'account' ? { name: 'account', value: other.id } : field));
+    const forged = await agent.request(form?.action as string, { form: fields });
+    expect(forged.status).to.equal(403);
+    const noToken = await agent.request(form?.action as string, { form: { account: user.id, csrf: '' } });
+    expect(noToken.status).to.equal(403);
+    noStackTrace(forged);
+  });
+
+  it('signs in a verified user as before', async () => {
+    await env.server.deps.models.User.update({ emailVerified: true }, { where: { id: env.user.id } });
+    const run = await authorize(new UserAgent(), spa, { redirectUri: CLIENTS.spa.redirect_uris[0], scope: 'openid profile email', user: { login: env.user.email, password: env.user.password } });
+    expect(run.callback.searchParams.get('code')).to.be.a('string');
+  });
+});
+
+describe('preferred_username of an unverified e-mail (embedded, verification not required)', function () {
+  this.timeout(30_000);
+  let env: OidcEnv;
+  let spa: oidc.Configuration;
+
+  before(async () => {
+    env = await startOidcEnv({ database: 'sqlite', store: 'memory' });
+    spa = await env.discover('spa');
+  });
+  after(async () => env?.close());
+
+  it('signs the user in but leaves preferred_username out of the ID token and userinfo', async () => {
+    const user = { email: 'someone-else@example.test', password: 'squatter password 123' };
+    await env.server.deps.accounts.register(user, { door: 'cli' });
+    const run = await authorize(new UserAgent(), spa, { redirectUri: CLIENTS.spa.redirect_uris[0], scope: 'openid profile email', user: { login: user.email, password: user.password } });
+    const tokens = await openid.authorizationCodeGrant(spa, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce });
+    const claims = tokens.claims();
+    expect(claims).to.include({ email: user.email, email_verified: false });
+    expect(claims).not.to.have.property('preferred_username');
+    const info = await openid.fetchUserInfo(spa, tokens.access_token, claims?.sub as string);
+    expect(info).to.include({ email: user.email, email_verified: false });
+    expect(info).not.to.have.property('preferred_username');
   });
 });

@@ -90,7 +90,7 @@ for (const mode of MODES) {
       const ssoUid = thirdSession?.oidc?.sessionUid;
       expect(ssoUid).to.be.a('string');
       const sso = await env.server.deps.oidc.storage.findSessionByUid(ssoUid as string);
-      await env.server.deps.oidc.storage.destroySession(sso?.id as string, sso?.payload as Record<string, unknown>);
+      await env.server.deps.oidc.storage.destroySession(sso?.ref as string, sso?.payload as Record<string, unknown>);
       expect(await fails(oidc.refreshTokenGrant(spa, third.tokens.refresh_token as string)), 'offline access outlives the SSO session').to.equal(false);
 
       await env.server.deps.accounts.changePassword(

@@ -49,11 +49,18 @@ describe('OIDC claims (CONTRACT §4)', () => {
     });
   });
 
-  it('leaves out absent values; without a username the e-mail is the preferred username', () => {
+  it('leaves out absent values; without a username the verified e-mail is the preferred username', () => {
     const claims = claimsOf({ ...account, username: null, full_name: null, phone: null, organization_id: null, roles: [] });
     expect(claims).to.not.have.any.keys('name', 'phone_number', 'org_id');
     expect(claims).to.include({ preferred_username: 'alice@example.com' });
     expect(claims.roles).to.deep.equal([]);
+  });
+
+  it('never makes an unverified e-mail the preferred username', () => {
+    const claims = claimsOf({ ...account, username: null, email_verified: false });
+    expect(claims).to.not.have.property('preferred_username');
+    expect(claims).to.include({ email: 'alice@example.com', email_verified: false });
+    expect(claimsOf({ ...account, email_verified: false })).to.include({ preferred_username: 'Alice' });
   });
 
   it('finds active accounts only', async () => {

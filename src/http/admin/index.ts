@@ -7,10 +7,11 @@ import type { Dependencies } from '../../dependencies.ts';
 import type { JsonObject } from '../../db/models/index.ts';
 import { ValidationError } from '../../errors.ts';
 import { loadClientsFile } from '../../oidc/clients.ts';
+import { createJwksUriCheck } from '../../oidc/jwks-uri-policy.ts';
 import { createAdminServices } from '../../services/admin-services.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
 import { createAdminConsoleSessions } from '../../services/admin-console-sessions.ts';
-import type { AccountLinks } from '../../services/account-mail.ts';
+import { firstMountLinks } from '../account-links.ts';
 import { createAdminApiRouter } from './api.ts';
 import { CLIENT_METADATA_KEYS } from './schemas.ts';
 import { createConsolePages } from './console/pages.ts';
@@ -23,31 +24,26 @@ type AdminDependencies = Pick<
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
-export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'config'>): Promise<void> {
-  await ensureConsoleClient(deps.models, deps.config.publicUrl);
-}
-
-/** Reset links point at the first legacy mount's reset page (there is no other); none without one. */
-function accountLinks(config: Dependencies['config']): AccountLinks | undefined {
-  const mount = config.compatProfiles[0];
-  if (!mount) return undefined;
-  const base = `${config.publicUrl}${mount.prefix}`;
-  return {
-    verifyEmail: (token) => `${base}/verify-email?token=${encodeURIComponent(token)}`,
-    resetPassword: (token) => `${base}/reset-password?token=${encodeURIComponent(token)}`,
-  };
+export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'sequelize' | 'config'>): Promise<void> {
+  await ensureConsoleClient(deps, deps.config.publicUrl);
 }
 
 /** oidc-provider's InvalidClientMetadata / InvalidRedirectUri as a 422 on the member it names. */
 export function clientMetadataError(err: unknown): ValidationError | undefined {
   const { error, error_description: description } = (err ?? {}) as { error?: unknown; error_description?: unknown };
   if (typeof error !== 'string' || !/^invalid_(client_metadata|redirect_uri)$/.test(error) || typeof description !== 'string') return undefined;
+  // oidc-provider names an inline key set "client JSON Web Key Set", and says in error_detail which key is wrong.
+  if (description.startsWith('client JSON Web Key Set')) {
+    const detail = (err as { error_detail?: unknown }).error_detail;
+    return new ValidationError([{ loc: ['body', 'jwks'], msg: typeof detail === 'string' ? `${description}: ${detail}` : description, type: 'value_error' }]);
+  }
   const member = CLIENT_METADATA_KEYS.find((key) => description.startsWith(key));
   return new ValidationError([{ loc: member ? ['body', member] : ['body'], msg: description, type: 'value_error' }]);
 }
 
 export function createAdminRouters(deps: AdminDependencies): Router[] {
   const { provider } = deps.oidc;
+  const checkJwksUri = createJwksUriCheck();
   const services = createAdminServices({
     models: deps.models,
     sequelize: deps.sequelize,
@@ -57,6 +53,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     async validateClient(metadata: JsonObject) {
       try {
         await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
+        await checkJwksUri(metadata.jwks_uri);
       } catch (err) {
         throw clientMetadataError(err) ?? err;
       }
@@ -80,7 +77,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     services,
     pages,
     signIn,
-    links: accountLinks(deps.config),
+    links: firstMountLinks(deps.config),
     protectedClientIds: [CONSOLE_CLIENT_ID],
     errorTranslators: deps.errorTranslators,
   });

@@ -91,6 +91,8 @@ export const clientMetadataShape = {
   policy_uri: uri,
   tos_uri: uri,
   jwks_uri: uri,
+  // Inline public keys for private_key_jwt (RFC 7591); oidc-provider checks each key and refuses private ones.
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) }).strict(),
   contacts: z.array(z.string().max(320)).max(20),
   id_token_signed_response_alg: z.enum(['RS256', 'ES256']),
 };

@@ -59,6 +59,11 @@ export function formsOf(html: string, base: string): HtmlForm[] {
 export class UserAgent {
   private cookies: Cookie[] = [];
 
+  /** The value of a cookie the jar would send to `url` (for assertions). */
+  cookieValue(url: string, name: string): string | undefined {
+    return this.matching(url).find((cookie) => cookie.name === name)?.value;
+  }
+
   /** Cookies the jar would send to `url` (for assertions). */
   cookieNames(url: string): string[] {
     return this.matching(url).map((cookie) => cookie.name);
