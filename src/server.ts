@@ -22,7 +22,8 @@ function createDoors(deps: Dependencies): Router[] {
     authenticate: (login, password, ctx) => deps.accounts.authenticate(login, password, ctx),
     getAccount: (id) => deps.accounts.getById(id),
     requireEmailVerification: deps.config.requireEmailVerification,
-    resendVerification: links ? (id) => deps.accounts.requestEmailVerification(id, links) : undefined,
+    // Through the self-service limits, as the legacy doors' resend: per IP, and per address inside the service.
+    resendVerification: links ? (id, ctx) => deps.selfService.requestEmailVerification(id, ctx, links) : undefined,
     errorTranslators: deps.errorTranslators,
   });
   return [

@@ -29,7 +29,7 @@ export interface InteractionOptions {
   /** REQUIRE_EMAIL_VERIFICATION: an unverified user is shown the "verify your e-mail" page instead of being signed in. */
   requireEmailVerification?: boolean;
   /** Sends the user a new verification link (the account service's resend); absent when no page can take the link. */
-  resendVerification?: (accountId: string) => Promise<void>;
+  resendVerification?: (accountId: string, ctx: RequestContext) => Promise<void>;
   errorTranslators?: ErrorTranslator[];
 }
 
@@ -251,7 +251,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     const account = await options.getAccount(accountId);
     if (!account || account.status !== 'active') throw new PageError(400, EXPIRED, 'session_not_found');
     try {
-      await options.resendVerification(account.id);
+      await options.resendVerification(account.id, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
     } catch (err) {
       if (err instanceof EmailAlreadyVerifiedError) {
         await loginPage(ctx, interaction, 200, account.username ?? account.email, 'Your e-mail is already verified. Sign in again.');
