@@ -12,6 +12,7 @@ import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
 import { httpsPublicUrl } from './http/middleware/https-public-url.ts';
 import { rejectNulInput } from './http/middleware/reject-nul.ts';
+import { settleUnreadBody } from './http/middleware/unread-body.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 
 export interface AppDependencies {
@@ -47,6 +48,7 @@ function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
     ...(https ? [httpsPublicUrl({ trustProxy: deps.config.trustProxy })] : []),
     requestId(),
     accessLog(deps.logger, deps.observers, { mountPath }),
+    settleUnreadBody(),
   ];
 }
 
