@@ -100,10 +100,11 @@ function send(port: number, route: RouteUnderTest, contentType: string, body: st
       { host: '127.0.0.1', port, method: route.method, path: route.path, agent: false, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), accept: 'application/json' } },
       (res) => {
         res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(res.statusCode ?? 0));
+        // 'close' also comes when the connection ends mid-answer; the first settles.
+        res.on('close', () => resolve(res.statusCode ?? 0));
       },
     );
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('finish', wrote);
     req.on('error', () => {
       wrote();
@@ -128,6 +129,11 @@ function cutOff(port: number, route: RouteUnderTest): Sent {
         wrote();
         resolve(0);
       });
+    });
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.on('close', () => {
+      wrote();
+      resolve(0);
     });
     socket.on('error', () => {
       wrote();
