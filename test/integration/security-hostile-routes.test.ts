@@ -5,7 +5,8 @@
  * 10,000 deep, a wrong content type and a request cut off mid-body. After each, a fresh connection's
  * `GET /healthz` must answer within 100 ms, and the server must still be the same process (pid), or
  * the same set of worker processes with WORKERS=2. The server is the real entry point in a child
- * process, in both modes and with two workers.
+ * process, in both modes and with two workers. Then, in process: `onboarding_data`'s bounds, and an
+ * error oidc-provider raises outside a redirect (a device form without a session) rendered as a page.
  */
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -14,8 +15,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { ROUTES } from '../../src/http/legacy/operations.ts';
-import { ALL_PROFILES, PROFILE_ADAPTERS } from '../helpers/legacy-client.ts';
-import { freePort } from '../helpers/app.ts';
+import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient } from '../helpers/legacy-client.ts';
+import { freePort, MODES, startServerWith, type TestServer } from '../helpers/app.ts';
+import { captureLogs } from '../helpers/log-capture.ts';
 import { createTestDatabase, servicesRequired, type TestDatabase } from '../helpers/database.ts';
 import { spawnServer, waitForStatus, type ServerProcess } from '../helpers/process.ts';
 import { redisServerAvailable, startRedisServer, type RedisServer } from '../helpers/redis.ts';
@@ -296,6 +298,72 @@ for (const mode of SPAWNED_MODES) {
       // No process started listening after the first ones: none was replaced.
       expect(listening().filter((pid) => !pids.has(pid)), 'processes that started later').to.deep.equal([]);
       expect(server.output()).to.not.match(/uncaughtException|exited unexpectedly|"level":"fatal"/);
+    });
+  });
+}
+
+for (const mode of MODES) {
+  describe(`bounded JSON values and provider errors, ${mode.name}`, function () {
+    this.timeout(60_000);
+    let database: TestDatabase;
+    let server: TestServer;
+    const logs = captureLogs('info');
+
+    before(async function () {
+      this.timeout(60_000);
+      database = await createTestDatabase(mode.database, { mocha: this });
+      server = await startServerWith({ databaseUrl: database.url, store: mode.store, logger: logs.logger });
+    });
+    after(async () => {
+      await server?.close();
+      await database?.drop();
+    });
+
+    it('PUT /users/me: onboarding_data up to 8 levels and 16 kB is stored; deeper or larger is a 422 at body.onboarding_data', async () => {
+      const api = legacyClient(server.url, PROFILE_ADAPTERS[0]!);
+      const { tokens } = await api.signedIn('onboarding');
+      const nest = (depth: number): Record<string, unknown> => (depth === 1 ? { leaf: true } : { next: nest(depth - 1) });
+      const put = (data: unknown) => api.put('/users/me', { token: tokens.access, json: { onboarding_data: data } });
+
+      expect((await put(nest(8))).status, '8 levels').to.equal(200);
+      expect((await put({ text: 'x'.repeat(16 * 1024 - 20) })).status, 'just under 16 kB').to.equal(200);
+      for (const [what, data] of [
+        ['9 levels', nest(9)],
+        ['over 16 kB', { text: 'x'.repeat(16 * 1024) }],
+      ] as const) {
+        const res = await put(data);
+        expect(res.status, what).to.equal(422);
+        const detail = (res.body as { detail: { loc: unknown[]; type: string }[] }).detail;
+        expect(detail.map((item) => item.loc), what).to.deep.equal([['body', 'onboarding_data']]);
+      }
+      // 7,000 levels (a 500 from the database driver's recursion before): refused before parsing.
+      const deep = `{"onboarding_data":${'{"a":'.repeat(7000)}1${'}'.repeat(7000)}}`;
+      const res = await fetch(`${server.url}/auth/users/me`, { method: 'PUT', headers: { authorization: `Bearer ${tokens.access}`, 'content-type': 'application/json' }, body: deep });
+      expect(res.status).to.equal(422);
+      expect(((await res.json()) as { detail: { type: string }[] }).detail[0]!.type).to.equal('json_invalid');
+    });
+
+    it('POST /oidc/device without a session: a 400 page or JSON with the security headers and the request id, no error logged', async () => {
+      logs.clear();
+      for (const accept of ['text/html', 'application/json']) {
+        const res = await fetch(`${server.url}/oidc/device`, {
+          method: 'POST',
+          headers: { accept, 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': `device-${accept.replace('/', '-')}` },
+          body: 'user_code=ABCD-EFGH',
+        });
+        const text = await res.text();
+        expect(res.status, accept).to.equal(400);
+        expect(res.headers.get('x-request-id')).to.equal(`device-${accept.replace('/', '-')}`);
+        expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
+        expect(res.headers.get('content-security-policy')).to.include("frame-ancestors 'none'");
+        if (accept === 'text/html') {
+          expect(res.headers.get('content-type')).to.match(/^text\/html/);
+          expect(text).to.include('This form has expired').and.include(`device-text-html`);
+        } else {
+          expect(JSON.parse(text)).to.include({ error: 'invalid_request' });
+        }
+      }
+      expect(logs.lines().filter((line) => line.level === 'error' || line.level === 'fatal'), 'error lines').to.deep.equal([]);
     });
   });
 }
