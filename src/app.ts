@@ -12,6 +12,7 @@ import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
 import { publicOrigin } from './http/middleware/public-origin.ts';
 import { rejectNulInput } from './http/middleware/reject-nul.ts';
+import { settleUnreadBody } from './http/middleware/unread-body.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 
 export interface AppDependencies {
@@ -46,6 +47,7 @@ function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
     publicOrigin({ publicUrl: deps.config.publicUrl, trustProxy: deps.config.trustProxy }),
     requestId(),
     accessLog(deps.logger, deps.observers, { mountPath }),
+    settleUnreadBody(),
   ];
 }
 

@@ -32,6 +32,10 @@ export interface ValidationIssue {
   loc: (string | number)[];
   msg: string;
   type: string;
+  /** pydantic's echo of the refused value, where a door shows it. */
+  input?: unknown;
+  /** pydantic's extra context, e.g. `{"error": "…"}` of a `json_invalid`. */
+  ctx?: Record<string, unknown>;
 }
 
 export class ValidationError extends AppError {

@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { InFlight } from './http/middleware/in-flight.ts';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, stdoutFor, type Logger } from './logger.ts';
+import { exitOnUncaught } from './last-resort.ts';
 import { buildDependencies } from './dependencies.ts';
 import { createServerApp } from './server.ts';
 import { ensureInitialAdmin } from './services/admin-bootstrap.ts';
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, destination: stdoutFor(config.env) });
+  exitOnUncaught(logger);
   try {
     const deps = await buildDependencies(config, logger);
     await ensureInitialAdmin(deps, { email: config.admin.email, password: config.admin.password, dataDir: config.dataDir });

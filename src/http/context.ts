@@ -5,6 +5,12 @@ import type { AppError } from '../errors.ts';
 export type ErrorRenderer = (error: AppError) => { status: number; body: unknown; headers?: Record<string, string> };
 
 declare module 'koa' {
+  interface Request {
+    /** The parsed JSON or form body (src/http/middleware/body.ts); `{}` for other content types. */
+    body?: unknown;
+    /** The body's text as received, for JSON and forms. */
+    rawBody?: string;
+  }
   interface DefaultContext {
     requestId: string;
     log: Logger;

@@ -22,7 +22,7 @@ import { logClientAuthFailures, useHashedClientSecrets } from './client-auth.ts'
 import { createProvider, maxAccessTokenTtl, ROUTES } from './provider.ts';
 import { createSessionLink, type SessionLink } from './session-link.ts';
 import { postAsGet } from './post-as-get.ts';
-import { errorMessage, type PageRenderer } from './pages.ts';
+import { errorMessage, renderErrorPage, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
@@ -112,7 +112,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     if (err instanceof StoreUnavailableError || options.isUnavailable(err)) outages.add(ctx);
     else log.error({ err, route: ctx.oidc?.route }, 'oidc-provider server error');
   });
-  // Errors that escape oidc-provider's own handlers; Koa answers them with a bare 500.
+  // Errors that escape even the middleware below (renderEscaped); Koa answers them with a bare 500.
   (provider as unknown as EventEmitter).on('error', (err: unknown) => log.error({ err }, 'oidc-provider unhandled error'));
 
   async function renderPlainError(ctx: Context, status: number, message: string): Promise<void> {
@@ -121,11 +121,42 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     ctx.body = await pages.render('error', { title: 'Sign-in problem', heading: 'This request could not be completed', message, code: undefined });
   }
 
+  /**
+   * An error that escaped oidc-provider's own handlers: Koa would answer a bare text 500 and drop every
+   * header set so far. It gets the provider's error page or JSON instead, with our headers and request id.
+   * One is known and caused by the client: a device form posted without a stored session (no cookie, or
+   * an expired one). The provider's error handler then puts a new form secret in a session that was never
+   * stored, and saving it at the end of the request fails (oidc-provider 9.13); that is the client's
+   * stale form, a 400.
+   */
+  async function renderEscaped(ctx: Context, err: unknown): Promise<void> {
+    const oidcCtx = ctx as unknown as KoaContextWithOIDC;
+    const session = oidcCtx.oidc?.session;
+    const staleForm = session !== undefined && (session as { touched?: boolean }).touched === true && typeof session.exp !== 'number';
+    let out: { error: string; error_description: string };
+    if (staleForm) {
+      ctx.status = 400;
+      out = { error: 'invalid_request', error_description: 'This form has expired. Open the device page again and enter the code shown on your device.' };
+    } else {
+      log.error({ err, route: oidcCtx.oidc?.route }, 'oidc-provider unhandled error');
+      ctx.status = 500;
+      out = { error: 'server_error', error_description: 'Something went wrong on our side. Please try again in a moment.' };
+    }
+    ctx.remove('Content-Length');
+    if (ctx.accepts('json', 'html') === 'html') await renderErrorPage(pages)(oidcCtx, out);
+    else ctx.body = out;
+  }
+
   const headerSets = securityHeaderSets({ https: config.publicUrl.startsWith('https:') });
   // Registered first, so it wraps everything below: it sees the final response of every request.
   provider.use(async (ctx, next) => {
     applySecurityHeaders(ctx.res, isJsonRoute(ctx.path) ? headerSets.api : headerSets.page);
-    await next();
+    try {
+      await next();
+    } catch (err) {
+      await renderEscaped(ctx, err);
+      return;
+    }
     const oidcCtx = ctx as unknown as KoaContextWithOIDC;
     if (outages.has(ctx) && ctx.status >= 500) {
       const out = { error: 'temporarily_unavailable', error_description: 'Service temporarily unavailable' };

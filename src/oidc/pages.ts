@@ -44,6 +44,7 @@ export function renderErrorPage(pages: PageRenderer) {
       heading: out.error === 'server_error' ? 'Something went wrong' : 'This request could not be completed',
       message: errorMessage(out),
       code: out.error,
+      requestId: (ctx as { requestId?: string }).requestId,
     });
   };
 }

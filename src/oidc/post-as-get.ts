@@ -5,10 +5,11 @@
  * POST with a 303 to the same request as a GET: the browser follows it as a top-level navigation,
  * which does carry Lax cookies, and the provider handles it as usual.
  */
-import type { Middleware } from 'koa';
+import coBody from 'co-body';
+import type { Context, Middleware } from 'koa';
 
 const FORM = 'application/x-www-form-urlencoded';
-const BODY_LIMIT_BYTES = 100 * 1024;
+const BODY_LIMIT = '100kb';
 
 export class RequestBodyError extends Error {
   readonly status: number;
@@ -18,16 +19,23 @@ export class RequestBodyError extends Error {
   }
 }
 
-async function readForm(req: AsyncIterable<Buffer | string>): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    size += buffer.length;
-    if (size > BODY_LIMIT_BYTES) throw new RequestBodyError(413, 'Request body too large');
-    chunks.push(buffer);
+/**
+ * The form, read to its limit by the same reader as every other body (co-body). At the limit it stops
+ * without touching the socket: the 413 page is written, then what is left of the body is dropped or the
+ * connection closed (src/http/middleware/unread-body.ts).
+ */
+async function readForm(ctx: Context): Promise<URLSearchParams> {
+  let text: string;
+  try {
+    text = (await coBody.text(ctx, { limit: BODY_LIMIT, encoding: 'utf-8' })) as string;
+  } catch (err) {
+    const { status, type } = err as { status?: number; type?: string };
+    if (status === 413 || type === 'entity.too.large') throw new RequestBodyError(413, 'Request body too large');
+    if (status === 415) throw new RequestBodyError(415, 'Unsupported request body encoding');
+    if (status !== undefined && status >= 400 && status < 500) throw new RequestBodyError(400, 'The request body could not be read.');
+    throw err;
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return new URLSearchParams(text);
 }
 
 /**
@@ -49,7 +57,7 @@ export function postAsGet(
     }
     let form: URLSearchParams;
     try {
-      form = await readForm(ctx.req);
+      form = await readForm(ctx);
     } catch (err) {
       if (!(err instanceof RequestBodyError)) throw err;
       await renderError(ctx, err.status, err.message);

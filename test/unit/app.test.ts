@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -111,6 +111,87 @@ describe('the Koa app (src/app.ts)', () => {
     const res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(res.status).to.equal(413);
     expect(await res.json()).to.deep.equal({ detail: 'Request body too large' });
+  });
+
+  /**
+   * One raw HTTP/1.1 exchange on a connection of its own: everything that came back until the server
+   * closed the connection or `waitMs` passed (then the client closes it), and which of the two happened.
+   */
+  function raw(text: string, options: { destroyAfterWrite?: boolean; waitMs?: number } = {}): Promise<{ response: string; closedByServer: boolean }> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(new URL(base).port), '127.0.0.1');
+      let response = '';
+      let closedByServer = false;
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (response += chunk));
+      socket.on('end', () => (closedByServer = true));
+      socket.on('close', () => resolve({ response, closedByServer }));
+      socket.on('error', reject);
+      const timer = setTimeout(() => socket.destroy(), options.waitMs ?? 1000);
+      socket.on('close', () => clearTimeout(timer));
+      socket.write(text, () => {
+        if (options.destroyAfterWrite) socket.destroy();
+      });
+    });
+  }
+
+  const firstHead = (response: string): string => response.slice(0, response.indexOf('\r\n\r\n'));
+
+  it('drains the rest of an oversized body after its 413 and serves the next request on the same connection', async () => {
+    const big = JSON.stringify({ password: 'x'.repeat(200 * 1024) });
+    const request = `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n${big}`;
+    const { response } = await raw(`${request}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(firstHead(response)).to.match(/^HTTP\/1\.1 413 /).and.not.match(/connection: close/i);
+    expect(response).to.match(/HTTP\/1\.1 200 OK[\s\S]*"status":"ok"/);
+  });
+
+  it('closes the connection after the 413 when the body announced is over 1 MB', async () => {
+    const head = `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n{"a":"`;
+    const { response, closedByServer } = await raw(head + 'x'.repeat(150 * 1024), { waitMs: 5000 });
+    expect(firstHead(response)).to.match(/^HTTP\/1\.1 413 /).and.match(/connection: close/i);
+    expect(closedByServer, 'closed by the server').to.equal(true);
+  });
+
+  it('closes the connection after the 413 of a chunked body, which the reader had started to read (no hanging connection)', async () => {
+    const chunk = 'x'.repeat(16 * 1024);
+    const chunks = Array.from({ length: 10 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
+    const head = 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const { response, closedByServer } = await raw(`${head}5\r\n{"a":\r\n${chunks}`, { waitMs: 5000 });
+    expect(firstHead(response)).to.match(/^HTTP\/1\.1 413 /).and.match(/connection: close/i);
+    expect(closedByServer, 'closed by the server').to.equal(true);
+  });
+
+  it('logs a request whose client went away mid-body with its address, and keeps serving', async () => {
+    logLines.length = 0;
+    await raw('POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: cut-off-request-1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"a":"xx', { destroyAfterWrite: true });
+    const deadline = Date.now() + 5000;
+    while (!logLines.some((line) => line.includes('cut-off-request-1')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = logLines.find((l) => l.includes('cut-off-request-1'));
+    expect(line, 'access line').to.be.a('string');
+    expect(JSON.parse(line!)).to.include({ msg: 'request', ip: '127.0.0.1', url: '/echo' });
+    expect((await fetch(`${base}/healthz`)).status).to.equal(200);
+  });
+
+  it('refuses JSON nested deeper than 32 levels with a 422 json_invalid at the offending bracket; 32 levels pass', async () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    let res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: nested(32) });
+    expect(res.status).to.equal(200);
+    res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ` {"é😀": "[[[", "b": ${nested(32)}}` });
+    expect(res.status).to.equal(422);
+    // The object is level 1, so its 32nd `[` (character 20 + 31, counting the emoji as one, as Python does) is level 33.
+    expect(await res.json()).to.deep.equal({
+      detail: [{ type: 'json_invalid', loc: ['body', 51], msg: 'JSON decode error', input: {}, ctx: { error: 'Nesting deeper than 32 levels' } }],
+    });
+    const started = performance.now();
+    res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: nested(50_000) });
+    expect(res.status).to.equal(422);
+    expect(performance.now() - started).to.be.below(1000);
+  });
+
+  it('still finds a NUL anywhere in a body, and names where', async () => {
+    const res = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":[1,{"b":"x\\u0000"}]}' });
+    expect(res.status).to.equal(422);
+    expect(((await res.json()) as { detail: { loc: unknown[] }[] }).detail[0]!.loc).to.deep.equal(['body', 'a', 1, 'b']);
   });
 
   it('answers an unknown route with 404 JSON', async () => {

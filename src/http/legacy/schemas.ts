@@ -8,6 +8,19 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwor
 import type { SessionListItem } from '../../services/sessions.ts';
 import type { SignedIn } from './operations.ts';
 import { dataReply, request, type Replies, type Reply, type Requests } from './profile.ts';
+import { depthOver } from '../middleware/json-depth.ts';
+
+/** CONTRACT §6: `onboarding_data` at most 16 kB (as JSON) and 8 levels deep (the value itself is level 1). */
+export const ONBOARDING_DATA_LIMITS = { bytes: 16 * 1024, depth: 8 };
+
+/** Free-form onboarding state: bounded, so it can be stored, serialized and read back without a deep walk. */
+const onboardingData = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  if (depthOver(value, ONBOARDING_DATA_LIMITS.depth)) {
+    ctx.addIssue({ code: 'custom', message: `onboarding_data must not nest deeper than ${ONBOARDING_DATA_LIMITS.depth} levels` });
+  } else if (Buffer.byteLength(JSON.stringify(value)) > ONBOARDING_DATA_LIMITS.bytes) {
+    ctx.addIssue({ code: 'custom', message: `onboarding_data must be at most ${ONBOARDING_DATA_LIMITS.bytes} bytes as JSON` });
+  }
+});
 
 export const fields = {
   email: z.email().max(320),
@@ -68,7 +81,7 @@ export const commonRequests: Omit<Requests, 'register' | 'login'> = {
       username: fields.username.nullable().optional(),
       onboarding_completed: z.boolean().optional(),
       onboarding_step: z.int().min(0).max(10_000).nullable().optional(),
-      onboarding_data: z.record(z.string(), z.unknown()).nullable().optional(),
+      onboarding_data: onboardingData.nullable().optional(),
     }),
     (b) => ({
       fullName: b.full_name,

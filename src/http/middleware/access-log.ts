@@ -13,7 +13,9 @@ export type RequestObserver = (ctx: Context, request: FinishedRequest) => void;
 
 /**
  * One line per request, and the observers (metrics), from a single `close` listener: it fires once the
- * response is finished or aborted.
+ * response is finished or aborted. The listener runs outside any request's error handling, where a throw
+ * would end the process: what it needs of the request is read before the request is handled (the socket,
+ * and so the client address, may be gone by the time it fires), and a failing observer is only logged.
  */
 export function accessLog(logger: Logger, observers: readonly RequestObserver[] = [], options: { mountPath?: string } = {}): Middleware {
   const mountPath = options.mountPath ?? '';
@@ -26,14 +28,16 @@ export function accessLog(logger: Logger, observers: readonly RequestObserver[] 
     // The path as the client sent it (a mounted app sees its own part), never the query string, which
     // may carry codes or tokens.
     const path = mountPath + ctx.path;
+    const { ip } = ctx;
     ctx.res.once('close', () => {
-      const seconds = (performance.now() - started) / 1000;
-      access.info(
-        { reqId: ctx.requestId, method: ctx.method, url: path, status: ctx.res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip: ctx.ip },
-        'request',
-      );
-      const finished = { path, seconds };
-      for (const observe of observers) observe(ctx, finished);
+      try {
+        const seconds = (performance.now() - started) / 1000;
+        access.info({ reqId: ctx.requestId, method: ctx.method, url: path, status: ctx.res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip }, 'request');
+        const finished = { path, seconds };
+        for (const observe of observers) observe(ctx, finished);
+      } catch (err) {
+        logger.error({ err, reqId: ctx.requestId }, 'access log: recording a finished request failed');
+      }
     });
     return next();
   };

@@ -4,24 +4,47 @@ import { ValidationError, type ValidationIssue } from '../../errors.ts';
 const NUL = '\u0000';
 const ENCODED_NUL = /%00/i;
 
-/** Where the first NUL is in a parsed body (keys included), walked without recursion: a body may nest deeply. */
-function nulIn(value: unknown, root: (string | number)[]): (string | number)[] | undefined {
-  const pending: [unknown, (string | number)[]][] = [[value, root]];
+/** A value waiting to be looked at, with how it was reached: the path is rebuilt only when a NUL is found. */
+interface Step {
+  value: unknown;
+  key: string | number;
+  parent: Step | undefined;
+}
+
+function pathOf(step: Step): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at: Step | undefined = step; at; at = at.parent) path.push(at.key);
+  return path.reverse();
+}
+
+/**
+ * Where the first NUL is in a parsed body (keys included). Iterative, and linear: each value is visited
+ * once and no path is copied on the way down (a body may nest 32 levels and hold thousands of values).
+ */
+function nulIn(value: unknown, root: string): (string | number)[] | undefined {
+  const pending: Step[] = [{ value, key: root, parent: undefined }];
   while (pending.length) {
-    const [current, at] = pending.pop()!;
+    const step = pending.pop()!;
+    const current = step.value;
     if (typeof current === 'string') {
-      if (current.includes(NUL)) return at;
+      if (current.includes(NUL)) return pathOf(step);
     } else if (Array.isArray(current)) {
-      current.forEach((item, i) => pending.push([item, [...at, i]]));
+      for (let i = 0; i < current.length; i += 1) pending.push({ value: current[i], key: i, parent: step });
     } else if (current !== null && typeof current === 'object') {
       for (const [key, item] of Object.entries(current)) {
-        if (key.includes(NUL)) return at;
-        pending.push([item, [...at, key]]);
+        if (key.includes(NUL)) return pathOf(step);
+        pending.push({ value: item, key, parent: step });
       }
     }
   }
   return undefined;
 }
+
+/**
+ * Whether a body's text can hold a NUL at all: raw, JSON-escaped or percent-encoded. When it cannot (nearly
+ * always), the parsed body is not walked.
+ */
+const mayHoldNul = (raw: string): boolean => raw.includes(NUL) || raw.includes('\\u0000') || ENCODED_NUL.test(raw);
 
 const issue = (loc: (string | number)[]): ValidationIssue => ({ loc, msg: 'Input should not contain NUL characters', type: 'string_pattern_mismatch' });
 
@@ -33,9 +56,10 @@ const issue = (loc: (string | number)[]): ValidationIssue => ({ loc, msg: 'Input
 export function rejectNulInput(): Middleware {
   return async (ctx, next) => {
     if (ENCODED_NUL.test(ctx.path)) throw new ValidationError([issue(['path'])]);
-    const inQuery = ENCODED_NUL.test(ctx.querystring) ? nulIn(ctx.query, ['query']) : undefined;
+    const inQuery = ENCODED_NUL.test(ctx.querystring) ? nulIn(ctx.query, 'query') : undefined;
     if (inQuery) throw new ValidationError([issue(inQuery)]);
-    const inBody = nulIn((ctx.request as { body?: unknown }).body, ['body']);
+    const { body, rawBody } = ctx.request;
+    const inBody = rawBody === undefined || mayHoldNul(rawBody) ? nulIn(body, 'body') : undefined;
     if (inBody) throw new ValidationError([issue(inBody)]);
     await next();
   };
