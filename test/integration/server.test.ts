@@ -90,10 +90,34 @@ describe('the server process (src/main.ts)', function () {
     proc = spawnServer({ NODE_ENV: 'production', PORT: String(await freePort()), DATA_DIR: tempDataDir(), COOKIE_KEYS: 'changeme' });
     expect(await proc.exited).to.equal(1);
     const lines = proc.output().trim().split('\n');
-    expect(lines).to.have.length(3);
+    expect(lines).to.have.length(6);
     expect(lines[0]).to.match(/^configuration error: DATABASE_URL: /);
     expect(lines[1]).to.match(/^configuration error: REDIS_URL: /);
-    expect(lines[2]).to.match(/^configuration error: COOKIE_KEYS: /);
+    expect(lines[2]).to.match(/^configuration error: PUBLIC_URL: required in production/);
+    expect(lines[3]).to.match(/^configuration error: COOKIE_KEYS: /);
+    expect(lines[4]).to.match(/^configuration error: KEY_ENCRYPTION_KEY: required in production/);
+    expect(lines[5]).to.match(/^configuration error: METRICS_TOKEN: required in production/);
+  });
+
+  it('refuses to start in production with a plain-http PUBLIC_URL, repetitive cookie keys or a guessable admin password', async () => {
+    proc = spawnServer({
+      NODE_ENV: 'production',
+      PORT: String(await freePort()),
+      DATA_DIR: tempDataDir(),
+      DATABASE_URL: 'postgres://idp@127.0.0.1:1/idp',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      PUBLIC_URL: 'http://id.example.com',
+      COOKIE_KEYS: 'k'.repeat(32),
+      ADMIN_PASSWORD: 'Password1',
+      KEY_ENCRYPTION_KEY: 'e'.repeat(64),
+      METRICS_TOKEN: 'a-long-enough-scrape-token',
+    });
+    expect(await proc.exited).to.equal(1);
+    expect(proc.output().trim().split('\n')).to.deep.equal([
+      'configuration error: PUBLIC_URL: must be https:// in production (plain http only for localhost or 127.0.0.1)',
+      'configuration error: COOKIE_KEYS: every key must be a random value of at least 32 characters, 16 or more of them distinct',
+      'configuration error: ADMIN_PASSWORD: too easy to guess (strength 0 of 4, at least 3 needed in production)',
+    ]);
   });
 
   it('stops on bad configuration with exit code 1 and one line per bad key', async () => {
