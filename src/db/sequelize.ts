@@ -41,9 +41,14 @@ export function createSequelize(options: CreateSequelizeOptions): Sequelize {
   throw new Error('DATABASE_URL must start with postgres:// or sqlite:');
 }
 
+/**
+ * The SQL text only. Sequelize passes the query's options object after the SQL (and the elapsed time
+ * before it with `benchmark`); that object reaches the connection configuration, password included, so
+ * it is never logged. Bound values (inserts, updates) stay out of the text: logQueryParameters is off.
+ */
 function sqlLogging(logger: DatabaseLogger | undefined): Options['logging'] {
   if (!logger) return false;
-  return (sql: string, timing?: number) => logger.debug({ sql, ms: timing }, 'sql');
+  return (sql: string, timing?: unknown) => logger.debug(typeof timing === 'number' ? { sql, ms: timing } : { sql }, 'sql');
 }
 
 /** `sqlite::memory:` → `:memory:`, `sqlite:data/x.sqlite` → relative path, `sqlite:///abs/x.sqlite` → `/abs/x.sqlite`. */
