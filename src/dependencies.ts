@@ -26,6 +26,7 @@ import { dependencyOf } from './http/metrics.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
+import { securePrivateDir } from './private-files.ts';
 
 export interface Dependencies {
   config: Config;
@@ -79,6 +80,8 @@ export interface BuildOptions {
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
+  // A data folder left by an older version (0755, files 0644) becomes private before anything reads it.
+  securePrivateDir(config.dataDir);
   const sequelize = createSequelize({
     url: config.database.url,
     readUrls: config.database.readUrls,

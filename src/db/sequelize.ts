@@ -5,6 +5,7 @@ import { ConnectionError, Sequelize, Transaction } from 'sequelize';
 import type { Options, ReplicationOptions } from 'sequelize';
 import { ServiceUnavailableError } from '../errors.ts';
 import { serializeSqliteWrites } from './sqlite-writes.ts';
+import { ensurePrivateFile, PRIVATE_DIR_MODE } from '../private-files.ts';
 
 /** The slice of a pino logger this module uses. */
 export interface DatabaseLogger {
@@ -59,8 +60,15 @@ export function sqliteStorage(url: string): string {
   return rest;
 }
 
+const SQLITE_COMPANION_FILES = ['-wal', '-shm', '-journal'];
+
 function createSqlite(storage: string, logging: Options['logging']): Sequelize {
-  if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
+  if (storage !== ':memory:') {
+    // Private before SQLite opens it: the file holds password hashes and signing keys, and SQLite gives its
+    // -wal and -shm files the database file's permissions. A folder that exists already is left as it is.
+    mkdirSync(path.dirname(path.resolve(storage)), { recursive: true, mode: PRIVATE_DIR_MODE });
+    ensurePrivateFile(storage, SQLITE_COMPANION_FILES);
+  }
   const sequelize = new Sequelize({
     dialect: 'sqlite',
     storage,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnServer, waitForStatus, type ServerProcess } from '../helpers/process.ts';
@@ -60,6 +60,63 @@ describe('the server process (src/main.ts)', function () {
     expect(proc.output()).not.to.include('admin-password.txt');
     proc.kill('SIGTERM');
     expect(await proc.exited).to.equal(0);
+  });
+
+  it('keeps the embedded data folder private: folders 0700, every file 0600, also a folder an older version left open', async () => {
+    const dataDir = path.join(tempDataDir(), 'data');
+    const port = await freePort();
+    const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
+    const modes = (dir: string): Record<string, string> => {
+      const out: Record<string, string> = { [path.relative(dataDir, dir) || '.']: mode(dir) };
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) Object.assign(out, modes(full));
+        else out[path.relative(dataDir, full)] = mode(full);
+      }
+      return out;
+    };
+    const start = async (): Promise<ServerProcess> => {
+      proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, COMPAT_PROFILES: '/auth=auth-service' });
+      await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+      return proc;
+    };
+    const signUp = async (name: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/auth/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: name, email: `${name}@example.com`, password: 'a-long-enough-password' }),
+      });
+      expect(res.status).to.equal(200);
+    };
+    const waitForMails = async (count: number) => {
+      const outbox = path.join(dataDir, 'outbox');
+      for (let i = 0; i < 100 && !(existsSync(outbox) && readdirSync(outbox).length >= count); i += 1) await new Promise((r) => setTimeout(r, 100));
+      expect(readdirSync(outbox)).to.have.length(count);
+    };
+
+    let running = await start();
+    await signUp('modes1');
+    await waitForMails(1);
+    const first = modes(dataDir);
+    for (const name of ['idp.sqlite', 'idp.sqlite-wal', 'idp.sqlite-shm', 'cookie-keys.json', 'admin-password.txt']) {
+      expect(first[name], name).to.equal('600');
+    }
+    expect(Object.entries(first).filter(([, m]) => m !== '600' && m !== '700'), 'nothing else').to.deep.equal([]);
+    expect(first['.']).to.equal('700');
+    expect(first.outbox).to.equal('700');
+    running.kill('SIGTERM');
+    expect(await running.exited).to.equal(0);
+
+    // What an older version left: everything readable by anyone.
+    for (const [name, m] of Object.entries(modes(dataDir))) chmodSync(path.join(dataDir, name), m === '700' ? 0o755 : 0o644);
+    running = await start();
+    await signUp('modes2');
+    await waitForMails(2);
+    const again = modes(dataDir);
+    expect(Object.entries(again).filter(([name, m]) => m !== (statSync(path.join(dataDir, name)).isDirectory() ? '700' : '600'))).to.deep.equal([]);
+    expect(again['idp.sqlite-wal']).to.equal('600');
+    running.kill('SIGTERM');
+    expect(await running.exited).to.equal(0);
   });
 
   it('uses PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set, with the given admin', async () => {
