@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { buildDependencies } from './dependencies.ts';
 import { createServerApp } from './server.ts';
 import { ensureInitialAdmin } from './services/admin-bootstrap.ts';
+import { SigningKeySealError } from './db/signing-key-sealing.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -79,6 +80,11 @@ async function main(): Promise<void> {
     }
     logger.info({ port: config.port, issuer: config.issuer }, `listening on http://${config.host}:${config.port}`);
   } catch (err) {
+    if (err instanceof SigningKeySealError) {
+      // A wrong or missing KEY_ENCRYPTION_KEY is a configuration problem: one line naming it, no stack.
+      console.error(`configuration error: ${err.message}`);
+      process.exit(1);
+    }
     logger.fatal({ err }, 'start-up failed');
     console.error(`start-up failed: ${(err as Error).message}`);
     process.exit(1);
