@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -117,6 +118,41 @@ describe('the server process (src/main.ts)', function () {
     expect(again['idp.sqlite-wal']).to.equal('600');
     running.kill('SIGTERM');
     expect(await running.exited).to.equal(0);
+  });
+
+  it('stores the signing keys encrypted with KEY_ENCRYPTION_KEY, and stops with one line under another key or none', async () => {
+    const dataDir = tempDataDir();
+    const port = await freePort();
+    const env = { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir };
+    const key = randomBytes(32).toString('base64');
+    proc = spawnServer({ ...env, KEY_ENCRYPTION_KEY: key });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    const jwks = (await (await fetch(`http://127.0.0.1:${port}/oidc/jwks`)).json()) as { keys: { kid: string }[] };
+    proc.kill('SIGTERM');
+    expect(await proc.exited).to.equal(0);
+    const database = createSequelize({ url: `sqlite:${path.join(dataDir, 'idp.sqlite')}` });
+    try {
+      const [rows] = (await database.query('SELECT kid, private_jwk FROM signing_keys')) as [{ kid: string; private_jwk: string }[], unknown];
+      expect(rows.map((row) => row.kid).sort()).to.deep.equal(jwks.keys.map((k) => k.kid).sort());
+      for (const row of rows) expect(row.private_jwk).to.match(/^enc:v1:/);
+    } finally {
+      await database.close();
+    }
+
+    for (const [other, message] of [
+      [randomBytes(32).toString('hex'), /^configuration error: KEY_ENCRYPTION_KEY: signing key \S+ was sealed with a different KEY_ENCRYPTION_KEY \(key id [\w-]+; the configured key has id [\w-]+\)$/],
+      ['', /^configuration error: KEY_ENCRYPTION_KEY: signing key \S+ is stored encrypted, but KEY_ENCRYPTION_KEY is not set$/],
+    ] as const) {
+      proc = spawnServer({ ...env, KEY_ENCRYPTION_KEY: other });
+      expect(await proc.exited).to.equal(1);
+      expect(proc.output().trim().split('\n'), proc.output()).to.have.length(1);
+      expect(proc.output().trim()).to.match(message);
+    }
+
+    // The right key again: it starts, with the same keys.
+    proc = spawnServer({ ...env, KEY_ENCRYPTION_KEY: key });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(await (await fetch(`http://127.0.0.1:${port}/oidc/jwks`)).json()).to.deep.equal(jwks);
   });
 
   it('uses PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set, with the given admin', async () => {
