@@ -64,8 +64,10 @@ setTimeout(() => log.info('done'), 1500);`);
     logs.logger.error({ err: new Error('connect to redis://:r3dis-pass@cache:6379 failed') }, 'could not reach smtps://mailer:Sm7p:pw@smtp.example.com:465');
     logs.logger.info({ options: { replication: { write: { url: 'postgresql://u:nested-pw@h/d' } } } }, 'deep');
     logs.logger.info({ issuer: 'https://id.example.com:8443/oidc', url: 'http://user@host/path' }, 'no credentials here');
+    // The access log's child logger skips the redaction pass, not this one.
+    logs.logger.child({}, { redact: [] }).info({ url: 'redis://default:child-pw@cache:6379/0' }, 'child');
     const text = logs.text();
-    for (const secret of ['pg-Secret', 'r3dis-pass', 'Sm7p:pw', 'nested-pw']) expect(text, secret).not.to.include(secret);
+    for (const secret of ['pg-Secret', 'r3dis-pass', 'Sm7p:pw', 'nested-pw', 'child-pw']) expect(text, secret).not.to.include(secret);
     const [first, second, third, fourth] = logs.lines();
     expect(first).to.include({ url: 'postgres://idp:[redacted]@db.internal:5432/idp' });
     expect(second!.msg).to.equal('could not reach smtps://mailer:[redacted]@smtp.example.com:465');
