@@ -4,7 +4,7 @@
  * one-time links. Folders are 0700 and files 0600 whatever the umask, and a folder made by an older version
  * (0755 and 0644) is brought to those modes at start.
  */
-import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -22,7 +22,7 @@ function setMode(target: string, mode: number, current: number): void {
 /** Creates `dir` (and its missing parents) 0700; an existing `dir` is set to 0700, its parents are left alone. */
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  setMode(dir, PRIVATE_DIR_MODE, lstatSync(dir).mode);
+  setMode(dir, PRIVATE_DIR_MODE, statSync(dir).mode);
 }
 
 /** Writes `data` to `file` in a private folder; the file is 0600 before anything is written, even if it existed. */
@@ -54,14 +54,15 @@ export function ensurePrivateFile(file: string, suffixes: readonly string[] = []
 }
 
 /**
- * Sets `dir` and every folder in it to 0700 and every file to 0600; symbolic links are left alone (their
- * targets are not ours to change). Nothing happens when `dir` does not exist.
+ * Sets `dir` and every folder in it to 0700 and every file to 0600. `dir` itself may be a symbolic link to
+ * the real folder; links inside it are left alone (their targets are not ours to change). Nothing happens
+ * when `dir` does not exist.
  */
 export function securePrivateDir(dir: string): void {
   const walk = (current: string, depth: number): void => {
     let stats;
     try {
-      stats = lstatSync(current);
+      stats = depth === 0 ? statSync(current) : lstatSync(current);
     } catch (err) {
       if (missing(err)) return;
       throw err;
