@@ -30,8 +30,9 @@ export interface SecretBox {
   isSealed(value: string): boolean;
 }
 
+/** True for a value sealed by this or any later format version (`enc:v<N>:`), never for plaintext. */
 export function isSealed(value: string): boolean {
-  return value.startsWith(SEALED_PREFIX);
+  return /^enc:v\d+:/.test(value);
 }
 
 const derive = (key: Buffer, info: string, length: number): Buffer => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, length));
@@ -56,6 +57,7 @@ export function createSecretBox(keyEncryptionKey: Buffer): SecretBox {
 
     open(sealed, context) {
       if (!isSealed(sealed)) throw new SecretBoxError('not a sealed value');
+      if (!sealed.startsWith(SEALED_PREFIX)) throw new SecretBoxError(`sealed in a format this version cannot read (${sealed.split(':', 2).join(':')})`);
       const [sealedKeyId, iv, tag, ciphertext, ...rest] = sealed.slice(SEALED_PREFIX.length).split(':');
       if (ciphertext === undefined || rest.length > 0) throw new SecretBoxError('malformed sealed value');
       if (sealedKeyId !== keyId) {

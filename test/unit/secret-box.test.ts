@@ -34,6 +34,9 @@ describe('secret box (src/services/secret-box.ts)', () => {
     expect(() => box.open([...parts.slice(0, 5), flipped.toString('base64url')].join(':'), 'signing-key:k1')).to.throw(SecretBoxError, /does not decrypt/);
     expect(() => box.open(`${SEALED_PREFIX}${box.keyId}:short`, 'signing-key:k1')).to.throw(SecretBoxError, /malformed/);
     expect(() => box.open(jwk, 'signing-key:k1')).to.throw(SecretBoxError, /not a sealed value/);
+    // A later format is recognised as sealed (never sealed again as if it were plaintext), and named.
+    expect(isSealed('enc:v2:abc:def')).to.equal(true);
+    expect(() => box.open('enc:v2:abc:def', 'signing-key:k1')).to.throw(SecretBoxError, /format this version cannot read \(enc:v2\)/);
   });
 
   it('refuses a key shorter than 32 bytes', () => {
