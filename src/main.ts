@@ -80,9 +80,11 @@ async function main(): Promise<void> {
     }
     logger.info({ port: config.port, issuer: config.issuer }, `listening on http://${config.host}:${config.port}`);
   } catch (err) {
-    if (err instanceof SigningKeySealError) {
-      // A wrong or missing KEY_ENCRYPTION_KEY is a configuration problem: one line naming it, no stack.
-      console.error(`configuration error: ${err.message}`);
+    // A wrong or missing KEY_ENCRYPTION_KEY is a configuration problem: one line naming it, no stack (also when
+    // migration 0008 met it, which umzug wraps).
+    const keyProblem = [err, (err as { cause?: unknown }).cause].find((e) => e instanceof SigningKeySealError);
+    if (keyProblem) {
+      console.error(`configuration error: ${(keyProblem as Error).message}`);
       process.exit(1);
     }
     logger.fatal({ err }, 'start-up failed');
