@@ -83,8 +83,10 @@ export interface BuildOptions {
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
-  // A data folder left by an older version (0755, files 0644) becomes private before anything reads it.
-  securePrivateDir(config.dataDir);
+  // A data folder left by an older version (0755, files 0644) becomes private before anything reads it. A
+  // configuration that keeps nothing there (PostgreSQL, COOKIE_KEYS, SMTP) does not touch it.
+  const usesDataDir = config.database.embedded || !config.cookieKeys || !config.mail.smtpUrl;
+  if (usesDataDir) securePrivateDir(config.dataDir);
   const secretBox = config.keyEncryptionKey ? createSecretBox(config.keyEncryptionKey) : undefined;
   const sequelize = createSequelize({
     url: config.database.url,
