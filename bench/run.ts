@@ -251,7 +251,7 @@ async function runDefault(dir: string): Promise<void> {
     await bare.proc.stop();
   }
   rss.stop();
-  const heap = await heapFigures(productUrl);
+  const heap = await heapFigures(productUrl, env.config.metricsToken);
   await product.stop();
 
   const rows = measured.map((entry) => entry.row);
@@ -288,9 +288,10 @@ async function runDefault(dir: string): Promise<void> {
 }
 
 /** The server's V8 heap as its own /metrics reports it (used / total, MB): how close it runs to its limit. */
-async function heapFigures(productUrl: string): Promise<string> {
+async function heapFigures(productUrl: string, metricsToken: string | undefined): Promise<string> {
   try {
-    const text = await (await fetch(`${productUrl}/metrics`)).text();
+    const headers: Record<string, string> = metricsToken ? { authorization: `Bearer ${metricsToken}` } : {};
+    const text = await (await fetch(`${productUrl}/metrics`, { headers })).text();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
     return `${value('idp_nodejs_heap_size_used_bytes').toFixed(0)} MB used of ${value('idp_nodejs_heap_size_total_bytes').toFixed(0)} MB`;
   } catch (err) {

@@ -6,6 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { passwordScore } from './services/password-strength.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -49,6 +50,20 @@ const resources = z
   })
   .pipe(z.record(z.url(), z.object({ scope: z.string().min(1), accessTokenTTL: z.coerce.number().int().positive().optional() })));
 
+/** 32+ bytes as hex (64+ hex digits) or base64/base64url (44+ characters); hex is tried first. */
+const keyEncryptionKey = z.string().trim().transform((value, ctx) => {
+  const bytes = /^(?:[0-9a-fA-F]{2})+$/.test(value)
+    ? Buffer.from(value, 'hex')
+    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(value)
+      ? Buffer.from(value, 'base64')
+      : undefined;
+  if (!bytes || bytes.length < 32) {
+    ctx.addIssue({ code: 'custom', message: 'expected 32 or more random bytes as base64 or hex (e.g. `openssl rand -base64 32`)' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Raw keys as they appear in the environment and in config/*.json. */
@@ -82,6 +97,7 @@ const schema = z.object({
   ARGON2_PARALLELISM: int(1, 64),
   WORKERS: int(1, 64),
   METRICS_TOKEN: optionalString,
+  KEY_ENCRYPTION_KEY: keyEncryptionKey.optional(),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -110,6 +126,8 @@ export interface Config {
   hashThreads: number;
   workers: number;
   metricsToken?: string;
+  /** Encrypts private signing keys (and later other secrets) at rest; required in production. */
+  keyEncryptionKey?: Buffer;
 }
 
 export class ConfigError extends Error {
@@ -203,8 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     hashThreads: threadpool.data,
     workers: raw.WORKERS,
     metricsToken: raw.METRICS_TOKEN,
+    keyEncryptionKey: raw.KEY_ENCRYPTION_KEY,
   };
-  const productionProblems = config.env === 'production' ? productionChecks(config) : [];
+  const productionProblems = config.env === 'production' ? productionChecks(config, raw) : [];
   if (productionProblems.length) throw new ConfigError(productionProblems);
   return config;
 }
@@ -212,16 +231,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
 /** Secrets that must never be used in production: too short, or well-known examples. */
 const WEAK_SECRETS = new Set(['changeme', 'change-me', 'secret', 'password', 'development', 'dev', 'test', 'some secret']);
 
-function productionChecks(config: Config): string[] {
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1']);
+// zxcvbn's scale: 3 is "safely unguessable: moderate protection from offline slow-hash scenario".
+const MIN_ADMIN_PASSWORD_SCORE = 3;
+const MIN_DISTINCT_COOKIE_KEY_CHARACTERS = 16;
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+function productionChecks(config: Config, raw: Raw): string[] {
   const problems: string[] = [];
   if (config.database.embedded) problems.push('DATABASE_URL: the embedded SQLite database is not allowed in production; set postgres://…');
   if (config.redis.embedded) problems.push('REDIS_URL: the in-process store is not allowed in production; set REDIS_URL or REDIS_CLUSTER_NODES');
-  if (!config.cookieKeys?.length) problems.push('COOKIE_KEYS: required in production (comma-separated random keys, 32+ characters each)');
-  else if (config.cookieKeys.some((k) => k.length < 32 || WEAK_SECRETS.has(k.toLowerCase()))) {
-    problems.push('COOKIE_KEYS: every key must be a random value of at least 32 characters');
+  if (!raw.PUBLIC_URL) problems.push('PUBLIC_URL: required in production (the https:// address clients use)');
+  else if (new URL(config.publicUrl).protocol !== 'https:' && !LOCAL_HOSTS.has(new URL(config.publicUrl).hostname)) {
+    problems.push('PUBLIC_URL: must be https:// in production (plain http only for localhost or 127.0.0.1)');
   }
-  if (config.admin.password && WEAK_SECRETS.has(config.admin.password.toLowerCase())) {
-    problems.push('ADMIN_PASSWORD: a default or well-known password is not allowed in production');
+  if (!config.cookieKeys?.length) problems.push('COOKIE_KEYS: required in production (comma-separated random keys, 32+ characters each)');
+  else if (config.cookieKeys.some((k) => k.length < 32 || new Set(k).size < MIN_DISTINCT_COOKIE_KEY_CHARACTERS || WEAK_SECRETS.has(k.toLowerCase()))) {
+    problems.push(`COOKIE_KEYS: every key must be a random value of at least 32 characters, ${MIN_DISTINCT_COOKIE_KEY_CHARACTERS} or more of them distinct`);
+  }
+  if (config.admin.password) {
+    const score = passwordScore(config.admin.password, [config.admin.email ?? '', 'admin', 'administrator', 'idp']);
+    if (score < MIN_ADMIN_PASSWORD_SCORE) {
+      problems.push(`ADMIN_PASSWORD: too easy to guess (strength ${score} of 4, at least ${MIN_ADMIN_PASSWORD_SCORE} needed in production)`);
+    }
+  }
+  if (!config.keyEncryptionKey) {
+    problems.push('KEY_ENCRYPTION_KEY: required in production (32+ random bytes, base64 or hex, e.g. `openssl rand -base64 32`)');
+  }
+  if (!config.metricsToken) problems.push('METRICS_TOKEN: required in production (the bearer token that /metrics asks for)');
+  else if (config.metricsToken.length < MIN_METRICS_TOKEN_LENGTH || WEAK_SECRETS.has(config.metricsToken.toLowerCase())) {
+    problems.push(`METRICS_TOKEN: must be a random value of at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
   }
   if (config.argon2.memoryCost < 19_456 || config.argon2.timeCost < 2) {
     problems.push('ARGON2_MEMORY_KIB/ARGON2_TIME_COST: below OWASP minimum (19456 KiB, t=2) in production');

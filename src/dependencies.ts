@@ -12,6 +12,7 @@ import type { Store } from './store/store.ts';
 import { createMemoryStore } from './store/memory-store.ts';
 import { createRedisStore } from './store/redis-store.ts';
 import { createKeyService, type KeyService } from './services/keys.ts';
+import { createSecretBox, type SecretBox } from './services/secret-box.ts';
 import { createPasswordService, type PasswordHashingOptions, type PasswordService } from './services/passwords.ts';
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
 import { createAccountServices, type AccountServices } from './services/account-services.ts';
@@ -27,6 +28,7 @@ import { dependencyOf } from './http/metrics.ts';
 import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
+import { securePrivateDir } from './private-files.ts';
 
 export interface Dependencies {
   config: Config;
@@ -35,6 +37,8 @@ export interface Dependencies {
   models: Models;
   store: Store;
   keys: KeyService;
+  /** Seals secrets at rest with KEY_ENCRYPTION_KEY; undefined when the key is not set (outside production). */
+  secretBox?: SecretBox;
   passwords: PasswordService;
   /** Account, session, token, mail and audit services shared by every door. */
   accounts: AccountServices['accounts'];
@@ -88,6 +92,11 @@ export interface BuildOptions {
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
+  // A data folder left by an older version (0755, files 0644) becomes private before anything reads it. A
+  // configuration that keeps nothing there (PostgreSQL, COOKIE_KEYS, SMTP) does not touch it.
+  const usesDataDir = config.database.embedded || !config.cookieKeys || !config.mail.smtpUrl;
+  if (usesDataDir) securePrivateDir(config.dataDir);
+  const secretBox = config.keyEncryptionKey ? createSecretBox(config.keyEncryptionKey) : undefined;
   const sequelize = createSequelize({
     url: config.database.url,
     readUrls: config.database.readUrls,
@@ -105,7 +114,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       // replicas those reads would go to a replica that may not have it yet, so they run on the primary alone.
       const primary = config.database.readUrls.length ? createSequelize({ url: config.database.url, poolMax: 2 }) : sequelize;
       try {
-        await runMigrations(primary);
+        await runMigrations(primary, { sealer: secretBox });
       } finally {
         if (primary !== sequelize) await primary.close();
       }
@@ -118,6 +127,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       models,
       // JWTs signed by a key: access tokens (resource ones included) and ID tokens; refresh tokens are opaque.
       maxTokenTtlSeconds: maxAccessTokenTtl(config),
+      secretBox,
     });
     await keys.ensureKeys();
     // Loaded once for both doors, so legacy tokens and oidc-provider sign with the same keys even if a
@@ -177,7 +187,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -5,14 +5,26 @@ export type { Logger };
 
 /**
  * Paths that may hold secrets anywhere a log call puts them. pino replaces them with "[redacted]",
- * so a careless `log.info({ body })` cannot leak a password or a token.
+ * so a careless `log.info({ body })` cannot leak a password or a token. `code` is an OAuth authorization
+ * code only in a request's query, body or parameters; elsewhere (an exit code, an error code) it is logged.
  */
 const REDACT = [
   'password', '*.password', '*.*.password', 'new_password', '*.new_password', 'current_password', '*.current_password',
   'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'id_token', '*.id_token',
-  'client_secret', '*.client_secret', 'code', '*.code', 'cookieKeys', '*.cookieKeys',
+  'client_secret', '*.client_secret', 'code_verifier', '*.code_verifier', 'cookieKeys', '*.cookieKeys',
+  'keyEncryptionKey', '*.keyEncryptionKey', 'metricsToken', '*.metricsToken',
+  'query.code', '*.query.code', 'body.code', '*.body.code', 'params.code', '*.params.code',
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie',
 ];
+
+// user:password@ in any URL (postgres://, redis://, smtp://, https://), wherever a line has one: in a message,
+// an error's text, a logged option. Percent-encoding keeps '@', '/' and spaces out of a password in a URL.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/"'\\]*:)[^\s@/"'\\]+@/gi;
+
+/** The finished line, with the password of every URL in it replaced. */
+export function redactUrlCredentials(line: string): string {
+  return line.includes('://') ? line.replace(URL_CREDENTIALS, '$1[redacted]@') : line;
+}
 
 /**
  * Standard output, written in batches: a line waits until 4 kB have gathered or 100 ms have passed, and
@@ -48,6 +60,7 @@ export function createLogger(options: { level: string; destination?: Destination
       level: options.level,
       base: options.base ?? { pid: process.pid },
       redact: { paths: REDACT, censor: '[redacted]' },
+      hooks: { streamWrite: redactUrlCredentials },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

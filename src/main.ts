@@ -11,6 +11,7 @@ import { exitOnUncaught } from './last-resort.ts';
 import { buildDependencies } from './dependencies.ts';
 import { createServerApp } from './server.ts';
 import { ensureInitialAdmin } from './services/admin-bootstrap.ts';
+import { SigningKeySealError } from './db/signing-key-sealing.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -83,6 +84,13 @@ async function main(): Promise<void> {
     // Where a person goes next, in the words of the URLs they will type.
     logger.info(`open ${config.publicUrl}/ in a browser; admin console ${config.publicUrl}/admin; OpenID Connect issuer ${config.issuer}`);
   } catch (err) {
+    // A wrong or missing KEY_ENCRYPTION_KEY is a configuration problem: one line naming it, no stack (also when
+    // migration 0008 met it, which umzug wraps).
+    const keyProblem = [err, (err as { cause?: unknown }).cause].find((e) => e instanceof SigningKeySealError);
+    if (keyProblem) {
+      console.error(`configuration error: ${(keyProblem as Error).message}`);
+      process.exit(1);
+    }
     logger.fatal({ err }, 'start-up failed');
     console.error(`start-up failed: ${(err as Error).message}`);
     process.exit(1);

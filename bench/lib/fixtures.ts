@@ -80,6 +80,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    METRICS_TOKEN: randomBytes(24).toString('base64url'),
     DATA_DIR: path.join(dir, 'data'),
     LOG_LEVEL: 'info',
     // Load comes from 127.0.0.1 only; behind a proxy, per-IP login limits see the clients' addresses.

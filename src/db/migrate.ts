@@ -7,10 +7,17 @@ import * as createMemberships from './migrations/0004-create-memberships.ts';
 import * as createSigningKeys from './migrations/0005-create-signing-keys.ts';
 import * as createOidcClients from './migrations/0006-create-oidc-clients.ts';
 import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
+import * as encryptSigningKeys from './migrations/0008-encrypt-signing-keys.ts';
+import type { Sealer } from './signing-key-sealing.ts';
+
+/** What a migration may need beyond the schema: the secret box when KEY_ENCRYPTION_KEY is set. */
+export interface MigrationContext {
+  sealer?: Sealer;
+}
 
 export interface MigrationModule {
-  up(queryInterface: QueryInterface): Promise<void>;
-  down(queryInterface: QueryInterface): Promise<void>;
+  up(queryInterface: QueryInterface, context?: MigrationContext): Promise<void>;
+  down(queryInterface: QueryInterface, context?: MigrationContext): Promise<void>;
 }
 
 /**
@@ -26,16 +33,17 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0005-create-signing-keys', createSigningKeys],
   ['0006-create-oidc-clients', createOidcClients],
   ['0007-create-audit-events', createAuditEvents],
+  ['0008-encrypt-signing-keys', encryptSigningKeys],
 ];
 
 export type Migrator = Umzug<QueryInterface>;
 
-export function createMigrator(sequelize: Sequelize): Migrator {
+export function createMigrator(sequelize: Sequelize, extra: MigrationContext = {}): Migrator {
   return new Umzug<QueryInterface>({
     migrations: MIGRATIONS.map(([name, migration]) => ({
       name,
-      up: ({ context }) => migration.up(context),
-      down: ({ context }) => migration.down(context),
+      up: ({ context }) => migration.up(context, extra),
+      down: ({ context }) => migration.down(context, extra),
     })),
     context: sequelize.getQueryInterface(),
     storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
@@ -44,9 +52,9 @@ export function createMigrator(sequelize: Sequelize): Migrator {
 }
 
 /** Applies pending migrations and returns their names (empty when the schema is current). */
-export async function runMigrations(sequelize: Sequelize): Promise<string[]> {
+export async function runMigrations(sequelize: Sequelize, extra: MigrationContext = {}): Promise<string[]> {
   return withMigrationLock(sequelize, async () => {
-    const applied = await createMigrator(sequelize).up();
+    const applied = await createMigrator(sequelize, extra).up();
     return applied.map((migration) => migration.name);
   });
 }

@@ -5,6 +5,7 @@ import { ConnectionError, Sequelize, Transaction } from 'sequelize';
 import type { Options, ReplicationOptions } from 'sequelize';
 import { ServiceUnavailableError } from '../errors.ts';
 import { serializeSqliteWrites } from './sqlite-writes.ts';
+import { ensurePrivateFile, PRIVATE_DIR_MODE } from '../private-files.ts';
 
 /** The slice of a pino logger this module uses. */
 export interface DatabaseLogger {
@@ -41,9 +42,14 @@ export function createSequelize(options: CreateSequelizeOptions): Sequelize {
   throw new Error('DATABASE_URL must start with postgres:// or sqlite:');
 }
 
+/**
+ * The SQL text only. Sequelize passes the query's options object after the SQL (and the elapsed time
+ * before it with `benchmark`); that object reaches the connection configuration, password included, so
+ * it is never logged. Bound values (inserts, updates) stay out of the text: logQueryParameters is off.
+ */
 function sqlLogging(logger: DatabaseLogger | undefined): Options['logging'] {
   if (!logger) return false;
-  return (sql: string, timing?: number) => logger.debug({ sql, ms: timing }, 'sql');
+  return (sql: string, timing?: unknown) => logger.debug(typeof timing === 'number' ? { sql, ms: timing } : { sql }, 'sql');
 }
 
 /** `sqlite::memory:` → `:memory:`, `sqlite:data/x.sqlite` → relative path, `sqlite:///abs/x.sqlite` → `/abs/x.sqlite`. */
@@ -54,8 +60,15 @@ export function sqliteStorage(url: string): string {
   return rest;
 }
 
+const SQLITE_COMPANION_FILES = ['-wal', '-shm', '-journal'];
+
 function createSqlite(storage: string, logging: Options['logging']): Sequelize {
-  if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
+  if (storage !== ':memory:') {
+    // Private before SQLite opens it: the file holds password hashes and signing keys, and SQLite gives its
+    // -wal and -shm files the database file's permissions. A folder that exists already is left as it is.
+    mkdirSync(path.dirname(path.resolve(storage)), { recursive: true, mode: PRIVATE_DIR_MODE });
+    ensurePrivateFile(storage, SQLITE_COMPANION_FILES);
+  }
   const sequelize = new Sequelize({
     dialect: 'sqlite',
     storage,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writePrivateFile } from '../private-files.ts';
 import type { Logger } from '../logger.ts';
 import type { Models } from '../db/models/index.ts';
 import type { AccountService } from './accounts.ts';
@@ -42,8 +42,7 @@ export async function ensureInitialAdmin(
     deps.logger.info({ email }, 'created the admin account from ADMIN_EMAIL / ADMIN_PASSWORD');
     return;
   }
-  mkdirSync(options.dataDir, { recursive: true });
   const file = path.join(options.dataDir, ADMIN_PASSWORD_FILE);
-  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  writePrivateFile(file, `${password}\n`);
   deps.logger.warn({ email, passwordFile: file }, `created the admin account ${email}; its one-time password is in ${file} (sign in and change it, then delete the file)`);
 }

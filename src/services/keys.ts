@@ -8,6 +8,8 @@ import type { Transaction } from 'sequelize';
 import type { Models } from '../db/models/index.ts';
 import { SIGNING_ALGS } from '../db/models/signing-key.ts';
 import type { SigningAlg } from '../db/models/signing-key.ts';
+import { openSigningKey, sealSigningKeys, signingKeyContext } from '../db/signing-key-sealing.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export type { SigningAlg };
 
@@ -27,7 +29,10 @@ export interface KeySet {
 }
 
 export interface KeyService {
-  /** Creates one key per algorithm that has none (so an empty table gets ES256 and RS256). Idempotent. */
+  /**
+   * Creates one key per algorithm that has none (so an empty table gets ES256 and RS256) and, with a secret
+   * box, seals the keys still stored in plaintext. Idempotent.
+   */
   ensureKeys(): Promise<void>;
   /** Reads the key set; marks keys replaced since the last load as superseded. */
   load(): Promise<KeySet>;
@@ -39,6 +44,8 @@ export interface KeyServiceOptions {
   models: Pick<Models, 'SigningKey'>;
   /** Longest lifetime of any JWT a key signs: an old key stays published this long after it is replaced. */
   maxTokenTtlSeconds: number;
+  /** KEY_ENCRYPTION_KEY's box: private keys are stored sealed with it, and read back through it. */
+  secretBox?: SecretBox;
   now?: () => Date;
 }
 
@@ -112,6 +119,8 @@ async function generateJwk(alg: SigningAlg): Promise<JWK & { kid: string }> {
 export function createKeyService(options: KeyServiceOptions): KeyService {
   const { SigningKey } = options.models;
   const now = options.now ?? (() => new Date());
+  const { secretBox } = options;
+  const readJwk = (row: { kid: string; privateJwk: string }): JWK => JSON.parse(openSigningKey(row, secretBox)) as JWK;
 
   async function addKey(alg: SigningAlg, transaction?: Transaction): Promise<string> {
     const jwk = await generateJwk(alg);
@@ -119,7 +128,9 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     // Strictly after the newest key of its algorithm, so "newest signs" never depends on a tie.
     const at = now();
     const createdAt = newest && newest.createdAt.getTime() >= at.getTime() ? new Date(newest.createdAt.getTime() + 1) : at;
-    await SigningKey.create({ kid: jwk.kid, alg, privateJwk: JSON.stringify(jwk), createdAt, supersededAt: null }, { transaction });
+    const json = JSON.stringify(jwk);
+    const privateJwk = secretBox ? secretBox.seal(json, signingKeyContext(jwk.kid)) : json;
+    await SigningKey.create({ kid: jwk.kid, alg, privateJwk, createdAt, supersededAt: null }, { transaction });
     return jwk.kid;
   }
 
@@ -137,6 +148,7 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
           const existing = await SigningKey.count({ where: { alg }, transaction });
           if (existing === 0) await addKey(alg, transaction);
         }
+        if (secretBox) await sealSigningKeys(sequelize, secretBox, transaction);
       });
     },
 
@@ -151,11 +163,11 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
           { where: { kid: plan.toSupersede.map((key) => key.kid), supersededAt: null } },
         );
       }
-      const jwks = plan.published.map((row) => JSON.parse(row.privateJwk) as JWK);
+      const jwks = plan.published.map(readJwk);
       const signing = {} as Record<SigningAlg, SigningKeyHandle>;
       for (const alg of SIGNING_ALGS) {
         const row = plan.current[alg];
-        const key = await importJWK(JSON.parse(row.privateJwk) as JWK, alg);
+        const key = await importJWK(readJwk(row), alg);
         signing[alg] = { kid: row.kid, alg, key: key as CryptoKey };
       }
       return { signing, jwks: { keys: jwks }, publicJwks: { keys: jwks.map(publicJwk) } };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { writePrivateFile } from '../private-files.ts';
 
 /**
  * Cookie keys for the embedded default: generated once and kept under the data folder, so sessions
@@ -13,8 +14,7 @@ export function loadOrCreateCookieKeys(dataDir: string): string[] {
     const keys: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (Array.isArray(keys) && keys.length && keys.every((k) => typeof k === 'string' && k.length >= 32)) return keys as string[];
   }
-  mkdirSync(dataDir, { recursive: true });
   const keys = [randomBytes(32).toString('base64url')];
-  writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  writePrivateFile(file, JSON.stringify(keys));
   return keys;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,39 @@ describe('CLI (npm run cli)', () => {
     }
     const es = await cli(['keys:rotate', '--alg', 'ES256'], env);
     expect(es.code, es.stderr).to.equal(0);
+  });
+
+  it('migrate with KEY_ENCRYPTION_KEY encrypts signing keys left in plaintext; keys:rotate adds encrypted ones; a wrong key is one line', async function () {
+    this.timeout(120_000);
+    const key = randomBytes(32).toString('base64');
+    expect((await cli(['migrate'], env)).code).to.equal(0);
+    expect((await cli(['keys:rotate'], env)).code, 'two plaintext keys, added without the key').to.equal(0);
+    const stored = async () => {
+      const sequelize = createSequelize({ url: env.DATABASE_URL as string });
+      try {
+        return (await initModels(sequelize).SigningKey.findAll({ order: [['kid', 'ASC']] })).map((row) => row.privateJwk);
+      } finally {
+        await sequelize.close();
+      }
+    };
+    expect((await stored()).every((jwk) => jwk.startsWith('{'))).to.equal(true);
+
+    const sealing = await cli(['migrate'], { ...env, KEY_ENCRYPTION_KEY: key });
+    expect(sealing.code, sealing.stderr).to.equal(0);
+    expect(sealing.stdout).to.contain('encrypted 2 signing key(s) with KEY_ENCRYPTION_KEY');
+    const sealed = await stored();
+    expect(sealed.every((jwk) => jwk.startsWith('enc:v1:'))).to.equal(true);
+    const again = await cli(['migrate'], { ...env, KEY_ENCRYPTION_KEY: key });
+    expect(again.stdout).not.to.contain('encrypted');
+    expect(await stored()).to.deep.equal(sealed);
+
+    expect((await cli(['keys:rotate', '--alg', 'ES256'], { ...env, KEY_ENCRYPTION_KEY: key })).code).to.equal(0);
+    expect((await stored()).filter((jwk) => jwk.startsWith('enc:v1:'))).to.have.length(3);
+
+    const wrong = await cli(['migrate'], { ...env, KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex') });
+    expect(wrong.code).to.equal(1);
+    expect(wrong.stderr.trim().split('\n'), wrong.stderr).to.have.length(1);
+    expect(wrong.stderr).to.match(/^error: KEY_ENCRYPTION_KEY: signing key \S+ was sealed with a different KEY_ENCRYPTION_KEY/);
   });
 
   it('an unknown command exits 1 with one line', async () => {

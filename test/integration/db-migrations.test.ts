@@ -5,6 +5,8 @@ import type { ModelStatic, Model } from 'sequelize';
 import { MIGRATIONS, createMigrator, runMigrations } from '../../src/db/migrate.ts';
 import { initModels } from '../../src/db/models/index.ts';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { randomBytes } from 'node:crypto';
+import { createSecretBox } from '../../src/services/secret-box.ts';
 
 const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'roles', 'signing_keys', 'user_roles', 'users'];
 
@@ -83,6 +85,40 @@ describe('migrations', () => {
         await runMigrations(db.sequelize);
         expect(await tableNames(db)).to.deep.equal(TABLES);
       });
+    });
+  }
+
+  for (const kind of DATABASE_KINDS) {
+    it(`0008 encrypts the plaintext signing keys when KEY_ENCRYPTION_KEY is given, and undoing it decrypts them (${kind})`, async function () {
+      const db = await createTestDatabase(kind, { migrate: false, mocha: this });
+      try {
+        await createMigrator(db.sequelize).up({ to: '0007-create-audit-events' });
+        const plaintext = [
+          { kid: 'k-es', alg: 'ES256', jwk: JSON.stringify({ kty: 'EC', kid: 'k-es', d: 'private-es' }) },
+          { kid: 'k-rs', alg: 'RS256', jwk: JSON.stringify({ kty: 'RSA', kid: 'k-rs', d: 'private-rs' }) },
+        ];
+        for (const key of plaintext) {
+          await db.sequelize.query('INSERT INTO signing_keys (kid, alg, private_jwk, created_at) VALUES ($1, $2, $3, $4)', {
+            bind: [key.kid, key.alg, key.jwk, new Date()],
+          });
+        }
+        const rows = async () => ((await db.sequelize.query('SELECT kid, private_jwk FROM signing_keys ORDER BY kid')) as [{ kid: string; private_jwk: string }[], unknown])[0];
+        const box = createSecretBox(randomBytes(32));
+
+        expect(await runMigrations(db.sequelize, { sealer: box })).to.deep.equal(['0008-encrypt-signing-keys']);
+        const sealed = await rows();
+        expect(sealed.map((row) => row.private_jwk.startsWith('enc:v1:'))).to.deep.equal([true, true]);
+        expect(sealed.map((row) => box.open(row.private_jwk, `signing-key:${row.kid}`))).to.deep.equal(plaintext.map((key) => key.jwk));
+
+        // Undoing needs the key; without it nothing changes.
+        const failed = await createMigrator(db.sequelize).down({ to: '0008-encrypt-signing-keys' }).then(() => undefined, (err: unknown) => err as Error);
+        expect(failed?.message).to.match(/KEY_ENCRYPTION_KEY: signing key k-es is stored encrypted, but KEY_ENCRYPTION_KEY is not set/);
+        expect(await rows()).to.deep.equal(sealed);
+        await createMigrator(db.sequelize, { sealer: box }).down({ to: '0008-encrypt-signing-keys' });
+        expect((await rows()).map((row) => row.private_jwk)).to.deep.equal(plaintext.map((key) => key.jwk));
+      } finally {
+        await db.drop();
+      }
     });
   }
 

@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import { SignJWT, createLocalJWKSet, jwtVerify, errors } from 'jose';
 import Provider from 'oidc-provider';
 import type { Adapter, Configuration } from 'oidc-provider';
+import { randomBytes } from 'node:crypto';
 import { createKeyService, type KeyService, type SigningAlg } from '../../src/services/keys.ts';
+import { createSecretBox } from '../../src/services/secret-box.ts';
+import { SigningKeySealError } from '../../src/db/signing-key-sealing.ts';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const TTL = 1800;
@@ -16,6 +19,12 @@ async function sign(set: Awaited<ReturnType<KeyService['load']>>, alg: SigningAl
 async function verify(token: string, publicJwks: { keys: object[] }): Promise<string | undefined> {
   const { protectedHeader } = await jwtVerify(token, createLocalJWKSet(publicJwks as Parameters<typeof createLocalJWKSet>[0]), { issuer: ISSUER });
   return protectedHeader.kid;
+}
+
+async function expectRejection(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  const err = await promise.then(() => undefined, (caught: unknown) => caught);
+  expect(err).to.be.instanceOf(SigningKeySealError);
+  expect((err as Error).message).to.match(message);
 }
 
 for (const kind of DATABASE_KINDS) {
@@ -111,6 +120,58 @@ for (const kind of DATABASE_KINDS) {
       expect([set.signing.ES256.kid, set.signing.RS256.kid]).to.deep.equal(second);
       expect(set.publicJwks.keys).to.have.length(6);
     });
+
+    describe('with KEY_ENCRYPTION_KEY', () => {
+      const box = createSecretBox(randomBytes(32));
+      const sealedKeys = (secretBox = box) => createKeyService({ models: db.models, maxTokenTtlSeconds: TTL, now: () => clock, secretBox });
+      const stored = async () => (await db.models.SigningKey.findAll({ order: [['kid', 'ASC']] })).map((row) => ({ kid: row.kid, privateJwk: row.privateJwk }));
+
+      it('stores new private keys encrypted (no key material in the row) and signs with them', async () => {
+        const encrypted = sealedKeys();
+        await encrypted.ensureKeys();
+        await encrypted.rotate('ES256');
+        const rows = await stored();
+        expect(rows).to.have.length(3);
+        for (const row of rows) {
+          expect(row.privateJwk).to.match(/^enc:v1:/);
+          expect(row.privateJwk).not.to.match(/"d"|"kty"/);
+        }
+        const set = await encrypted.load();
+        for (const jwk of set.jwks.keys) expect(jwk.d, 'opened to the private JWK').to.be.a('string');
+        expect(await verify(await sign(set, 'RS256'), set.publicJwks)).to.equal(set.signing.RS256.kid);
+        expect(await verify(await sign(set, 'ES256'), set.publicJwks)).to.equal(set.signing.ES256.kid);
+      });
+
+      it('encrypts the keys a start without the key left in plaintext, once, and keeps their kids', async () => {
+        await keys.ensureKeys();
+        const before = await keys.load();
+        const plaintext = await stored();
+        expect(plaintext.every((row) => row.privateJwk.startsWith('{'))).to.equal(true);
+
+        const encrypted = sealedKeys();
+        await encrypted.ensureKeys();
+        const sealed = await stored();
+        expect(sealed.map((row) => row.kid)).to.deep.equal(plaintext.map((row) => row.kid));
+        expect(sealed.every((row) => row.privateJwk.startsWith('enc:v1:'))).to.equal(true);
+        await encrypted.ensureKeys();
+        expect(await stored(), 'idempotent: sealed rows are left as they are').to.deep.equal(sealed);
+        expect((await encrypted.load()).jwks).to.deep.equal(before.jwks);
+      });
+
+      it('refuses to read encrypted keys with another key or with none, naming the key, and seals nothing then', async () => {
+        await sealedKeys().ensureKeys();
+        const sealed = await stored();
+        const wrong = sealedKeys(createSecretBox(randomBytes(32)));
+        await expectRejection(wrong.load(), /^KEY_ENCRYPTION_KEY: signing key \S+ was sealed with a different KEY_ENCRYPTION_KEY/);
+        // A plaintext key added meanwhile (a process without the key) is not sealed under the wrong key.
+        await keys.rotate('ES256');
+        await expectRejection(wrong.ensureKeys(), /different KEY_ENCRYPTION_KEY/);
+        expect((await stored()).filter((row) => row.privateJwk.startsWith('{'))).to.have.length(1);
+        await expectRejection(keys.load(), /^KEY_ENCRYPTION_KEY: signing key \S+ is stored encrypted, but KEY_ENCRYPTION_KEY is not set$/);
+        expect((await stored()).filter((row) => sealed.some((s) => s.privateJwk === row.privateJwk))).to.have.length(2);
+      });
+    });
+
   });
 }
 

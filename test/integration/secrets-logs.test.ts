@@ -1,9 +1,10 @@
 /**
- * Secrets never appear in logs (CONTRACT §6). The server logs at debug level (every request and SQL
- * statement) into memory while a user signs up, logs in (right and wrong), refreshes, changes and
- * resets the password, logs out, and signs in through OIDC and the admin console; no password, access
- * or refresh token, reset token, authorization code, client secret, session cookie or cookie key may
- * be found in what was logged.
+ * Secrets never appear in logs (CONTRACT §6). The server logs at debug level, and at trace level with
+ * PostgreSQL (every request and SQL statement), into memory while a user signs up, logs in (right and
+ * wrong), refreshes, changes and resets the password, logs out, and signs in through OIDC and the admin
+ * console; no password, access or refresh token, reset token, authorization code, client secret, session
+ * cookie, cookie key, database password, key-encryption key, metrics token or private signing key may be
+ * found in what was logged. With PostgreSQL the server connects as a role of its own with a password.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,20 +14,50 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { MODES, startServerWith, type TestServer } from '../helpers/app.ts';
 import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient, newUser } from '../helpers/legacy-client.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.ts';
+import { createSequelize } from '../../src/db/sequelize.ts';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
 import { createUser } from '../helpers/admin-api.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
 import { CLIENTS, authorize } from '../e2e/helpers/oidc-env.ts';
 
+/** A login role with a password, allowed to use the test database; dropped with dropRole() once the database is gone. */
+async function createPasswordRole(db: TestDatabase): Promise<{ url: string; password: string; dropRole(): Promise<void> }> {
+  const role = `idp_secret_${randomBytes(4).toString('hex')}`;
+  const password = `pw-${randomBytes(12).toString('hex')}`;
+  await db.sequelize.query(`CREATE ROLE "${role}" LOGIN PASSWORD '${password}'`);
+  await db.sequelize.query(`GRANT USAGE, CREATE ON SCHEMA public TO "${role}"`);
+  await db.sequelize.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO "${role}"`);
+  await db.sequelize.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "${role}"`);
+  const url = new URL(db.url);
+  url.username = role;
+  url.password = password;
+  return {
+    url: url.toString(),
+    password,
+    async dropRole() {
+      const admin = createSequelize({ url: TEST_DATABASE_URL, poolMax: 1 });
+      try {
+        await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
 for (const mode of MODES) {
-  describe(`secrets in the logs, ${mode.name}`, function () {
+  const level = mode.database === 'postgres' ? 'trace' : 'debug';
+  describe(`secrets in the logs, ${mode.name}, LOG_LEVEL=${level}`, function () {
     this.timeout(40_000);
     let db: TestDatabase;
     let server: TestServer;
     let logs: LogCapture;
     let dir: string;
+    let role: Awaited<ReturnType<typeof createPasswordRole>> | undefined;
     const cookieKeys = [randomBytes(24).toString('base64url'), randomBytes(24).toString('base64url')];
+    const keyEncryptionKey = randomBytes(32).toString('base64');
+    const metricsToken = randomBytes(18).toString('base64url');
 
     before(async function () {
       this.timeout(60_000);
@@ -34,17 +65,26 @@ for (const mode of MODES) {
       dir = mkdtempSync(path.join(tmpdir(), 'idp-secrets-'));
       const clientsFile = path.join(dir, 'clients.json');
       writeFileSync(clientsFile, JSON.stringify(Object.values(CLIENTS)));
-      logs = captureLogs('debug');
+      if (mode.database === 'postgres') role = await createPasswordRole(db);
+      logs = captureLogs(level);
       server = await startServerWith({
-        databaseUrl: db.url,
+        databaseUrl: role?.url ?? db.url,
         store: mode.store,
         logger: logs.logger,
-        env: { COMPAT_PROFILES: ALL_PROFILES, COOKIE_KEYS: cookieKeys.join(','), OIDC_CLIENTS_FILE: clientsFile, LOG_LEVEL: 'debug' },
+        env: {
+          COMPAT_PROFILES: ALL_PROFILES,
+          COOKIE_KEYS: cookieKeys.join(','),
+          OIDC_CLIENTS_FILE: clientsFile,
+          LOG_LEVEL: level,
+          KEY_ENCRYPTION_KEY: keyEncryptionKey,
+          METRICS_TOKEN: metricsToken,
+        },
       });
     });
     after(async () => {
       await server?.close();
       await db?.drop();
+      await role?.dropRole();
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
@@ -55,6 +95,13 @@ for (const mode of MODES) {
         return value ?? '';
       };
       cookieKeys.forEach((key, i) => keep(`cookie key ${i}`, key));
+      keep('key-encryption key', keyEncryptionKey);
+      keep('metrics token', metricsToken);
+      if (role) keep('database password', role.password);
+      for (const jwk of (await server.deps.keys.load()).jwks.keys) {
+        for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const) keep(`signing key ${jwk.kid} ${member}`, jwk[member]);
+      }
+      expect((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).status).to.equal(200);
 
       for (const profile of PROFILE_ADAPTERS) {
         const api = legacyClient(server.url, profile);
@@ -123,7 +170,7 @@ for (const mode of MODES) {
       // The capture is real: requests and SQL were logged at debug level.
       expect(logs.lines().filter((l) => l.msg === 'request').length).to.be.above(50);
       expect(logs.lines().some((l) => l.msg === 'sql')).to.equal(true);
-      expect(Object.keys(secrets).length).to.be.at.least(45);
+      expect(Object.keys(secrets).length).to.be.at.least(mode.database === 'postgres' ? 56 : 55);
       const found = Object.entries(secrets).filter(([, value]) => text.includes(value) || text.includes(JSON.stringify(value).slice(1, -1)) || text.includes(encodeURIComponent(value)));
       expect(found.map(([name]) => name)).to.deep.equal([]);
     });

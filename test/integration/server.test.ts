@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnServer, waitForStatus, type ServerProcess } from '../helpers/process.ts';
@@ -62,6 +63,98 @@ describe('the server process (src/main.ts)', function () {
     expect(await proc.exited).to.equal(0);
   });
 
+  it('keeps the embedded data folder private: folders 0700, every file 0600, also a folder an older version left open', async () => {
+    const dataDir = path.join(tempDataDir(), 'data');
+    const port = await freePort();
+    const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
+    const modes = (dir: string): Record<string, string> => {
+      const out: Record<string, string> = { [path.relative(dataDir, dir) || '.']: mode(dir) };
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) Object.assign(out, modes(full));
+        else out[path.relative(dataDir, full)] = mode(full);
+      }
+      return out;
+    };
+    const start = async (): Promise<ServerProcess> => {
+      proc = spawnServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, COMPAT_PROFILES: '/auth=auth-service' });
+      await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+      return proc;
+    };
+    const signUp = async (name: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/auth/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: name, email: `${name}@example.com`, password: 'a-long-enough-password' }),
+      });
+      expect(res.status).to.equal(200);
+    };
+    const waitForMails = async (count: number) => {
+      const outbox = path.join(dataDir, 'outbox');
+      for (let i = 0; i < 100 && !(existsSync(outbox) && readdirSync(outbox).length >= count); i += 1) await new Promise((r) => setTimeout(r, 100));
+      expect(readdirSync(outbox)).to.have.length(count);
+    };
+
+    let running = await start();
+    await signUp('modes1');
+    await waitForMails(1);
+    const first = modes(dataDir);
+    for (const name of ['idp.sqlite', 'idp.sqlite-wal', 'idp.sqlite-shm', 'cookie-keys.json', 'admin-password.txt']) {
+      expect(first[name], name).to.equal('600');
+    }
+    expect(Object.entries(first).filter(([, m]) => m !== '600' && m !== '700'), 'nothing else').to.deep.equal([]);
+    expect(first['.']).to.equal('700');
+    expect(first.outbox).to.equal('700');
+    running.kill('SIGTERM');
+    expect(await running.exited).to.equal(0);
+
+    // What an older version left: everything readable by anyone.
+    for (const [name, m] of Object.entries(modes(dataDir))) chmodSync(path.join(dataDir, name), m === '700' ? 0o755 : 0o644);
+    running = await start();
+    await signUp('modes2');
+    await waitForMails(2);
+    const again = modes(dataDir);
+    expect(Object.entries(again).filter(([name, m]) => m !== (statSync(path.join(dataDir, name)).isDirectory() ? '700' : '600'))).to.deep.equal([]);
+    expect(again['idp.sqlite-wal']).to.equal('600');
+    running.kill('SIGTERM');
+    expect(await running.exited).to.equal(0);
+  });
+
+  it('stores the signing keys encrypted with KEY_ENCRYPTION_KEY, and stops with one line under another key or none', async () => {
+    const dataDir = tempDataDir();
+    const port = await freePort();
+    const env = { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir };
+    const key = randomBytes(32).toString('base64');
+    proc = spawnServer({ ...env, KEY_ENCRYPTION_KEY: key });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    const jwks = (await (await fetch(`http://127.0.0.1:${port}/oidc/jwks`)).json()) as { keys: { kid: string }[] };
+    proc.kill('SIGTERM');
+    expect(await proc.exited).to.equal(0);
+    const database = createSequelize({ url: `sqlite:${path.join(dataDir, 'idp.sqlite')}` });
+    try {
+      const [rows] = (await database.query('SELECT kid, private_jwk FROM signing_keys')) as [{ kid: string; private_jwk: string }[], unknown];
+      expect(rows.map((row) => row.kid).sort()).to.deep.equal(jwks.keys.map((k) => k.kid).sort());
+      for (const row of rows) expect(row.private_jwk).to.match(/^enc:v1:/);
+    } finally {
+      await database.close();
+    }
+
+    for (const [other, message] of [
+      [randomBytes(32).toString('hex'), /^configuration error: KEY_ENCRYPTION_KEY: signing key \S+ was sealed with a different KEY_ENCRYPTION_KEY \(key id [\w-]+; the configured key has id [\w-]+\)$/],
+      ['', /^configuration error: KEY_ENCRYPTION_KEY: signing key \S+ is stored encrypted, but KEY_ENCRYPTION_KEY is not set$/],
+    ] as const) {
+      proc = spawnServer({ ...env, KEY_ENCRYPTION_KEY: other });
+      expect(await proc.exited).to.equal(1);
+      expect(proc.output().trim().split('\n'), proc.output()).to.have.length(1);
+      expect(proc.output().trim()).to.match(message);
+    }
+
+    // The right key again: it starts, with the same keys.
+    proc = spawnServer({ ...env, KEY_ENCRYPTION_KEY: key });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(await (await fetch(`http://127.0.0.1:${port}/oidc/jwks`)).json()).to.deep.equal(jwks);
+  });
+
   it('uses PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set, with the given admin', async () => {
     const database = await createTestDatabase('postgres', { migrate: false });
     cleanups.push(() => database.drop());
@@ -90,10 +183,34 @@ describe('the server process (src/main.ts)', function () {
     proc = spawnServer({ NODE_ENV: 'production', PORT: String(await freePort()), DATA_DIR: tempDataDir(), COOKIE_KEYS: 'changeme' });
     expect(await proc.exited).to.equal(1);
     const lines = proc.output().trim().split('\n');
-    expect(lines).to.have.length(3);
+    expect(lines).to.have.length(6);
     expect(lines[0]).to.match(/^configuration error: DATABASE_URL: /);
     expect(lines[1]).to.match(/^configuration error: REDIS_URL: /);
-    expect(lines[2]).to.match(/^configuration error: COOKIE_KEYS: /);
+    expect(lines[2]).to.match(/^configuration error: PUBLIC_URL: required in production/);
+    expect(lines[3]).to.match(/^configuration error: COOKIE_KEYS: /);
+    expect(lines[4]).to.match(/^configuration error: KEY_ENCRYPTION_KEY: required in production/);
+    expect(lines[5]).to.match(/^configuration error: METRICS_TOKEN: required in production/);
+  });
+
+  it('refuses to start in production with a plain-http PUBLIC_URL, repetitive cookie keys or a guessable admin password', async () => {
+    proc = spawnServer({
+      NODE_ENV: 'production',
+      PORT: String(await freePort()),
+      DATA_DIR: tempDataDir(),
+      DATABASE_URL: 'postgres://idp@127.0.0.1:1/idp',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      PUBLIC_URL: 'http://id.example.com',
+      COOKIE_KEYS: 'k'.repeat(32),
+      ADMIN_PASSWORD: 'Password1',
+      KEY_ENCRYPTION_KEY: 'e'.repeat(64),
+      METRICS_TOKEN: 'a-long-enough-scrape-token',
+    });
+    expect(await proc.exited).to.equal(1);
+    expect(proc.output().trim().split('\n')).to.deep.equal([
+      'configuration error: PUBLIC_URL: must be https:// in production (plain http only for localhost or 127.0.0.1)',
+      'configuration error: COOKIE_KEYS: every key must be a random value of at least 32 characters, 16 or more of them distinct',
+      'configuration error: ADMIN_PASSWORD: too easy to guess (strength 0 of 4, at least 3 needed in production)',
+    ]);
   });
 
   it('stops on bad configuration with exit code 1 and one line per bad key', async () => {

@@ -79,6 +79,19 @@ describe('configuration (src/config.ts)', () => {
     expect(problems).to.have.length(7);
   });
 
+  it('reads KEY_ENCRYPTION_KEY as hex or base64 of 32+ bytes, and names it when it is anything else', () => {
+    const bytes = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7 + 1));
+    expect(loadConfig({ KEY_ENCRYPTION_KEY: bytes.toString('hex') }).keyEncryptionKey).to.deep.equal(bytes);
+    expect(loadConfig({ KEY_ENCRYPTION_KEY: bytes.toString('base64') }).keyEncryptionKey).to.deep.equal(bytes);
+    expect(loadConfig({ KEY_ENCRYPTION_KEY: bytes.toString('base64url') }).keyEncryptionKey).to.deep.equal(bytes);
+    expect(loadConfig({}).keyEncryptionKey).to.equal(undefined);
+    for (const bad of [bytes.subarray(0, 31).toString('base64'), bytes.subarray(0, 31).toString('hex'), 'not a key!', 'x']) {
+      expect(problemsOf({ KEY_ENCRYPTION_KEY: bad }), bad).to.deep.equal([
+        'KEY_ENCRYPTION_KEY: expected 32 or more random bytes as base64 or hex (e.g. `openssl rand -base64 32`)',
+      ]);
+    }
+  });
+
   it('refuses legacy mounts that collide with built-in routes', () => {
     expect(problemsOf({ COMPAT_PROFILES: '/oidc=v2' })[0]).to.match(/^COMPAT_PROFILES: .*collides/);
   });
@@ -86,15 +99,57 @@ describe('configuration (src/config.ts)', () => {
   describe('with NODE_ENV=production', () => {
     const production = {
       NODE_ENV: 'production',
+      PUBLIC_URL: 'https://id.example.com',
       DATABASE_URL: 'postgres://idp@db/idp',
       REDIS_URL: 'redis://redis:6379',
-      COOKIE_KEYS: 'k'.repeat(20) + 'x'.repeat(20),
+      COOKIE_KEYS: 'q7Vd2LmXa9Rt4WcZp1Ks8NbY3Hf6Jg0E',
+      KEY_ENCRYPTION_KEY: 'REiHLAsVDOmibcezGELUgccGVTxZxGg8Rpsh9yhSpMA=',
+      METRICS_TOKEN: 'scrape-Tq84Lm2Vx9Rk',
     };
 
     it('starts with PostgreSQL, Redis and strong secrets', () => {
       const config = loadConfig(production);
       expect(config.env).to.equal('production');
       expect(config.database.migrateOnStart).to.equal(false);
+      expect(config.keyEncryptionKey).to.have.length(32);
+      expect(config.metricsToken).to.equal('scrape-Tq84Lm2Vx9Rk');
+    });
+
+    it('refuses a PUBLIC_URL that is unset, or plain http anywhere but localhost and 127.0.0.1', () => {
+      expect(problemsOf({ ...production, PUBLIC_URL: '' })).to.deep.equal(['PUBLIC_URL: required in production (the https:// address clients use)']);
+      expect(problemsOf({ ...production, PUBLIC_URL: 'http://id.example.com' })).to.deep.equal([
+        'PUBLIC_URL: must be https:// in production (plain http only for localhost or 127.0.0.1)',
+      ]);
+      expect(problemsOf({ ...production, PUBLIC_URL: 'http://10.0.0.5:3000' })).to.have.length(1);
+      for (const local of ['http://localhost:3000', 'http://127.0.0.1:8080', 'https://id.example.com:8443']) {
+        expect(problemsOf({ ...production, PUBLIC_URL: local }), local).to.deep.equal([]);
+      }
+    });
+
+    it('refuses cookie keys with fewer than 16 distinct characters, however long', () => {
+      const message = 'COOKIE_KEYS: every key must be a random value of at least 32 characters, 16 or more of them distinct';
+      expect(problemsOf({ ...production, COOKIE_KEYS: 'a'.repeat(32) })).to.deep.equal([message]);
+      expect(problemsOf({ ...production, COOKIE_KEYS: `${production.COOKIE_KEYS},${'abcdefghijklmno'.repeat(4)}` })).to.deep.equal([message]);
+      expect(problemsOf({ ...production, COOKIE_KEYS: `${production.COOKIE_KEYS},${'abcdefghijklmnop'.repeat(2)}` })).to.deep.equal([]);
+    });
+
+    it('refuses an ADMIN_PASSWORD the strength estimator scores below 3 of 4', () => {
+      for (const weak of ['Password1', 'changeme', 'Summer2024!', 'admin@example.com1', 'qwertyuiop']) {
+        const problems = problemsOf({ ...production, ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: weak });
+        expect(problems, weak).to.have.length(1);
+        expect(problems[0], weak).to.match(/^ADMIN_PASSWORD: too easy to guess \(strength [0-2] of 4, at least 3 needed in production\)$/);
+      }
+      expect(problemsOf({ ...production, ADMIN_PASSWORD: 'correct horse battery staple' })).to.deep.equal([]);
+      // Outside production the estimator is not asked.
+      expect(problemsOf({ ADMIN_PASSWORD: 'Password1' })).to.deep.equal([]);
+    });
+
+    it('requires KEY_ENCRYPTION_KEY and METRICS_TOKEN', () => {
+      expect(problemsOf({ ...production, KEY_ENCRYPTION_KEY: '', METRICS_TOKEN: '' })).to.deep.equal([
+        'KEY_ENCRYPTION_KEY: required in production (32+ random bytes, base64 or hex, e.g. `openssl rand -base64 32`)',
+        'METRICS_TOKEN: required in production (the bearer token that /metrics asks for)',
+      ]);
+      expect(problemsOf({ ...production, METRICS_TOKEN: 'secret' })).to.deep.equal(['METRICS_TOKEN: must be a random value of at least 16 characters']);
     });
 
     it('refuses the embedded database and store', () => {

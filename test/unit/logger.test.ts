@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { captureLogs } from '../helpers/log-capture.ts';
 
 const LOGGER = path.resolve(import.meta.dirname, '../../src/logger.ts');
 
@@ -40,6 +41,39 @@ setTimeout(() => log.info('done'), 1500);`);
     expect(lines.map((line) => line.msg)).to.deep.equal(['alone', 'done']);
     // Written by the periodic flush (100 ms), long before the process ends.
     expect(lines[0]!.at).to.be.below(1000);
+  });
+
+  it('logs the code of an exit or an error, and redacts an authorization code in a query, body or parameters', () => {
+    const logs = captureLogs('info');
+    logs.logger.warn({ pid: 4242, code: 1, signal: null }, 'a worker exited unexpectedly; starting a replacement');
+    logs.logger.warn({ code: 'METRICS_UNAUTHORIZED', err: { message: 'refused', code: 'ECONNREFUSED' } }, 'refused');
+    logs.logger.info({ query: { code: 'authz-code-in-query', state: 'st' }, body: { code: 'authz-code-in-body' } }, 'callback');
+    logs.logger.info({ req: { query: { code: 'authz-code-nested' } }, params: { code: 'authz-code-param', code_verifier: 'verifier-value' } }, 'nested');
+    const [exit, error, callback, nested] = logs.lines();
+    expect(exit).to.include({ code: 1 });
+    expect(error).to.include({ code: 'METRICS_UNAUTHORIZED' });
+    expect(error!.err).to.deep.include({ message: 'refused', code: 'ECONNREFUSED' });
+    expect(callback).to.deep.include({ query: { code: '[redacted]', state: 'st' }, body: { code: '[redacted]' } });
+    expect(nested).to.deep.include({ req: { query: { code: '[redacted]' } }, params: { code: '[redacted]', code_verifier: '[redacted]' } });
+    expect(logs.text()).not.to.match(/authz-code|verifier-value/);
+  });
+
+  it('replaces the password of every URL with credentials, wherever the line has one', () => {
+    const logs = captureLogs('info');
+    logs.logger.info({ url: 'postgres://idp:pg-Secret%40x1@db.internal:5432/idp' }, 'connecting');
+    logs.logger.error({ err: new Error('connect to redis://:r3dis-pass@cache:6379 failed') }, 'could not reach smtps://mailer:Sm7p:pw@smtp.example.com:465');
+    logs.logger.info({ options: { replication: { write: { url: 'postgresql://u:nested-pw@h/d' } } } }, 'deep');
+    logs.logger.info({ issuer: 'https://id.example.com:8443/oidc', url: 'http://user@host/path' }, 'no credentials here');
+    // The access log's child logger skips the redaction pass, not this one.
+    logs.logger.child({}, { redact: [] }).info({ url: 'redis://default:child-pw@cache:6379/0' }, 'child');
+    const text = logs.text();
+    for (const secret of ['pg-Secret', 'r3dis-pass', 'Sm7p:pw', 'nested-pw', 'child-pw']) expect(text, secret).not.to.include(secret);
+    const [first, second, third, fourth] = logs.lines();
+    expect(first).to.include({ url: 'postgres://idp:[redacted]@db.internal:5432/idp' });
+    expect(second!.msg).to.equal('could not reach smtps://mailer:[redacted]@smtp.example.com:465');
+    expect((second!.err as { message: string }).message).to.equal('connect to redis://:[redacted]@cache:6379 failed');
+    expect(JSON.stringify(third)).to.include('postgresql://u:[redacted]@h/d');
+    expect(fourth).to.include({ issuer: 'https://id.example.com:8443/oidc', url: 'http://user@host/path' });
   });
 });
 
