@@ -4,7 +4,8 @@
  */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { ProfileName } from '../../config.ts';
+import type { CompatMount, ProfileName } from '../../config.ts';
+import type { TokenPolicy } from '../../services/tokens.ts';
 import type { Dependencies } from '../../dependencies.ts';
 import { corsFor } from '../middleware/cors.ts';
 import { createOperations } from './operations.ts';
@@ -26,18 +27,32 @@ const API_VERSION = '1.0.0';
 
 type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'sessions' | 'tokens' | 'audit'>;
 
+/** A mount's options as the token service takes them; an HS256 secret is encoded once, here. */
+export function tokenPolicy(mount: CompatMount, publicUrl: string): TokenPolicy {
+  const { token } = mount;
+  return {
+    mount: mount.prefix,
+    accessTokenTtl: mount.accessTokenTtl,
+    refresh: mount.refresh,
+    refreshTokenFormat: mount.refreshTokenFormat,
+    extraClaims: PROFILES[mount.profile].tokenClaims,
+    ...(token.signing === 'HS256' ? { hmac: { key: new TextEncoder().encode(token.secret), sub: token.sub, issuer: `${publicUrl}${mount.prefix}` } } : {}),
+  };
+}
+
 const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 export function createLegacyRouters(deps: LegacyDependencies): Router[] {
   const operations = createOperations(deps);
-  return deps.config.compatProfiles.map(({ prefix, profile }) =>
+  return deps.config.compatProfiles.map((mount) =>
     createLegacyRouter({
-      prefix,
-      profile: PROFILES[profile],
+      prefix: mount.prefix,
+      profile: PROFILES[mount.profile],
       operations,
       auth: deps,
       publicUrl: deps.config.publicUrl,
-      requireEmailVerification: deps.config.requireEmailVerification,
+      mount,
+      policy: tokenPolicy(mount, deps.config.publicUrl),
       version: API_VERSION,
     }),
   );

@@ -121,13 +121,6 @@ export const TokenBody = z.object({
   expires_in: z.int(),
 });
 
-export const tokenBody = ({ tokens }: SignedIn): z.input<typeof TokenBody> => ({
-  access_token: tokens.accessToken,
-  refresh_token: tokens.refreshToken,
-  token_type: 'bearer',
-  expires_in: tokens.expiresIn,
-});
-
 export const SessionBody = z.object({
   session_id: z.string(),
   kind: z.enum(['password', 'oidc']),
