@@ -10,7 +10,7 @@ import type { Dependencies } from '../../dependencies.ts';
 import { corsFor } from '../middleware/cors.ts';
 import { createOperations } from './operations.ts';
 import type { Profile } from './profile.ts';
-import { createLegacyRouter } from './router.ts';
+import { createLegacyRouter, legacyMethods } from './router.ts';
 import { authServiceProfile } from './auth-service.ts';
 import { auroraProfile } from './aurora.ts';
 import { v2Profile } from './v2.ts';
@@ -71,6 +71,10 @@ export function createLegacyEarlyMiddleware(deps: Pick<Dependencies, 'config'>):
     if (mount) ctx.state.renderError = PROFILES[mount.profile].renderError;
     await next();
   };
-  const cors = corsFor({ origins: deps.config.corsOrigins, pathPrefixes: [...mounts.map((m) => m.prefix), '/admin/api'] });
+  const methodsOf = (path: string): string[] | undefined => {
+    const mount = mounts.find(({ prefix }) => under(path, prefix));
+    return mount ? legacyMethods(PROFILES[mount.profile], path.slice(mount.prefix.length)) : undefined;
+  };
+  const cors = corsFor({ origins: deps.config.corsOrigins, pathPrefixes: [...mounts.map((m) => m.prefix), '/admin/api'], methodsOf });
   return [cors, renderer];
 }

@@ -63,6 +63,17 @@ function rawInput(ctx: Context & { params?: Record<string, string> }, route: Rou
 export const routesOf = (profile: Profile): Route[] =>
   ROUTES.map((route) => (route.op === 'logout' && profile.logoutRequiresBearer ? { ...route, auth: 'bearer' as const } : route));
 
+/** The methods a path under a mount serves (HEAD with GET), for a CORS preflight; undefined for an unknown path. */
+export function legacyMethods(profile: Profile, path: string): string[] | undefined {
+  const methods = new Set<string>();
+  for (const route of [...routesOf(profile), { method: 'get', path: '/reset-password' }]) {
+    const pattern = new RegExp(`^${route.path.replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`);
+    if (pattern.test(path)) methods.add(route.method.toUpperCase());
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return methods.size ? [...methods] : undefined;
+}
+
 const wantsHtmlPage = (ctx: Context): boolean => Boolean(ctx.is('urlencoded')) && ctx.accepts('json', 'html') === 'html';
 
 /**
