@@ -36,6 +36,7 @@ function fromBodyParser(error: unknown): AppError | undefined {
     } catch {
       return new MalformedJsonError(0, 'Expecting value');
     }
+    // A scalar: nothing nested to echo.
     return new ValidationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input }]);
   }
   if (status === 415 || type === 'encoding.unsupported' || type === 'charset.unsupported') {

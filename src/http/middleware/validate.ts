@@ -96,11 +96,27 @@ function contextOf(issue: Issue, described: ValidationIssue): Record<string, unk
   }
 }
 
+/** Nesting the echoed `input` may have: rendering a deeper value would recurse without bound. */
+const ECHO_MAX_DEPTH = 32;
+
+/** True when `value` nests no deeper than ECHO_MAX_DEPTH (an iterative walk, so a hostile body cannot overflow it). */
+function shallow(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > ECHO_MAX_DEPTH) return false;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
 /** The issue in pydantic v2's member order, with `input` (the object a missing field is missing from) and `ctx`. */
 function complete(issue: Issue, described: ValidationIssue, input: unknown): ValidationIssue {
   const path = described.type === 'missing' ? issue.path.slice(0, -1) : issue.path;
   const ctx = described.ctx ?? contextOf(issue, described);
-  return { type: described.type, loc: described.loc, msg: described.msg, input: valueAt(input, path) ?? null, ...(ctx ? { ctx } : {}) };
+  const value = valueAt(input, path) ?? null;
+  return { type: described.type, loc: described.loc, msg: described.msg, input: shallow(value) ? value : null, ...(ctx ? { ctx } : {}) };
 }
 
 export function toFastApiIssues(issues: readonly Issue[], input: unknown, location: Location): ValidationIssue[] {
