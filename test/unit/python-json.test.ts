@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { pythonJsonError } from '../../src/http/middleware/python-json.ts';
 import { validate } from '../../src/http/middleware/validate.ts';
-import { ValidationError } from '../../src/errors.ts';
+import type { ValidationError } from '../../src/errors.ts';
 import { z } from 'zod';
 
 /** [text, e.pos, e.msg] from `json.loads(text)` in CPython 3.11. */

@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
 import type { SessionListItem } from '../../services/sessions.ts';
-import type { SignedIn } from './operations.ts';
 import { dataReply, request, type Replies, type Reply, type Requests } from './profile.ts';
 
 export const fields = {
