@@ -298,8 +298,9 @@ export function createTokenService(options: TokenServiceOptions) {
      */
     async issueTokens(account: AccountView, session: SessionRecord, opts: { storeWith?: readonly StoreWrite[]; policy?: TokenPolicy } = {}): Promise<TokenPair> {
       const policy = opts.policy ?? {};
-      const [access, refresh] = await Promise.all([issueAccessToken(account, session, policy), newRefreshToken(account, session.session_id, policy)]);
-      await store.writeMany([...(opts.storeWith ?? []), refresh.write]);
+      // The refresh token first (an opaque one costs nothing), so signing overlaps the store round trip.
+      const refresh = await newRefreshToken(account, session.session_id, policy);
+      const [access] = await Promise.all([issueAccessToken(account, session, policy), store.writeMany([...(opts.storeWith ?? []), refresh.write])]);
       return { accessToken: access.token, refreshToken: refresh.token, expiresIn: access.expiresIn };
     },
 
