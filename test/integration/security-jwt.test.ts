@@ -250,5 +250,18 @@ describe('JWT attacks on every bearer route', function () {
     }
     // The key-set token is refused at the HS256 mount and at userinfo.
     for (const route of routes.filter((r) => r.hs || r.kind === 'userinfo')) expectRefused(route, 'a key-set token', await call(route, valid));
+    // Introspection knows only the provider's own tokens: a legacy JWT (either signing) is refused as a structured
+    // token oidc-provider does not introspect, an opaque legacy refresh token is simply not active.
+    const { client_id: id, client_secret: secret } = CLIENTS.confidential;
+    for (const token of [valid, hsValid, legacyRefresh]) {
+      const res = await fetch(`${env.server.url}/oidc/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      const body = (await res.json()) as Record<string, unknown>;
+      if (token.includes('.')) expect([res.status, body.error]).to.deep.equal([400, 'unsupported_token_type']);
+      else expect([res.status, body]).to.deep.equal([200, { active: false }]);
+    }
   });
 });
