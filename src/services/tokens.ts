@@ -10,7 +10,7 @@ import type { RequestContext } from './request-context.ts';
 import { InvalidAccessTokenError, InvalidRefreshTokenError } from './account-errors.ts';
 import { hashToken, isOpaqueToken, newOpaqueToken } from './secret-tokens.ts';
 
-const REFRESH_JWT = /^[A-Za-z0-9_-]{10,200}\.[A-Za-z0-9_-]{20,400}\.[A-Za-z0-9_-]{20,400}$/;
+const REFRESH_JWT = /^[A-Za-z0-9_-]{10,300}\.[A-Za-z0-9_-]{20,1500}\.[A-Za-z0-9_-]{20,400}$/;
 
 /** Cheap shape check (opaque, or a refresh JWT) before any store look-up, so junk input never reaches the store. */
 const isRefreshToken = (value: unknown): value is string => isOpaqueToken(value) || (typeof value === 'string' && REFRESH_JWT.test(value));

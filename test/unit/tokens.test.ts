@@ -348,5 +348,14 @@ describe('tokens (src/services/tokens.ts)', () => {
       const next = await tokens.rotateRefreshToken(pair.refreshToken, ctx, policy, async () => account);
       expect((await jwtVerify(next.refreshToken, secret, { typ: 'refresh+jwt' })).payload.sub).to.equal(account.username);
     });
+
+    it('jwt refresh tokens naming a 150-character username still fit the refresh shape check', async () => {
+      const long = { ...account, username: 'é'.repeat(150) };
+      const s = await session();
+      const policy = { mount: '/auth', refresh: 'reuse' as const, refreshTokenFormat: 'jwt' as const, hmac: hmac('username', 'http://idp.test/auth') };
+      const pair = await tokens.issueTokens(long, s, { policy });
+      expect(pair.refreshToken.length).to.be.below(2048);
+      expect((await tokens.rotateRefreshToken(pair.refreshToken, ctx, policy)).refreshToken).to.equal(pair.refreshToken);
+    });
   });
 });

@@ -23,7 +23,8 @@ export const fields = {
   login: z.string().min(1).max(320),
   fullName: z.string().max(255).nullable().optional(),
   phone: z.string().max(64).nullable().optional(),
-  token: z.string().min(1).max(512),
+  /** Opaque tokens are 43 characters; a JWT refresh token (auth-service) carries a username of up to 150 characters. */
+  token: z.string().min(1).max(2048),
 };
 
 const optional = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
