@@ -21,22 +21,111 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const PROFILE_NAMES = ['auth-service', 'aurora', 'v2', 'envelope'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
-const compatProfiles = z.string().transform((value, ctx) => {
-  const mounts: { prefix: string; profile: ProfileName }[] = [];
-  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [prefix, profile] = entry.split('=').map((s) => s.trim());
-    if (!prefix || !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix) || !PROFILE_NAMES.includes(profile as ProfileName)) {
-      ctx.addIssue({ code: 'custom', message: `bad entry "${entry}": expected /prefix=${PROFILE_NAMES.join('|')}` });
-      return z.NEVER;
-    }
-    if (prefix === '/oidc' || prefix.startsWith('/oidc/') || prefix === '/admin' || prefix.startsWith('/admin/')) {
-      ctx.addIssue({ code: 'custom', message: `prefix ${prefix} collides with a built-in route` });
-      return z.NEVER;
-    }
-    mounts.push({ prefix, profile: profile as ProfileName });
-  }
-  return mounts;
+const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+const reservedPrefix = (prefix: string): boolean =>
+  prefix === '/oidc' || prefix.startsWith('/oidc/') || prefix === '/admin' || prefix.startsWith('/admin/');
+
+/** How a mount's access tokens are signed and what their `sub` holds (CONTRACT §3 `token`). */
+export type MountTokenSigning =
+  | { signing: 'jwks' }
+  | { signing: 'HS256'; secretEnv: string; secret: string; sub: 'id' | 'username' | 'number' };
+
+/** One legacy mount and its options (CONTRACT §3 "Mounts and their options"), defaults filled in. */
+export interface CompatMount {
+  prefix: string;
+  profile: ProfileName;
+  accessTokenTtl: number;
+  refresh: 'rotate' | 'reuse';
+  refreshTokenFormat: 'jwt' | 'opaque';
+  requireEmailVerification: boolean;
+  missingBearer: 401 | 403;
+  token: MountTokenSigning;
+}
+
+/** A mount object as written in COMPAT_PROFILES (JSON form) or `compat`; unknown members are refused. */
+const mountObject = z.strictObject({
+  prefix: z.string().regex(PREFIX, 'expected /prefix').refine((p) => !reservedPrefix(p), 'collides with a built-in route'),
+  profile: z.enum(PROFILE_NAMES),
+  access_token_ttl: int(60, 86_400).optional(),
+  refresh: z.enum(['rotate', 'reuse']).optional(),
+  refresh_token_format: z.enum(['jwt', 'opaque']).optional(),
+  require_email_verification: z.boolean().optional(),
+  missing_bearer: z.union([z.literal(401), z.literal(403), z.literal('401'), z.literal('403')]).transform(Number).optional(),
+  token: z
+    .discriminatedUnion('signing', [
+      z.strictObject({ signing: z.literal('jwks') }),
+      z.strictObject({
+        signing: z.literal('HS256'),
+        secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
+        sub: z.enum(['id', 'username', 'number']).optional(),
+      }),
+    ])
+    .optional(),
 });
+type MountObject = z.infer<typeof mountObject>;
+
+/** The short form `/auth=auth-service,/api/v1/auth=aurora` or a JSON array of mount objects. */
+const compatProfiles = z
+  .union([z.string(), z.array(z.unknown())])
+  .transform((value, ctx): unknown[] => {
+    if (Array.isArray(value)) return value;
+    if (value.trim().startsWith('[')) {
+      try {
+        return JSON.parse(value) as unknown[];
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    }
+    const mounts: MountObject[] = [];
+    for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const [prefix, profile] = entry.split('=').map((s) => s.trim());
+      if (!prefix || !PREFIX.test(prefix) || !PROFILE_NAMES.includes(profile as ProfileName)) {
+        ctx.addIssue({ code: 'custom', message: `bad entry "${entry}": expected /prefix=${PROFILE_NAMES.join('|')}` });
+        return z.NEVER;
+      }
+      if (reservedPrefix(prefix)) {
+        ctx.addIssue({ code: 'custom', message: `prefix ${prefix} collides with a built-in route` });
+        return z.NEVER;
+      }
+      mounts.push({ prefix, profile: profile as ProfileName });
+    }
+    return mounts;
+  })
+  .pipe(
+    z.array(mountObject).superRefine((mounts, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, mount] of mounts.entries()) {
+        if (seen.has(mount.prefix)) ctx.addIssue({ code: 'custom', path: [i, 'prefix'], message: `prefix ${mount.prefix} is mounted twice` });
+        seen.add(mount.prefix);
+      }
+    }),
+  );
+
+/** HS256 secrets: the old services' SECRET_KEY; below this many bytes production refuses to start. */
+export const HS256_MIN_SECRET_BYTES = 32;
+
+/** Fills in a mount's defaults (per profile, then the global keys) and reads its secret from `env`. */
+function resolveMount(mount: MountObject, index: number, raw: { ACCESS_TOKEN_TTL: number; REQUIRE_EMAIL_VERIFICATION: boolean }, env: NodeJS.ProcessEnv, problems: string[]): CompatMount {
+  const authService = mount.profile === 'auth-service';
+  let token: MountTokenSigning = { signing: 'jwks' };
+  if (mount.token?.signing === 'HS256') {
+    const secret = env[mount.token.secret_env] ?? '';
+    if (!secret) problems.push(`COMPAT_PROFILES[${index}].token.secret_env: environment variable ${mount.token.secret_env} is not set`);
+    const sub = mount.token.sub ?? (mount.profile === 'aurora' || authService ? 'username' : 'id');
+    token = { signing: 'HS256', secretEnv: mount.token.secret_env, secret, sub };
+  }
+  return {
+    prefix: mount.prefix,
+    profile: mount.profile,
+    accessTokenTtl: mount.access_token_ttl ?? (authService ? 86_400 : raw.ACCESS_TOKEN_TTL),
+    refresh: mount.refresh ?? (authService ? 'reuse' : 'rotate'),
+    refreshTokenFormat: mount.refresh_token_format ?? (authService ? 'jwt' : 'opaque'),
+    requireEmailVerification: mount.require_email_verification ?? (mount.profile === 'envelope' ? true : raw.REQUIRE_EMAIL_VERIFICATION),
+    missingBearer: (mount.missing_bearer ?? (mount.profile === 'aurora' || mount.profile === 'envelope' ? 403 : 401)) as 401 | 403,
+    token,
+  };
+}
 
 const resources = z
   .string()
@@ -85,6 +174,8 @@ const schema = z.object({
   MAIL_FROM: z.string().min(3),
   REQUIRE_EMAIL_VERIFICATION: bool,
   COMPAT_PROFILES: compatProfiles,
+  /** The JSON form of COMPAT_PROFILES in a config file (COMPAT_PROFILES from the environment wins). */
+  compat: compatProfiles.optional(),
   OIDC_CLIENTS_FILE: optionalString,
   OIDC_RESOURCES: resources.optional(),
   CORS_ORIGINS: list.pipe(z.array(z.url())).default([]),
@@ -116,7 +207,7 @@ export interface Config {
   admin: { email?: string; password?: string };
   mail: { smtpUrl?: string; from: string; outboxDir: string };
   requireEmailVerification: boolean;
-  compatProfiles: { prefix: string; profile: ProfileName }[];
+  compatProfiles: CompatMount[];
   oidc: { clientsFile?: string; resources: Record<string, { scope: string; accessTokenTTL?: number }> };
   corsOrigins: string[];
   trustProxy: boolean;
@@ -139,6 +230,10 @@ export class ConfigError extends Error {
   }
 }
 
+/** `COMPAT_PROFILES[1].token.sub`: array indexes in brackets, as the README's table names the keys. */
+const keyPath = (segments: readonly PropertyKey[]): string =>
+  segments.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i ? '.' : ''}${String(key)}`)).join('');
+
 function readJson(file: string, problems: string[]): Record<string, unknown> {
   if (!existsSync(file)) return {};
   try {
@@ -155,6 +250,7 @@ function readJson(file: string, problems: string[]): Record<string, unknown> {
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
+    if (key === 'compat') continue;
     const value = env[key];
     if (value !== undefined && value !== '') out[key] = value;
   }
@@ -164,23 +260,31 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = path.join(ROOT, 'config')): Config {
   const problems: string[] = [];
   const nodeEnv = env.NODE_ENV || 'development';
-  const merged = {
+  const fromFiles = {
     ...readJson(path.join(configDir, 'default.json'), problems),
     ...readJson(path.join(configDir, `${nodeEnv}.json`), problems),
-    ...fromEnv(env),
   };
+  const environment = fromEnv(env);
+  const merged: Record<string, unknown> = { ...fromFiles, ...environment };
+  // `compat` (a file's mount array) stands for COMPAT_PROFILES, unless the environment sets that.
+  if (merged.compat !== undefined) {
+    if (environment.COMPAT_PROFILES === undefined) merged.COMPAT_PROFILES = merged.compat;
+    delete merged.compat;
+  }
   const unknown = Object.keys(merged).filter((k) => !(k in schema.shape));
   for (const key of unknown) problems.push(`${key}: unknown configuration key`);
 
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    for (const issue of parsed.error.issues) problems.push(`${keyPath(issue.path) || '(root)'}: ${issue.message}`);
   }
   // Node's own variable, read here only to size the password-hash queue (CONTRACT §6); libuv reads it too.
   const threadpool = z.coerce.number().int().min(1).max(1024).default(4).safeParse(env.UV_THREADPOOL_SIZE || undefined);
   if (!threadpool.success) problems.push('UV_THREADPOOL_SIZE: expected an integer from 1 to 1024');
   if (problems.length || !parsed.success || !threadpool.success) throw new ConfigError(problems);
   const raw = parsed.data;
+  const compatMounts = raw.COMPAT_PROFILES.map((mount, i) => resolveMount(mount, i, raw, env, problems));
+  if (problems.length) throw new ConfigError(problems);
 
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
   const dataDir = path.resolve(ROOT, raw.DATA_DIR);
@@ -212,7 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     admin: { email: raw.ADMIN_EMAIL?.toLowerCase(), password: raw.ADMIN_PASSWORD },
     mail: { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
     requireEmailVerification: raw.REQUIRE_EMAIL_VERIFICATION,
-    compatProfiles: raw.COMPAT_PROFILES,
+    compatProfiles: compatMounts,
     oidc: { clientsFile: raw.OIDC_CLIENTS_FILE && path.resolve(ROOT, raw.OIDC_CLIENTS_FILE), resources: raw.OIDC_RESOURCES ?? {} },
     corsOrigins: raw.CORS_ORIGINS.map((o) => new URL(o).origin),
     trustProxy: raw.TRUST_PROXY,
@@ -261,6 +365,11 @@ function productionChecks(config: Config, raw: Raw): string[] {
   if (!config.metricsToken) problems.push('METRICS_TOKEN: required in production (the bearer token that /metrics asks for)');
   else if (config.metricsToken.length < MIN_METRICS_TOKEN_LENGTH || WEAK_SECRETS.has(config.metricsToken.toLowerCase())) {
     problems.push(`METRICS_TOKEN: must be a random value of at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
+  for (const [i, mount] of config.compatProfiles.entries()) {
+    if (mount.token.signing === 'HS256' && Buffer.byteLength(mount.token.secret) < HS256_MIN_SECRET_BYTES) {
+      problems.push(`COMPAT_PROFILES[${i}].token.secret_env: ${mount.token.secretEnv} must be at least ${HS256_MIN_SECRET_BYTES} bytes in production`);
+    }
   }
   if (config.argon2.memoryCost < 19_456 || config.argon2.timeCost < 2) {
     problems.push('ARGON2_MEMORY_KIB/ARGON2_TIME_COST: below OWASP minimum (19456 KiB, t=2) in production');

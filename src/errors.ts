@@ -32,9 +32,9 @@ export interface ValidationIssue {
   loc: (string | number)[];
   msg: string;
   type: string;
-  /** pydantic's echo of the refused value, where a door shows it. */
+  /** What pydantic v2 echoes: the offending value (for a missing field, the object it is missing from). */
   input?: unknown;
-  /** pydantic's extra context, e.g. `{"error": "…"}` of a `json_invalid`. */
+  /** pydantic's context of the error, e.g. `{"min_length": 8}`. */
   ctx?: Record<string, unknown>;
 }
 
@@ -50,6 +50,25 @@ export class ValidationError extends AppError {
 export class BadRequestError extends AppError {
   constructor(message: string, code = 'BAD_REQUEST') {
     super(400, code, message);
+  }
+}
+
+/**
+ * A body that is not JSON. 400 at the doors of this product; the FastAPI-compatible doors answer 422
+ * `json_invalid` with where and why Python's parser stopped (`position`, `reason`).
+ */
+export class MalformedJsonError extends BadRequestError {
+  readonly position: number;
+  readonly reason: string;
+  constructor(position: number, reason: string) {
+    super('Malformed JSON body');
+    this.position = position;
+    this.reason = reason;
+  }
+
+  /** FastAPI's issue for it (fastapi/routing.py). */
+  get issue(): ValidationIssue {
+    return { type: 'json_invalid', loc: ['body', this.position], msg: 'JSON decode error', input: {}, ctx: { error: this.reason } };
   }
 }
 

@@ -171,9 +171,12 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
 }
 
 /** The longest lifetime of any access token the provider can issue (a grant's revocation must outlast it). */
-export function maxAccessTokenTtl(config: Pick<Config, 'tokens' | 'oidc'>): number {
+export function maxAccessTokenTtl(config: Pick<Config, 'tokens' | 'oidc'> & Partial<Pick<Config, 'compatProfiles'>>): number {
   const resourceTtls = Object.values(config.oidc.resources).map((resource) => resource.accessTokenTTL ?? 0);
-  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL, ...resourceTtls);
+  // Legacy mounts signing with the key set (auth-service: 24 h by default). Refresh JWTs are only ever
+  // looked up by their hash, never verified, so they need no published key.
+  const mountTtls = (config.compatProfiles ?? []).filter((mount) => mount.token.signing === 'jwks').map((mount) => mount.accessTokenTtl);
+  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL, ...resourceTtls, ...mountTtls);
 }
 
 export function createProvider(options: ProviderOptions): Provider {

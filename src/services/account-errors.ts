@@ -49,6 +49,22 @@ export class InvalidAccessTokenError extends UnauthorizedError {
   }
 }
 
+/**
+ * No usable `Authorization: Bearer …` header where FastAPI's `HTTPBearer` answered for the original
+ * (CONTRACT §3 `missing_bearer`): before FastAPI 0.122 a 403 without WWW-Authenticate, "Not authenticated"
+ * for a missing header and "Invalid authentication credentials" for another scheme; from 0.122 a 401.
+ */
+export class BearerMissingError extends AppError {
+  constructor(status: 401 | 403, wrongScheme = false) {
+    super(
+      status,
+      'AUTH_NOT_AUTHENTICATED',
+      status === 403 && wrongScheme ? 'Invalid authentication credentials' : 'Not authenticated',
+      status === 401 ? { headers: { 'WWW-Authenticate': 'Bearer' } } : {},
+    );
+  }
+}
+
 export class InvalidRefreshTokenError extends UnauthorizedError {
   constructor() {
     super('Invalid or expired refresh token', 'AUTH_INVALID_TOKEN');

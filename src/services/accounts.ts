@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Sequelize } from 'sequelize';
 import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
-import { normalizeUsername } from '../db/models/user.ts';
+import { normalizeUsername } from '../db/models/index.ts';
 import type { Logger } from '../logger.ts';
 import { ServiceUnavailableError, ValidationError } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
@@ -372,6 +372,20 @@ export function createAccountService(options: AccountServiceOptions) {
       const fresh = options.fresh ?? false;
       const user = await userById(id, fresh);
       return user ? view(user, fresh) : undefined;
+    },
+
+    /**
+     * The user id a legacy HS256 token's `sub` names (CONTRACT §3 `token.sub`): by username (a user
+     * without one is named by its e-mail) or by number. One indexed query; the caller still checks the session.
+     */
+    async userIdBySubject(layout: 'username' | 'number', value: string): Promise<string | undefined> {
+      if (layout === 'number') {
+        if (!/^[1-9][0-9]{0,14}$/.test(value)) return undefined;
+        return (await User.findOne({ where: { number: Number(value) }, attributes: ['id'] }))?.id;
+      }
+      const byName = await User.findOne({ where: { usernameNormalized: normalizeUsername(value) }, attributes: ['id'] });
+      if (byName) return byName.id;
+      return (await User.findOne({ where: { email: value.trim().toLowerCase(), username: null }, attributes: ['id'] }))?.id;
     },
 
     async findByEmail(email: string): Promise<AccountView | undefined> {

@@ -10,6 +10,11 @@ import type { RequestContext } from './request-context.ts';
 import { InvalidAccessTokenError, InvalidRefreshTokenError } from './account-errors.ts';
 import { hashToken, isOpaqueToken, newOpaqueToken } from './secret-tokens.ts';
 
+const REFRESH_JWT = /^[A-Za-z0-9_-]{10,300}\.[A-Za-z0-9_-]{20,1500}\.[A-Za-z0-9_-]{20,400}$/;
+
+/** Cheap shape check (opaque, or a refresh JWT) before any store look-up, so junk input never reaches the store. */
+const isRefreshToken = (value: unknown): value is string => isOpaqueToken(value) || (typeof value === 'string' && REFRESH_JWT.test(value));
+
 /** The claims of a legacy access token (CONTRACT §5). */
 export interface AccessTokenClaims {
   iss: string;
@@ -39,6 +44,40 @@ interface RefreshRecord {
   created_at: string;
   expires_at: string;
   rotated_at: string | null;
+  /** The mount that issued it: accepted only at that mount's /refresh (absent on records of older releases). */
+  mount?: string;
+}
+
+/** An HS256 mount's signing: the retired service's SECRET_KEY and its `sub` layout (CONTRACT §3 `token`). */
+export interface HmacSigning {
+  key: Uint8Array;
+  sub: 'id' | 'username' | 'number';
+  /** `iss` of its tokens: the mount's own URL, so a token of one HS256 mount never passes at another with the same secret. */
+  issuer: string;
+}
+
+/**
+ * How one legacy mount issues and accepts tokens (CONTRACT §3 "Mounts and their options"). Every member
+ * is optional: without them tokens are signed with the key set, live the service's default lifetimes,
+ * and refresh tokens are opaque and rotated.
+ */
+export interface TokenPolicy {
+  /** The mount's prefix, recorded with each refresh token. */
+  mount?: string;
+  accessTokenTtl?: number;
+  refresh?: 'rotate' | 'reuse';
+  refreshTokenFormat?: 'jwt' | 'opaque';
+  /** Absent: the key set (jwks). */
+  hmac?: HmacSigning;
+  /** Extra claims of this mount's access tokens (v2: `organization_id`). */
+  extraClaims?: (account: AccountView) => Record<string, unknown>;
+}
+
+/** The `sub` of a token of an HS256 mount: the user id, the username (e-mail when it has none) or the number. */
+export function subjectOf(account: AccountView, layout: HmacSigning['sub']): string {
+  if (layout === 'username') return account.username ?? account.email;
+  if (layout === 'number') return String(account.number);
+  return account.id;
 }
 
 export interface TokenServiceOptions {
@@ -56,6 +95,8 @@ export interface TokenServiceOptions {
 }
 
 const SIGNING_ALG = 'ES256';
+const HMAC_ALG = 'HS256';
+const REFRESH_JWT_TYPE = 'refresh+jwt';
 const VERIFY_ALGS = ['ES256', 'RS256'];
 // A token signed by another process with a key we have not loaded yet: reload, but not more often than this.
 const RELOAD_INTERVAL_MS = 30_000;
@@ -98,26 +139,34 @@ export function createTokenService(options: TokenServiceOptions) {
     return verifier;
   }
 
-  async function issueAccessToken(account: AccountView, session: SessionRecord): Promise<{ token: string; expiresIn: number }> {
-    const { signing } = await keys();
-    const key = signing[SIGNING_ALG];
+  /** Signs `claims` with the key set (ES256, `kid`) or the mount's HMAC secret; `typ` as given. */
+  async function sign(claims: JWTPayload, typ: string, policy: TokenPolicy): Promise<string> {
+    if (policy.hmac) return new SignJWT(claims).setProtectedHeader({ alg: HMAC_ALG, typ }).sign(policy.hmac.key);
+    const key = (await keys()).signing[SIGNING_ALG];
+    return new SignJWT(claims).setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ }).sign(key.key);
+  }
+
+  async function issueAccessToken(account: AccountView, session: SessionRecord, policy: TokenPolicy = {}): Promise<{ token: string; expiresIn: number }> {
     const iat = Math.floor(now() / 1000);
-    const ttl = options.accessTokenTtlSeconds;
-    const token = await new SignJWT({
-      sid: session.session_id,
-      session_id: session.session_id,
-      email: account.email,
-      preferred_username: account.username ?? account.email,
-      roles: account.roles,
-      org_id: account.organization_id,
-    })
-      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'JWT' })
-      .setIssuer(options.issuer)
-      .setSubject(account.id)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + ttl)
-      .setJti(randomUUID())
-      .sign(key.key);
+    const ttl = policy.accessTokenTtl ?? options.accessTokenTtlSeconds;
+    const token = await sign(
+      {
+        iss: policy.hmac?.issuer ?? options.issuer,
+        sub: policy.hmac ? subjectOf(account, policy.hmac.sub) : account.id,
+        sid: session.session_id,
+        session_id: session.session_id,
+        email: account.email,
+        preferred_username: account.username ?? account.email,
+        roles: account.roles,
+        org_id: account.organization_id,
+        ...policy.extraClaims?.(account),
+        iat,
+        exp: iat + ttl,
+        jti: randomUUID(),
+      },
+      'JWT',
+      policy,
+    );
     return { token, expiresIn: ttl };
   }
 
@@ -144,14 +193,35 @@ export function createTokenService(options: TokenServiceOptions) {
     return shared;
   }
 
-  /** Checks signature (ES256/RS256 only, known kid), issuer and expiry; does not look at the session. */
-  async function verifyAccessToken(token: string): Promise<AccessTokenClaims> {
-    const known = verified.get(token);
+  /**
+   * Checks signature, issuer and expiry; does not look at the session. Without `hmac`: the key set only
+   * (ES256/RS256, known kid). With it: HS256 with that mount's secret only, whatever the token's header
+   * says, and the mount's issuer (so no token passes at a mount other than its own).
+   */
+  async function verifyAccessToken(token: string, hmac?: HmacSigning): Promise<AccessTokenClaims> {
+    const cacheKey = hmac ? `${hmac.issuer} ${token}` : token;
+    const known = verified.get(cacheKey);
     if (known) {
       if (known.exp > Math.floor(now() / 1000)) return known;
-      verified.delete(token);
+      verified.delete(cacheKey);
     }
-    return remember(token, await verifyUncached(token));
+    return remember(cacheKey, await (hmac ? verifyHmac(token, hmac) : verifyUncached(token)));
+  }
+
+  async function verifyHmac(token: string, hmac: HmacSigning): Promise<AccessTokenClaims> {
+    try {
+      const { payload } = await jwtVerify(token, hmac.key, {
+        issuer: hmac.issuer,
+        algorithms: [HMAC_ALG],
+        typ: 'JWT',
+        requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+        currentDate: new Date(now()),
+      });
+      return toClaims(payload);
+    } catch (err) {
+      if (err instanceof InvalidAccessTokenError || err instanceof joseErrors.JOSEError) throw new InvalidAccessTokenError();
+      throw err;
+    }
   }
 
   async function verifyUncached(token: string): Promise<AccessTokenClaims> {
@@ -176,26 +246,45 @@ export function createTokenService(options: TokenServiceOptions) {
     }
   }
 
-  /** A new refresh token and the write that stores its record (only its SHA-256 is kept). */
-  function newRefreshToken(userId: string, sessionId: string): { token: string; write: StoreWrite } {
-    const token = newOpaqueToken();
+  /**
+   * A new refresh token and the write that stores its record (only its SHA-256 is kept). `jwt` format:
+   * a JWT (`typ: refresh+jwt`) signed like the mount's access tokens, its `jti` carrying the 256 random
+   * bits; it is still only ever looked up by its hash, never trusted for its claims.
+   */
+  async function newRefreshToken(account: Pick<AccountView, 'id'> & Partial<AccountView>, sessionId: string, policy: TokenPolicy = {}): Promise<{ token: string; write: StoreWrite }> {
     const at = now();
     const ttl = options.refreshTokenTtlSeconds;
+    let token = newOpaqueToken();
+    if (policy.refreshTokenFormat === 'jwt') {
+      const iat = Math.floor(at / 1000);
+      const sub = policy.hmac && account.email !== undefined ? subjectOf(account as AccountView, policy.hmac.sub) : account.id;
+      token = await sign({ sub, sid: sessionId, jti: token, iat, exp: iat + ttl }, REFRESH_JWT_TYPE, policy);
+    }
     const record: RefreshRecord = {
-      user_id: userId,
+      user_id: account.id,
       session_id: sessionId,
       state: 'active',
       created_at: new Date(at).toISOString(),
       expires_at: new Date(at + ttl * 1000).toISOString(),
       rotated_at: null,
+      ...(policy.mount ? { mount: policy.mount } : {}),
     };
     return { token, write: { op: 'set', key: refreshKey(token), value: record, ttlSeconds: ttl } };
   }
 
-  async function issueRefreshToken(userId: string, sessionId: string): Promise<string> {
-    const { token, write } = newRefreshToken(userId, sessionId);
+  async function issueRefreshToken(userId: string, sessionId: string, policy: TokenPolicy = {}, account?: AccountView): Promise<string> {
+    const { token, write } = await newRefreshToken(account ?? { id: userId }, sessionId, policy);
     await store.writeMany([write]);
     return token;
+  }
+
+  /** A live refresh record of this mount, or undefined (unknown, expired, or issued at another mount). */
+  async function readRefresh(token: unknown, policy: TokenPolicy): Promise<{ key: string; record: RefreshRecord } | undefined> {
+    if (!isRefreshToken(token)) return undefined;
+    const key = refreshKey(token);
+    const record = await store.get<RefreshRecord>(key);
+    if (!record || (record.mount !== undefined && policy.mount !== undefined && record.mount !== policy.mount)) return undefined;
+    return { key, record };
   }
 
   return {
@@ -207,22 +296,31 @@ export function createTokenService(options: TokenServiceOptions) {
      * A new session's first pair. `storeWith`: writes to make in the same store round trip as the
      * refresh token's record, such as the new session's own (sessions.draft), so a login costs one.
      */
-    async issueTokens(account: AccountView, session: SessionRecord, opts: { storeWith?: readonly StoreWrite[] } = {}): Promise<TokenPair> {
-      const refresh = newRefreshToken(account.id, session.session_id);
-      const [access] = await Promise.all([issueAccessToken(account, session), store.writeMany([...(opts.storeWith ?? []), refresh.write])]);
+    async issueTokens(account: AccountView, session: SessionRecord, opts: { storeWith?: readonly StoreWrite[]; policy?: TokenPolicy } = {}): Promise<TokenPair> {
+      const policy = opts.policy ?? {};
+      // The refresh token first (an opaque one costs nothing), so signing overlaps the store round trip.
+      const refresh = await newRefreshToken(account, session.session_id, policy);
+      const [access] = await Promise.all([issueAccessToken(account, session, policy), store.writeMany([...(opts.storeWith ?? []), refresh.write])]);
       return { accessToken: access.token, refreshToken: refresh.token, expiresIn: access.expiresIn };
     },
 
     /**
-     * Spends a refresh token and returns its replacement with the session it belongs to (renewed).
-     * Unknown, expired or of a dead session → InvalidRefreshTokenError. Already rotated → the session is
-     * revoked (someone holds a copy of an old token), then InvalidRefreshTokenError.
+     * Spends a refresh token and returns the refresh token to hand back with the session it belongs to.
+     * `rotate` (default): a replacement, the session renewed; already rotated → the session is revoked
+     * (someone holds a copy of an old token). `reuse`: the same token, valid until its session ends or it
+     * expires (REFRESH_TOKEN_TTL after login). Unknown, expired, of a dead session or of another mount →
+     * InvalidRefreshTokenError.
      */
-    async rotateRefreshToken(token: unknown, context: RequestContext): Promise<{ session: SessionRecord; refreshToken: string }> {
-      if (!isOpaqueToken(token)) throw new InvalidRefreshTokenError();
-      const key = refreshKey(token);
-      const record = await store.get<RefreshRecord>(key);
-      if (!record) throw new InvalidRefreshTokenError();
+    async rotateRefreshToken(
+      token: unknown,
+      context: RequestContext,
+      policy: TokenPolicy = {},
+      /** For a JWT successor whose `sub` is the username or number (an HS256 mount). */
+      accountOf?: (userId: string) => Promise<AccountView | undefined>,
+    ): Promise<{ session: SessionRecord; refreshToken: string }> {
+      const found = await readRefresh(token, policy);
+      if (!found) throw new InvalidRefreshTokenError();
+      const { key, record } = found;
       const at = now();
       if (record.state === 'rotated') {
         const revoked = await sessions.revoke(record.user_id, record.session_id, 'refresh_reuse');
@@ -240,24 +338,30 @@ export function createTokenService(options: TokenServiceOptions) {
       const session = await sessions.get(record.user_id, record.session_id);
       if (!session) throw new InvalidRefreshTokenError();
 
+      if (policy.refresh === 'reuse') {
+        // The token keeps its own expiry; the session only records the activity.
+        await sessions.touch(record.user_id, record.session_id, session);
+        return { session, refreshToken: token as string };
+      }
+
       const rotated: RefreshRecord = { ...record, state: 'rotated', rotated_at: new Date(at).toISOString() };
       const remaining = Math.max(1, (Date.parse(record.expires_at) - at) / 1000);
       // The one atomic step: of concurrent refreshes only one turns this record from active to rotated.
       // A loser raced the winner rather than replaying later, so it is refused without ending the session.
       if (!(await store.compareAndSet(key, record, rotated, remaining))) throw new InvalidRefreshTokenError();
 
-      const refreshToken = await issueRefreshToken(record.user_id, record.session_id);
       const renewed = await sessions.renew(record.user_id, record.session_id, options.refreshTokenTtlSeconds);
       if (!renewed) throw new InvalidRefreshTokenError();
+      const account = policy.refreshTokenFormat === 'jwt' && policy.hmac && policy.hmac.sub !== 'id' ? await accountOf?.(record.user_id) : undefined;
+      const refreshToken = await issueRefreshToken(record.user_id, record.session_id, policy, account);
       return { session: renewed, refreshToken };
     },
 
     /** The session a refresh token belongs to, if the token is still usable (logout by refresh token). */
-    async sessionOfRefreshToken(token: unknown): Promise<{ userId: string; sessionId: string } | undefined> {
-      if (!isOpaqueToken(token)) return undefined;
-      const record = await store.get<RefreshRecord>(refreshKey(token));
-      if (!record || record.state !== 'active' || Date.parse(record.expires_at) <= now()) return undefined;
-      return { userId: record.user_id, sessionId: record.session_id };
+    async sessionOfRefreshToken(token: unknown, policy: TokenPolicy = {}): Promise<{ userId: string; sessionId: string } | undefined> {
+      const found = await readRefresh(token, policy);
+      if (!found || found.record.state !== 'active' || Date.parse(found.record.expires_at) <= now()) return undefined;
+      return { userId: found.record.user_id, sessionId: found.record.session_id };
     },
   };
 }

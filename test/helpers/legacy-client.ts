@@ -75,7 +75,7 @@ export interface ProfileAdapter {
   tokens(body: unknown): Tokens;
   /** The payload of a success response (envelope: `data`). */
   data(body: unknown): unknown;
-  /** The message of a success response that is only a message. */
+  /** The message of a reply that is only a message (envelope: `data.message`). */
   message(body: unknown): string;
   /** The human message of an error response (`detail`, or envelope `error.message`). */
   error(body: unknown): string;
@@ -130,14 +130,31 @@ export const PROFILE_ADAPTERS: ProfileAdapter[] = [
       return { access: String(token.access_token), refresh: String(token.refresh_token) };
     },
     data: (body) => obj(body).data,
-    message: (body) => String(obj(body).message),
-    error: (body) => String(obj(obj(body).error).message),
+    message: (body) => String(obj(obj(body).data).message),
+    // Seed 002 enveloped two errors only; every other one is FastAPI's `detail`.
+    error: (body) => (obj(body).error ? String(obj(obj(body).error).message) : (obj(body).detail as string)),
     envelope: true,
   },
 ];
 
-/** COMPAT_PROFILES mounting every adapter's profile at its prefix. */
-export const ALL_PROFILES = PROFILE_ADAPTERS.map((p) => `${p.prefix}=${p.name}`).join(',');
+/**
+ * Mount options that behave the same on every profile (30-min opaque rotated tokens, no e-mail check, a
+ * missing bearer is the 401 of a bad one), so suites that are not about the options can treat the
+ * profiles alike. legacy.options.test.ts runs each option both ways, and the defaults.
+ */
+export const UNIFORM_OPTIONS = {
+  access_token_ttl: 1800,
+  refresh: 'rotate',
+  refresh_token_format: 'opaque',
+  require_email_verification: false,
+  missing_bearer: 401,
+} as const;
+
+/** COMPAT_PROFILES (JSON form) mounting every adapter's profile at its prefix with UNIFORM_OPTIONS. */
+export const ALL_PROFILES = JSON.stringify(PROFILE_ADAPTERS.map((p) => ({ prefix: p.prefix, profile: p.name, ...UNIFORM_OPTIONS })));
+
+/** COMPAT_PROFILES in the short form: every profile with the defaults that copy its original service. */
+export const ALL_PROFILES_DEFAULTS = PROFILE_ADAPTERS.map((p) => `${p.prefix}=${p.name}`).join(',');
 
 /** Convenience calls against one mounted profile. */
 export function legacyClient(baseUrl: string, profile: ProfileAdapter) {

@@ -152,7 +152,7 @@ for (const mode of MODES) {
         expect(bad.body.detail.map((issue) => issue.loc.join('.')).sort()).to.deep.equal(['body.email', 'body.password', 'body.username']);
 
         const missing = await admin<Issues>('POST', '/admin/api/users', {});
-        expect(missing.body.detail).to.deep.include({ loc: ['body', 'email'], msg: 'Field required', type: 'missing' });
+        expect(missing.body.detail).to.deep.include({ type: 'missing', loc: ['body', 'email'], msg: 'Field required', input: {} });
 
         const malformed = await call(server, 'POST', '/admin/api/users', { token: adminToken, rawBody: '{"email":' });
         expect(malformed.status).to.equal(400);

@@ -32,6 +32,19 @@ describe('CORS on the legacy mounts', function () {
     });
   }
 
+  it("grants a preflight every header it asks for (Starlette's allow_headers=[\"*\"]) and the methods the path serves", async () => {
+    const ask = async (path: string, method: string, headers: string) =>
+      http('OPTIONS', `${server.url}${path}`, { headers: { origin: ALLOWED, 'access-control-request-method': method, 'access-control-request-headers': headers } });
+    const dashboard = await ask('/api/v1/auth/users/me', 'PUT', 'x-requested-with,x-custom-trace,content-type');
+    expect(dashboard.status).to.equal(204);
+    expect(dashboard.headers.get('access-control-allow-headers')).to.equal('x-requested-with,x-custom-trace,content-type');
+    expect(dashboard.headers.get('access-control-allow-methods')?.split(',').sort()).to.deep.equal(['GET', 'HEAD', 'PUT']);
+    const session = await ask('/api/v2/auth/sessions/abc-123', 'DELETE', 'authorization');
+    expect(session.headers.get('access-control-allow-methods')).to.equal('DELETE');
+    const login = await ask('/auth/login', 'POST', 'authorization');
+    expect(login.headers.get('access-control-allow-methods')).to.equal('POST');
+  });
+
   it('gives other origins no CORS headers at all', async () => {
     for (const origin of ['https://evil.example.com', 'null', 'https://dashboard.example.com.evil.com']) {
       const preflight = await http('OPTIONS', `${server.url}/auth/login`, { headers: { origin, 'access-control-request-method': 'POST' } });

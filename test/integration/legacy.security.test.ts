@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
-import { PROFILE_ADAPTERS, field, legacyClient, newUser, type LegacyClient, type ProfileAdapter } from '../helpers/legacy-client.ts';
+import { PROFILE_ADAPTERS, UNIFORM_OPTIONS, field, legacyClient, newUser, type LegacyClient, type ProfileAdapter } from '../helpers/legacy-client.ts';
 
 const adapter = (name: ProfileAdapter['name']): ProfileAdapter => {
   const found = PROFILE_ADAPTERS.find((p) => p.name === name);
@@ -28,7 +28,8 @@ describe('legacy API security (CONTRACT §5, §6)', function () {
           database: mode.database,
           store: mode.store,
           mocha: this,
-          env: { COMPAT_PROFILES: '/auth=auth-service,/api/env/auth=envelope' },
+          // Rotation (auth-service's own default is reuse; legacy.options.test.ts covers it).
+          env: { COMPAT_PROFILES: JSON.stringify([{ prefix: '/auth', profile: 'auth-service', ...UNIFORM_OPTIONS }, { prefix: '/api/env/auth', profile: 'envelope', ...UNIFORM_OPTIONS }]) },
         });
         api = legacyClient(server.url, profile);
       });

@@ -35,6 +35,15 @@ describe('OpenAPI documents and /docs of the legacy mounts', function () {
         expect(new Set(ids).size).to.equal(ids.length);
         expect(field(paths['/me']?.get, 'security')).to.deep.equal([{ HTTPBearer: [] }]);
         expect(field(res.body, 'components.securitySchemes.HTTPBearer')).to.deep.equal({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+        // Every status the mount answers, and the pages the e-mailed links open.
+        const statuses = (path: string, method: string) => Object.keys(paths[path]?.[method]?.responses as object);
+        expect(statuses('/login', 'post')).to.include.members(['401', '403', '405', '413', '422', '429', '503']);
+        expect(statuses('/users/me', 'put')).to.include.members(['401', '403', '405', '413', '422', '503']);
+        expect(statuses('/sessions/{session_id}', 'delete')).to.include.members(['404', '405']);
+        expect(statuses('/register', 'post')).to.include(profile.envelope ? '409' : '400');
+        expect(paths['/verify-email']?.get).to.be.an('object');
+        expect(field(paths['/reset-password']?.get, 'responses.200.content')).to.have.property('text/html');
+        expect(field(paths['/login']?.post, 'responses.429.headers.Retry-After')).to.be.an('object');
       });
 
       it('documents the same request schemas that validate, and the responses the profile renders', async () => {

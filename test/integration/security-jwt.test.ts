@@ -6,6 +6,7 @@
  * the session of the token it was made from.
  */
 import http from 'node:http';
+import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -13,11 +14,15 @@ import { SignJWT, exportJWK, exportSPKI, generateKeyPair, importJWK, decodeJwt }
 import type { CryptoKey, JWK, JWTHeaderParameters } from 'jose';
 import * as oidc from 'openid-client';
 import { ROUTES } from '../../src/http/legacy/operations.ts';
-import { ALL_PROFILES, PROFILE_ADAPTERS, legacyClient } from '../helpers/legacy-client.ts';
+import { ALL_PROFILES, PROFILE_ADAPTERS, UNIFORM_OPTIONS, legacyClient } from '../helpers/legacy-client.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
 import { CLIENTS, authorize, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
 const LISTENER_PORT = 7703;
+/** A mount signing with the retired service's SECRET_KEY (CONTRACT §3 `token.signing: HS256`). */
+const HS_PREFIX = '/hs/aurora';
+const HS_SECRET = 'the-retired-services-SECRET_KEY-0123456789';
+const HS_MOUNT = { prefix: HS_PREFIX, profile: 'aurora', ...UNIFORM_OPTIONS, token: { signing: 'HS256', secret_env: 'JWT_TEST_HS_SECRET' } };
 const ADMIN_SOURCES = path.resolve(import.meta.dirname, '../../src/http/admin');
 
 const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -29,6 +34,8 @@ interface BearerRoute {
   kind: 'legacy' | 'envelope' | 'admin' | 'userinfo';
   /** Logout with revoke_all_sessions: with the genuine token it would end every session. */
   destructive?: boolean;
+  /** At the HS256 mount: its genuine token is the HS256 one. */
+  hs?: boolean;
 }
 
 function adminRoutes(base: string): BearerRoute[] {
@@ -50,13 +57,14 @@ function legacyRoutes(base: string): BearerRoute[] {
     changePassword: { current_password: 'not-the-password', new_password: 'attacker-password' },
     logout: { revoke_all_sessions: true },
   };
-  return PROFILE_ADAPTERS.flatMap((profile) =>
+  return [...PROFILE_ADAPTERS, { prefix: HS_PREFIX, envelope: false }].flatMap((profile) =>
     ROUTES.filter((route) => route.auth !== 'none').map((route) => ({
       method: route.method.toUpperCase(),
       url: `${base}${profile.prefix}${route.path.replace(':session_id', 'no-such-session')}`,
       body: bodies[route.op],
       kind: profile.envelope ? ('envelope' as const) : ('legacy' as const),
       destructive: route.op === 'logout',
+      hs: profile.prefix === HS_PREFIX,
     })),
   );
 }
@@ -79,10 +87,6 @@ function expectRefused(route: BearerRoute, attack: string, res: { status: number
   const what = `${attack} at ${route.method} ${route.url}`;
   // Logout asks to end every session: without a usable token there is no one to end them for (401).
   switch (route.kind) {
-    case 'envelope':
-      expect(res.status, what).to.equal(401);
-      expect(res.body, what).to.deep.equal({ success: false, error: { code: 'AUTH_INVALID_TOKEN', message: 'Could not validate credentials' } });
-      break;
     case 'userinfo':
       expect(res.status, what).to.equal(401);
       expect((res.body as { error?: string }).error, what).to.equal('invalid_token');
@@ -103,6 +107,7 @@ describe('JWT attacks on every bearer route', function () {
   let valid: string;
   let oidcTokens: { id: string; access: string; refresh: string };
   let legacyRefresh: string;
+  let hsValid: string;
 
   before(async function () {
     this.timeout(60_000);
@@ -112,7 +117,8 @@ describe('JWT attacks on every bearer route', function () {
       res.end('{"keys":[]}');
     });
     await new Promise<void>((resolve) => listener.listen(LISTENER_PORT, '127.0.0.1', resolve));
-    env = await startOidcEnv({ database: 'postgres', store: 'redis', mocha: this, env: { COMPAT_PROFILES: ALL_PROFILES } });
+    const mounts = [...(JSON.parse(ALL_PROFILES) as object[]), HS_MOUNT];
+    env = await startOidcEnv({ database: 'postgres', store: 'redis', mocha: this, env: { COMPAT_PROFILES: JSON.stringify(mounts), JWT_TEST_HS_SECRET: HS_SECRET } });
     const base = env.server.url;
     routes = [...legacyRoutes(base), ...adminRoutes(base), { method: 'GET', url: `${base}/oidc/me`, kind: 'userinfo' }];
 
@@ -121,6 +127,7 @@ describe('JWT attacks on every bearer route', function () {
     const pair = await api.login({ username: env.user.username, email: env.user.email, password: env.user.password });
     valid = pair.access;
     legacyRefresh = pair.refresh;
+    hsValid = (await legacyClient(base, { ...PROFILE_ADAPTERS[1]!, prefix: HS_PREFIX }).login({ username: env.user.username, email: env.user.email, password: env.user.password })).access;
     const spa = await env.discover('spa');
     const run = await authorize(new UserAgent(), spa, {
       redirectUri: CLIENTS.spa.redirect_uris[0],
@@ -138,7 +145,7 @@ describe('JWT attacks on every bearer route', function () {
   it('accepts the genuine tokens (the control)', async () => {
     // Not logout: with the genuine token it would end every session (the attacks below ask for exactly that).
     for (const route of routes.filter((r) => !r.destructive)) {
-      const token = route.kind === 'userinfo' ? oidcTokens.access : valid;
+      const token = route.kind === 'userinfo' ? oidcTokens.access : route.hs ? hsValid : valid;
       const res = await call(route, token);
       expect(res.status, `${route.method} ${route.url}`).to.not.equal(401);
       expect(res.status, `${route.method} ${route.url}`).to.be.below(500);
@@ -158,6 +165,26 @@ describe('JWT attacks on every bearer route', function () {
     const attackerJwk = { ...(await exportJWK(attacker.publicKey)), kid: 'attacker', alg: 'ES256', use: 'sig' };
 
     const claims = decodeJwt(valid);
+    const hsClaims = decodeJwt(hsValid);
+    const secret = new TextEncoder().encode(HS_SECRET);
+    const hsAttacks = async (): Promise<Record<string, string>> => {
+      const [, hsPayload] = hsValid.split('.');
+      const mac = (header: object, payload: string) => {
+        const input = `${b64(header)}.${payload}`;
+        return `${input}.${createHmac('sha256', HS_SECRET).update(input).digest('base64url')}`;
+      };
+      return {
+        'secret-signed, header says ES256 with the real kid': mac({ alg: 'ES256', kid: es256.kid, typ: 'JWT' }, hsPayload!),
+        'secret-signed, header says none': mac({ alg: 'none', typ: 'JWT' }, hsPayload!),
+        'HS384 with the secret': await new SignJWT(hsClaims).setProtectedHeader({ alg: 'HS384', typ: 'JWT' }).sign(secret),
+        'HS256 with the secret, the key-set issuer': await signWith(secret, { alg: 'HS256' }, { ...hsClaims, iss: env.server.config.issuer }),
+        'HS256 with the secret, the claims of a key-set token': await signWith(secret, { alg: 'HS256' }, claims),
+        'HS256 with the secret, expired': await signWith(secret, { alg: 'HS256' }, { ...hsClaims, iat: now - 7200, exp: now - 3600 }),
+        'HS256 with the secret, a session that does not exist': await signWith(secret, { alg: 'HS256' }, { ...hsClaims, sid: 'nope', session_id: 'nope' }),
+        'HS256 keyed with the public JWK, the mount claims': await signWith(new TextEncoder().encode(JSON.stringify(publicJwk)), { alg: 'HS256' }, hsClaims),
+        'alg none with the mount claims': `${b64({ alg: 'none', typ: 'JWT' })}.${hsPayload}.`,
+      };
+    };
     const now = Math.floor(Date.now() / 1000);
     const [validHeader, , validSignature] = valid.split('.');
     const url = `http://127.0.0.1:${LISTENER_PORT}`;
@@ -194,6 +221,8 @@ describe('JWT attacks on every bearer route', function () {
       'an OIDC refresh token': oidcTokens.refresh,
       'a legacy refresh token': legacyRefresh,
       'garbage': 'x'.repeat(4000),
+      // The HS256 mount's own secret, misused: the mount picks HS256 and its issuer, never the header.
+      ...(await hsAttacks()),
     };
     // The OIDC access token is opaque and belongs to userinfo, not to the legacy or admin routes.
     const elsewhere: Record<string, string> = { 'an OIDC access token': oidcTokens.access };
@@ -212,5 +241,27 @@ describe('JWT attacks on every bearer route', function () {
     const account = await env.server.deps.accounts.getById(env.user.id);
     expect(account?.full_name).to.equal('Before The Attacks');
     expect(account?.roles).to.deep.equal(['admin', 'editor']);
+  });
+  it("lets an HS256 mount's token pass at that mount only, and no legacy token at /oidc", async () => {
+    for (const route of routes.filter((r) => !r.destructive)) {
+      const res = await call(route, hsValid);
+      if (route.hs) expect(res.status, `${route.method} ${route.url}`).to.not.equal(401);
+      else expectRefused(route, 'the HS256 mount token elsewhere', res);
+    }
+    // The key-set token is refused at the HS256 mount and at userinfo.
+    for (const route of routes.filter((r) => r.hs || r.kind === 'userinfo')) expectRefused(route, 'a key-set token', await call(route, valid));
+    // Introspection knows only the provider's own tokens: a legacy JWT (either signing) is refused as a structured
+    // token oidc-provider does not introspect, an opaque legacy refresh token is simply not active.
+    const { client_id: id, client_secret: secret } = CLIENTS.confidential;
+    for (const token of [valid, hsValid, legacyRefresh]) {
+      const res = await fetch(`${env.server.url}/oidc/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      const body = (await res.json()) as Record<string, unknown>;
+      if (token.includes('.')) expect([res.status, body.error]).to.deep.equal([400, 'unsupported_token_type']);
+      else expect([res.status, body]).to.deep.equal([200, { active: false }]);
+    }
   });
 });

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -23,10 +26,12 @@ describe('configuration (src/config.ts)', () => {
     expect(config.redis.embedded).to.equal(true);
     expect(config.database.migrateOnStart).to.equal(true);
     expect(config.tokens).to.deep.equal({ accessTokenTtl: 1800, refreshTokenTtl: 2_592_000 });
+    // Each profile's defaults copy its original service (CONTRACT §3 "Mounts and their options").
+    const jwks = { signing: 'jwks' };
     expect(config.compatProfiles).to.deep.equal([
-      { prefix: '/auth', profile: 'auth-service' },
-      { prefix: '/api/v1/auth', profile: 'aurora' },
-      { prefix: '/api/v2/auth', profile: 'v2' },
+      { prefix: '/auth', profile: 'auth-service', accessTokenTtl: 86_400, refresh: 'reuse', refreshTokenFormat: 'jwt', requireEmailVerification: false, missingBearer: 401, token: jwks },
+      { prefix: '/api/v1/auth', profile: 'aurora', accessTokenTtl: 1800, refresh: 'rotate', refreshTokenFormat: 'opaque', requireEmailVerification: false, missingBearer: 403, token: jwks },
+      { prefix: '/api/v2/auth', profile: 'v2', accessTokenTtl: 1800, refresh: 'rotate', refreshTokenFormat: 'opaque', requireEmailVerification: false, missingBearer: 401, token: jwks },
     ]);
     expect(config.mail.outboxDir).to.match(/data\/outbox$/);
   });
@@ -57,7 +62,9 @@ describe('configuration (src/config.ts)', () => {
     expect(config.database.readUrls).to.deep.equal(['postgres://u@r1/idp', 'postgres://u@r2/idp']);
     expect(config.redis).to.deep.include({ embedded: false, clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7000'] });
     expect(config.corsOrigins).to.deep.equal(['https://app.example.com', 'https://admin.example.com']);
-    expect(config.compatProfiles).to.deep.equal([{ prefix: '/api/v1/auth', profile: 'envelope' }]);
+    expect(config.compatProfiles).to.deep.equal([
+      { prefix: '/api/v1/auth', profile: 'envelope', accessTokenTtl: 1800, refresh: 'rotate', refreshTokenFormat: 'opaque', requireEmailVerification: true, missingBearer: 403, token: { signing: 'jwks' } },
+    ]);
     expect(config.oidc.resources).to.deep.equal({ 'https://api.example.com': { scope: 'read write', accessTokenTTL: 600 } });
     expect(config.requireEmailVerification).to.equal(true);
     expect(config.trustProxy).to.equal(true);
@@ -90,6 +97,57 @@ describe('configuration (src/config.ts)', () => {
         'KEY_ENCRYPTION_KEY: expected 32 or more random bytes as base64 or hex (e.g. `openssl rand -base64 32`)',
       ]);
     }
+  });
+
+  it('reads COMPAT_PROFILES as a JSON array of mount objects, with an HS256 secret from the named variable', () => {
+    const config = loadConfig({
+      ACCESS_TOKEN_TTL: '900',
+      REQUIRE_EMAIL_VERIFICATION: 'true',
+      AURORA_SECRET_KEY: 's'.repeat(40),
+      COMPAT_PROFILES: JSON.stringify([
+        { prefix: '/api/v1/auth', profile: 'aurora', token: { signing: 'HS256', secret_env: 'AURORA_SECRET_KEY' } },
+        { prefix: '/auth', profile: 'auth-service', access_token_ttl: 600, refresh: 'rotate', refresh_token_format: 'opaque', missing_bearer: 403 },
+        { prefix: '/v2', profile: 'v2', require_email_verification: false, token: { signing: 'HS256', secret_env: 'AURORA_SECRET_KEY', sub: 'number' } },
+      ]),
+    });
+    const [aurora, authService, v2] = config.compatProfiles;
+    expect(aurora).to.deep.include({ accessTokenTtl: 900, refresh: 'rotate', requireEmailVerification: true, missingBearer: 403 });
+    expect(aurora?.token).to.deep.equal({ signing: 'HS256', secretEnv: 'AURORA_SECRET_KEY', secret: 's'.repeat(40), sub: 'username' });
+    expect(authService).to.deep.include({ accessTokenTtl: 600, refresh: 'rotate', refreshTokenFormat: 'opaque', missingBearer: 403, token: { signing: 'jwks' } });
+    expect(v2).to.deep.include({ requireEmailVerification: false, token: { signing: 'HS256', secretEnv: 'AURORA_SECRET_KEY', secret: 's'.repeat(40), sub: 'number' } });
+  });
+
+  it('takes the mount array from `compat` in config/<NODE_ENV>.json, unless the environment sets COMPAT_PROFILES', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'idp-config-'));
+    try {
+      const defaults = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../config/default.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(path.join(dir, 'default.json'), JSON.stringify({ ...defaults, COMPAT_PROFILES: '/auth=auth-service' }));
+      writeFileSync(path.join(dir, 'development.json'), JSON.stringify({ compat: [{ prefix: '/api/env/auth', profile: 'envelope', require_email_verification: false }] }));
+      const fromFile = loadConfig({}, dir);
+      expect(fromFile.compatProfiles.map((m) => [m.prefix, m.profile, m.requireEmailVerification])).to.deep.equal([['/api/env/auth', 'envelope', false]]);
+      expect(loadConfig({ COMPAT_PROFILES: '/x=v2' }, dir).compatProfiles.map((m) => m.prefix)).to.deep.equal(['/x']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names every bad mount option, one line each', () => {
+    const problems = problemsOf({
+      COMPAT_PROFILES: JSON.stringify([
+        { prefix: '/a', profile: 'aurora', refresh: 'sometimes', missing_bearer: 404 },
+        { prefix: '/b', profile: 'v2', token: { signing: 'HS256', secret_env: 'NOT_SET_ANYWHERE' }, colour: 'blue' },
+        { prefix: '/a', profile: 'envelope', token: { signing: 'none' } },
+      ]),
+    });
+    expect(problems.some((p) => p.startsWith('COMPAT_PROFILES[0].refresh:'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('COMPAT_PROFILES[0].missing_bearer:'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('COMPAT_PROFILES[1]') && p.includes('colour'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('COMPAT_PROFILES[2].token.signing:'))).to.equal(true);
+    expect(problemsOf({ COMPAT_PROFILES: '[{"prefix":"/b","profile":"v2","token":{"signing":"HS256","secret_env":"NOT_SET_ANYWHERE"}}]' })).to.deep.equal([
+      'COMPAT_PROFILES[0].token.secret_env: environment variable NOT_SET_ANYWHERE is not set',
+    ]);
+    expect(problemsOf({ COMPAT_PROFILES: '[{"prefix":"/a","profile":"v2"},{"prefix":"/a","profile":"aurora"}]' })[0]).to.match(/^COMPAT_PROFILES\[1\]\.prefix: .*twice/);
+    expect(problemsOf({ COMPAT_PROFILES: '[not json' })[0]).to.match(/^COMPAT_PROFILES: not valid JSON/);
   });
 
   it('refuses legacy mounts that collide with built-in routes', () => {
@@ -164,6 +222,13 @@ describe('configuration (src/config.ts)', () => {
       ]);
       expect(problemsOf({ ...production, COOKIE_KEYS: 'changeme' })[0]).to.match(/^COOKIE_KEYS:/);
       expect(problemsOf({ ...production, ADMIN_PASSWORD: 'changeme' })[0]).to.match(/^ADMIN_PASSWORD:/);
+      // An HS256 mount's secret: any length outside production, 32+ bytes in it.
+      const hs256 = '[{"prefix":"/api/v1/auth","profile":"aurora","token":{"signing":"HS256","secret_env":"OLD_SECRET_KEY"}}]';
+      expect(loadConfig({ COMPAT_PROFILES: hs256, OLD_SECRET_KEY: 'short' }).compatProfiles[0]?.token).to.include({ secret: 'short' });
+      expect(problemsOf({ ...production, COMPAT_PROFILES: hs256, OLD_SECRET_KEY: 'x'.repeat(31) })).to.deep.equal([
+        'COMPAT_PROFILES[0].token.secret_env: OLD_SECRET_KEY must be at least 32 bytes in production',
+      ]);
+      expect(problemsOf({ ...production, COMPAT_PROFILES: hs256, OLD_SECRET_KEY: 'x'.repeat(32) })).to.deep.equal([]);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { z } from 'zod';
 import { validate } from '../../src/http/middleware/validate.ts';
-import { ValidationError } from '../../src/errors.ts';
+import { MalformedJsonError, ValidationError } from '../../src/errors.ts';
 import { AccountExistsError, InvalidCredentialsError, SessionNotFoundError } from '../../src/services/account-errors.ts';
 import { PROFILES } from '../../src/http/legacy/mounts.ts';
 import { ROUTES } from '../../src/http/legacy/operations.ts';
@@ -46,27 +46,26 @@ describe('legacy profiles (src/http/legacy)', () => {
 
     it('reports missing fields, bad e-mails and short passwords the way pydantic words them', () => {
       expect(issuesOf(login, {})).to.deep.equal([
-        { loc: ['body', 'email'], msg: 'Field required', type: 'missing' },
-        { loc: ['body', 'password'], msg: 'Field required', type: 'missing' },
+        { type: 'missing', loc: ['body', 'email'], msg: 'Field required', input: {} },
+        { type: 'missing', loc: ['body', 'password'], msg: 'Field required', input: {} },
       ]);
-      expect(issuesOf(login, { email: 'nope', password: 'short' })).to.deep.equal([
-        { loc: ['body', 'email'], msg: 'value is not a valid email address: The email address is not valid.', type: 'value_error' },
-        { loc: ['body', 'password'], msg: 'String should have at least 8 characters', type: 'string_too_short' },
-      ]);
+      const short = issuesOf(login, { email: 'nope', password: 'short' });
+      expect(short[1]).to.deep.equal({ type: 'string_too_short', loc: ['body', 'password'], msg: 'String should have at least 8 characters', input: 'short', ctx: { min_length: 8 } });
+      expect(short[0]).to.include({ type: 'value_error', input: 'nope' }).and.have.property('ctx').that.has.property('reason');
       expect(issuesOf(login, { email: 'a@example.com', password: 12345678 })).to.deep.equal([
-        { loc: ['body', 'password'], msg: 'Input should be a valid string', type: 'string_type' },
+        { type: 'string_type', loc: ['body', 'password'], msg: 'Input should be a valid string', input: 12345678 },
       ]);
     });
 
     it('reports a body that is not an object at loc ["body"]', () => {
       expect(issuesOf(login, [])).to.deep.equal([
-        { loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type' },
+        { type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: [] },
       ]);
     });
 
     it('reports query booleans it cannot read as bool_parsing', () => {
       expect(issuesOf(PROFILES.aurora.requests.listSessions.schema, { include_expired: 'maybe' }, 'query')).to.deep.equal([
-        { loc: ['query', 'include_expired'], msg: 'Input should be a valid boolean, unable to interpret input', type: 'bool_parsing' },
+        { type: 'bool_parsing', loc: ['query', 'include_expired'], msg: 'Input should be a valid boolean, unable to interpret input', input: 'maybe' },
       ]);
       expect(PROFILES.aurora.requests.listSessions.parse({ include_expired: 'true' })).to.deep.equal({ includeExpired: true });
       expect(PROFILES.aurora.requests.listSessions.parse({})).to.deep.equal({ includeExpired: false });
@@ -75,7 +74,7 @@ describe('legacy profiles (src/http/legacy)', () => {
     it('lets the envelope log in with username or email, and says which is missing', () => {
       const envelopeLogin = PROFILES.envelope.requests.login;
       expect(envelopeLogin.parse({ email: 'A@x.com', password: 'p' })).to.deep.equal({ login: 'A@x.com', password: 'p' });
-      expect(issuesOf(envelopeLogin.schema, { password: 'p' })).to.deep.equal([{ loc: ['body', 'username'], msg: 'Field required', type: 'missing' }]);
+      expect(issuesOf(envelopeLogin.schema, { password: 'p' })).to.deep.equal([{ type: 'missing', loc: ['body', 'username'], msg: 'Field required', input: { password: 'p' } }]);
     });
 
     it('ignores fields PUT /users/me must never apply', () => {
@@ -99,7 +98,12 @@ describe('legacy profiles (src/http/legacy)', () => {
         organization_id: account.organization_id,
       });
       expect(PROFILES.envelope.replies.me.render(account)).to.deep.equal({
-        success: true, data: PROFILES.aurora.replies.me.render(account), message: 'User retrieved successfully',
+        success: true,
+        data: {
+          id: account.id, username: 'alice', email: 'alice@example.com', full_name: 'Alice', role: 'admin', status: 'suspended', is_active: false,
+          email_verified: false, created_at: '2030-01-01T00:00:00.000Z',
+        },
+        message: 'User profile retrieved successfully',
       });
     });
 
@@ -118,12 +122,16 @@ describe('legacy profiles (src/http/legacy)', () => {
       expect(PROFILES.envelope.renderError(new AccountExistsError('email'))).to.deep.equal({
         status: 409, body: { success: false, error: { code: 'AUTH_EMAIL_EXISTS', message: 'Email already registered' } },
       });
-      expect(PROFILES.envelope.renderError(new SessionNotFoundError())).to.deep.equal({
-        status: 404, body: { success: false, error: { code: 'AUTH_SESSION_NOT_FOUND', message: 'Session not found' } },
+      expect(PROFILES.envelope.renderError(new InvalidCredentialsError())).to.deep.equal({
+        status: 401, body: { success: false, error: { code: 'AUTH_INVALID_CREDENTIALS', message: 'Incorrect username or password' } },
       });
+      // Every other error is FastAPI's plain body, as seed 002 left it.
+      expect(PROFILES.envelope.renderError(new SessionNotFoundError())).to.deep.equal({ status: 404, body: { detail: 'Session not found' } });
       const invalid = new ValidationError([{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }]);
-      expect(PROFILES.envelope.renderError(invalid)).to.deep.equal({
-        status: 422, body: { success: false, error: { code: 'VALIDATION_ERROR', message: 'Request validation failed: email: Field required' } },
+      expect(PROFILES.envelope.renderError(invalid)).to.deep.equal({ status: 422, body: { detail: [{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }] } });
+      expect(PROFILES.envelope.renderError(new MalformedJsonError(3, 'Expecting value'))).to.deep.equal({
+        status: 422,
+        body: { detail: [{ type: 'json_invalid', loc: ['body', 3], msg: 'JSON decode error', input: {}, ctx: { error: 'Expecting value' } }] },
       });
     });
   });
@@ -131,13 +139,20 @@ describe('legacy profiles (src/http/legacy)', () => {
   describe('OpenAPI documents', () => {
     for (const [name, profile] of Object.entries(PROFILES)) {
       it(`describes every route of the ${name} profile with its schemas`, () => {
-        const doc = buildOpenApiDocument(profile, '/x', ROUTES, '1.0.0') as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+        const doc = buildOpenApiDocument(profile, '/x', ROUTES, '1.0.0', { requireEmailVerification: false, missingBearer: 401 }) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
         const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
-        expect(documented.sort()).to.deep.equal(ROUTES.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`).sort());
+        expect(documented.sort()).to.deep.equal([...ROUTES.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`), 'get /reset-password'].sort());
         for (const route of ROUTES) {
           const op = doc.paths[route.path.replace(/:(\w+)/g, '{$1}')]?.[route.method];
-          expect(Object.keys(op?.responses ?? {}), `${route.method} ${route.path}`).to.include(String(profile.replies[route.op].status));
+          const statuses = Object.keys(op?.responses ?? {});
+          expect(statuses, `${route.method} ${route.path}`).to.include(String(profile.replies[route.op].status)).and.include.members(['405', '503']);
+          if (route.input === 'body') expect(statuses, `${route.method} ${route.path}`).to.include.members(['413', '422']);
+          if (route.auth === 'bearer') expect(statuses, `${route.method} ${route.path}`).to.include.members(['401', '403']);
         }
+        const paths = doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+        expect(Object.keys(paths['/login']?.post?.responses ?? {})).to.include.members(['401', '403', '429']);
+        expect(Object.keys(paths['/register']?.post?.responses ?? {})).to.include(name === 'envelope' ? '409' : '400');
+        expect(Object.keys(paths['/sessions/{session_id}']?.delete?.responses ?? {})).to.include('404');
         expect(JSON.stringify(doc)).to.not.include('$schema');
       });
     }

@@ -294,4 +294,68 @@ describe('tokens (src/services/tokens.ts)', () => {
     expect(error).to.be.instanceOf(InvalidRefreshTokenError);
     expect(await tokens.sessionOfRefreshToken(other)).to.equal(undefined);
   });
+  describe('per-mount policies (CONTRACT §3 mount options)', () => {
+    const secret = new TextEncoder().encode('s'.repeat(40));
+    const hmac = (sub: 'id' | 'username' | 'number', issuer = 'http://idp.test/api/v1/auth') => ({ key: secret, sub, issuer });
+
+    it('signs an HS256 mount with its secret and sub layout, and verifies only with that mount', async () => {
+      const s = await session();
+      const policy = { mount: '/api/v1/auth', accessTokenTtl: 600, hmac: hmac('username') };
+      const { token, expiresIn } = await tokens.issueAccessToken(account, s, policy);
+      expect(expiresIn).to.equal(600);
+      const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as Record<string, unknown>;
+      expect(header).to.deep.equal({ alg: 'HS256', typ: 'JWT' });
+      expect((await tokens.verifyAccessToken(token, policy.hmac)).sub).to.equal(account.username);
+      // Not with the key set, not at another mount with the same secret, not with another layout's key.
+      await expectRejected(token);
+      let error: unknown;
+      await tokens.verifyAccessToken(token, hmac('username', 'http://idp.test/other')).catch((err: unknown) => (error = err));
+      expect(error).to.be.instanceOf(InvalidAccessTokenError);
+      // And a key-set token is not an HS256 mount's.
+      const jwks = await tokens.issueAccessToken(account, s);
+      error = undefined;
+      await tokens.verifyAccessToken(jwks.token, policy.hmac).catch((err: unknown) => (error = err));
+      expect(error).to.be.instanceOf(InvalidAccessTokenError);
+      expect((await tokens.issueAccessToken(account, s, { hmac: hmac('number') })).token.split('.')[1]).to.satisfy(
+        (payload: string) => (JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sub: string }).sub === String(account.number),
+      );
+    });
+
+    it('reuse: refresh hands back the same token until the session ends; rotate never lets a token work at another mount', async () => {
+      const s = await session();
+      const reuse = { mount: '/auth', refresh: 'reuse' as const };
+      const pair = await tokens.issueTokens(account, s, { policy: reuse });
+      for (let i = 0; i < 3; i += 1) expect((await tokens.rotateRefreshToken(pair.refreshToken, ctx, reuse)).refreshToken).to.equal(pair.refreshToken);
+      let error: unknown;
+      await tokens.rotateRefreshToken(pair.refreshToken, ctx, { mount: '/elsewhere' }).catch((err: unknown) => (error = err));
+      expect(error).to.be.instanceOf(InvalidRefreshTokenError);
+      expect(await tokens.sessionOfRefreshToken(pair.refreshToken, { mount: '/elsewhere' })).to.equal(undefined);
+      await sessions.revoke(account.id, s.session_id);
+      error = undefined;
+      await tokens.rotateRefreshToken(pair.refreshToken, ctx, reuse).catch((err: unknown) => (error = err));
+      expect(error).to.be.instanceOf(InvalidRefreshTokenError);
+    });
+
+    it('jwt refresh tokens: typ refresh+jwt with sub, sid, jti, iat, exp; stored only as a hash', async () => {
+      const s = await session();
+      const policy = { mount: '/auth', refreshTokenFormat: 'jwt' as const, hmac: hmac('username', 'http://idp.test/auth') };
+      const pair = await tokens.issueTokens(account, s, { policy });
+      const { payload, protectedHeader } = await jwtVerify(pair.refreshToken, secret, { typ: 'refresh+jwt' });
+      expect(protectedHeader.alg).to.equal('HS256');
+      expect(Object.keys(payload).sort()).to.deep.equal(['exp', 'iat', 'jti', 'sid', 'sub']);
+      expect(payload).to.include({ sub: account.username, sid: s.session_id, exp: Number(payload.iat) + 3600 });
+      for (const written of store.written) expect(written).to.not.include(pair.refreshToken);
+      const next = await tokens.rotateRefreshToken(pair.refreshToken, ctx, policy, async () => account);
+      expect((await jwtVerify(next.refreshToken, secret, { typ: 'refresh+jwt' })).payload.sub).to.equal(account.username);
+    });
+
+    it('jwt refresh tokens naming a 150-character username still fit the refresh shape check', async () => {
+      const long = { ...account, username: 'é'.repeat(150) };
+      const s = await session();
+      const policy = { mount: '/auth', refresh: 'reuse' as const, refreshTokenFormat: 'jwt' as const, hmac: hmac('username', 'http://idp.test/auth') };
+      const pair = await tokens.issueTokens(long, s, { policy });
+      expect(pair.refreshToken.length).to.be.below(2048);
+      expect((await tokens.rotateRefreshToken(pair.refreshToken, ctx, policy)).refreshToken).to.equal(pair.refreshToken);
+    });
+  });
 });

@@ -97,4 +97,5 @@ export const auroraProfile: Profile = {
   },
   renderError: detailErrors(),
   errorSchemas: { error: DetailError, validation: ValidationErrorBody },
+  httpBearer: true,
 };

@@ -1,76 +1,97 @@
 /**
- * Profile `envelope`: Aurora's shapes inside `{"success": true, "data": …, "message": "…"}`, errors as
- * `{"success": false, "error": {"code": "…", "message": "…"}}` with the codes of CONTRACT §3.
+ * Profile `envelope` (seed 002): successes inside `{"success": true, "data": …, "message": …}` with one
+ * `user` shape everywhere; exactly the two errors the original enveloped (a taken e-mail or username: 409,
+ * bad credentials: 401) as `{"success": false, "error": {"code", "message"}}`, every other error
+ * FastAPI's plain `{"detail": …}` as on the flat profiles (CONTRACT §3).
  */
 import { z } from 'zod';
-import type { ValidationIssue } from '../../errors.ts';
+import type { AccountView } from '../../services/account-view.ts';
 import type { ErrorRenderer } from '../context.ts';
-import { dataReply, request, type Profile, type Replies, type Reply } from './profile.ts';
-import { fields } from './schemas.ts';
-import { AuroraUser, auroraProfile, auroraUser } from './aurora.ts';
-import type { OperationName, SignedIn } from './operations.ts';
+import { dataReply, request, type Profile, type Reply } from './profile.ts';
+import { DetailError, MessageBody, ValidationErrorBody, commonReplies, fields } from './schemas.ts';
+import { auroraLogout, auroraProfile } from './aurora.ts';
+import { detailErrors } from './detail-errors.ts';
+import type { OperationResults, SignedIn } from './operations.ts';
 
-/** The one place the envelope differs in status: a taken e-mail or username is a conflict. */
-const STATUS_BY_CODE: Partial<Record<string, number>> = { AUTH_EMAIL_EXISTS: 409, AUTH_USERNAME_EXISTS: 409 };
-export const envelopeStatus = (code: string, status: number): number => STATUS_BY_CODE[code] ?? status;
+/** The codes seed 002's exception handlers enveloped, with the status they answered. */
+const ENVELOPED: Partial<Record<string, number>> = { AUTH_EMAIL_EXISTS: 409, AUTH_USERNAME_EXISTS: 409, AUTH_INVALID_CREDENTIALS: 401 };
+export const isEnveloped = (code: string): boolean => ENVELOPED[code] !== undefined;
+export const envelopeStatus = (code: string, status: number): number => ENVELOPED[code] ?? status;
 
-const MESSAGES: Record<OperationName, string> = {
-  register: 'User registered successfully',
-  login: 'Login successful',
-  refresh: 'Token refreshed successfully',
-  logout: 'Logged out successfully',
-  me: 'User retrieved successfully',
-  updateMe: 'Profile updated successfully',
-  changePassword: 'Password updated successfully',
-  listSessions: 'Sessions retrieved successfully',
-  deleteSession: 'Session revoked successfully',
-  verifyEmail: 'Email verified successfully',
-  resendVerification: 'Verification email sent',
-  forgotPassword: 'If an account with that email exists, a password reset link has been sent',
-  resetPassword: 'Password has been reset successfully',
-};
+const success = <S extends z.ZodType>(data: S) => z.object({ success: z.literal(true), data, message: z.string().nullable() });
 
-const success = <S extends z.ZodType>(data: S) => z.object({ success: z.literal(true), data, message: z.string() });
+export const EnvelopeUser = z.object({
+  id: z.uuid(),
+  username: z.string().nullable(),
+  email: z.string(),
+  full_name: z.string().nullable(),
+  role: z.string().nullable(),
+  status: z.enum(['active', 'inactive', 'suspended']),
+  is_active: z.boolean(),
+  email_verified: z.boolean(),
+  created_at: z.iso.datetime({ offset: true }),
+});
 
-function wrap<R>(op: OperationName, reply: Reply<R>): Reply<R> {
-  const { message } = reply;
-  if (message) {
-    return { status: reply.status, schema: success(z.null()), render: (result) => ({ success: true, data: null, message: message(result) }) };
-  }
-  return { status: reply.status, schema: success(reply.schema), render: (result) => ({ success: true, data: reply.render(result), message: MESSAGES[op] }) };
+export const envelopeUser = (account: AccountView): z.input<typeof EnvelopeUser> => ({
+  id: account.id,
+  username: account.username,
+  email: account.email,
+  full_name: account.full_name,
+  // account.roles is already ordered: admin first, then by name.
+  role: account.roles[0] ?? null,
+  status: account.status,
+  is_active: account.status === 'active',
+  email_verified: account.email_verified,
+  created_at: account.created_at.toISOString(),
+});
+
+const Token = z.object({ access_token: z.string(), refresh_token: z.string(), token_type: z.literal('bearer') });
+const token = ({ tokens }: SignedIn): z.input<typeof Token> => ({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken, token_type: 'bearer' });
+
+/** `data` is the user, with the operation's message. */
+const userReply = (status: number, message: string): Reply<AccountView> =>
+  dataReply(status, success(EnvelopeUser), (account: AccountView) => ({ success: true as const, data: envelopeUser(account), message }));
+
+/** `data` is `{"message": …}` (what the flat profiles answer), `message` as the original set it (mostly null). */
+function messageInData<R>(reply: Reply<R>, message: string | null = null): Reply<R> {
+  const text = reply.message;
+  if (!text) throw new Error('messageInData needs a message reply');
+  return dataReply(reply.status, success(MessageBody), (result: R) => ({ success: true as const, data: { message: text(result) }, message }));
 }
 
-function wrapAll(replies: Replies): Replies {
-  const out = {} as Record<OperationName, Reply<never>>;
-  for (const op of Object.keys(replies) as OperationName[]) out[op] = wrap(op, replies[op] as Reply<never>);
-  return out as Replies;
-}
-
-const LoginData = success(
-  z.object({
-    token: z.object({ access_token: z.string(), refresh_token: z.string(), token_type: z.literal('bearer') }),
-    user: AuroraUser,
-  }),
-);
-const RefreshData = success(z.object({ access_token: z.string(), refresh_token: z.string(), token_type: z.literal('bearer') }));
-
-const token = ({ tokens }: SignedIn) => ({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken, token_type: 'bearer' as const });
+const renderDetail = detailErrors();
+const renderError: ErrorRenderer = (error) =>
+  isEnveloped(error.code)
+    ? { status: envelopeStatus(error.code, error.status), body: { success: false, error: { code: error.code, message: error.message } } }
+    : renderDetail(error);
 
 export const EnvelopeError = z.object({ success: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) });
 
-function summarize(issues: ValidationIssue[]): string {
-  const first = issues[0];
-  if (!first) return 'Request validation failed';
-  return `Request validation failed: ${first.loc.slice(1).join('.') || first.loc[0]}: ${first.msg}`;
-}
+type EnvelopeReplies = { [K in keyof OperationResults]: Reply<OperationResults[K]> };
 
-const renderError: ErrorRenderer = (error) => ({
-  status: envelopeStatus(error.code, error.status),
-  body: {
-    success: false,
-    error: { code: error.code, message: error.status === 422 && Array.isArray(error.detail) ? summarize(error.detail as ValidationIssue[]) : error.message },
-  },
-});
+const replies: EnvelopeReplies = {
+  register: userReply(201, 'User registered successfully. Please check your email to verify your account.'),
+  login: dataReply(200, success(z.object({ token: Token, user: EnvelopeUser })), (result: SignedIn) => ({
+    success: true as const,
+    data: { token: token(result), user: envelopeUser(result.account) },
+    message: 'Login successful',
+  })),
+  refresh: dataReply(200, success(Token), (result: SignedIn) => ({ success: true as const, data: token(result), message: 'Token refreshed successfully' })),
+  logout: dataReply(200, success(MessageBody), (result: OperationResults['logout']) => ({ success: true as const, data: { message: auroraLogout(result) }, message: null })),
+  me: userReply(200, 'User profile retrieved successfully'),
+  updateMe: userReply(200, 'User profile updated successfully'),
+  changePassword: dataReply(200, success(MessageBody), () => ({ success: true as const, data: { message: 'Password changed successfully' }, message: 'Password updated successfully' })),
+  listSessions: dataReply(200, success(commonReplies.listSessions.schema), (items: OperationResults['listSessions']) => ({
+    success: true as const,
+    data: commonReplies.listSessions.render(items) as z.input<typeof commonReplies.listSessions.schema>,
+    message: null,
+  })),
+  deleteSession: messageInData(commonReplies.deleteSession),
+  verifyEmail: messageInData(commonReplies.verifyEmail),
+  resendVerification: messageInData(commonReplies.resendVerification),
+  forgotPassword: messageInData(commonReplies.forgotPassword),
+  resetPassword: messageInData(commonReplies.resetPassword),
+};
 
 export const envelopeProfile: Profile = {
   name: 'envelope',
@@ -87,16 +108,11 @@ export const envelopeProfile: Profile = {
       (b) => ({ login: b.username ?? b.email ?? '', password: b.password }),
     ),
   },
-  replies: {
-    ...wrapAll(auroraProfile.replies),
-    login: dataReply(200, LoginData, (result: SignedIn) => ({
-      success: true as const,
-      data: { token: token(result), user: auroraUser(result.account) },
-      message: MESSAGES.login,
-    })),
-    refresh: dataReply(200, RefreshData, (result: SignedIn) => ({ success: true as const, data: token(result), message: MESSAGES.refresh })),
-  },
+  replies,
   renderError,
-  errorSchemas: { error: EnvelopeError, validation: EnvelopeError },
+  errorSchemas: { error: DetailError, validation: ValidationErrorBody, enveloped: EnvelopeError },
   errorStatus: envelopeStatus,
+  isEnveloped,
+  logoutRequiresBearer: true,
+  httpBearer: true,
 };

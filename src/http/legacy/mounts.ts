@@ -4,12 +4,13 @@
  */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { ProfileName } from '../../config.ts';
+import type { CompatMount, ProfileName } from '../../config.ts';
+import type { TokenPolicy } from '../../services/tokens.ts';
 import type { Dependencies } from '../../dependencies.ts';
 import { corsFor } from '../middleware/cors.ts';
 import { createOperations } from './operations.ts';
 import type { Profile } from './profile.ts';
-import { createLegacyRouter } from './router.ts';
+import { createLegacyRouter, legacyMethods } from './router.ts';
 import { authServiceProfile } from './auth-service.ts';
 import { auroraProfile } from './aurora.ts';
 import { v2Profile } from './v2.ts';
@@ -26,19 +27,33 @@ const API_VERSION = '1.0.0';
 
 type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'selfService' | 'sessions' | 'tokens' | 'audit'>;
 
+/** A mount's options as the token service takes them; an HS256 secret is encoded once, here. */
+export function tokenPolicy(mount: CompatMount, publicUrl: string): TokenPolicy {
+  const { token } = mount;
+  return {
+    mount: mount.prefix,
+    accessTokenTtl: mount.accessTokenTtl,
+    refresh: mount.refresh,
+    refreshTokenFormat: mount.refreshTokenFormat,
+    extraClaims: PROFILES[mount.profile].tokenClaims,
+    ...(token.signing === 'HS256' ? { hmac: { key: new TextEncoder().encode(token.secret), sub: token.sub, issuer: `${publicUrl}${mount.prefix}` } } : {}),
+  };
+}
+
 const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 export function createLegacyRouters(deps: LegacyDependencies): Router[] {
   // Open routes with their per-IP limits (CONTRACT §6); bearer checks read accounts through `deps` as before.
   const operations = createOperations({ ...deps, accounts: deps.selfService });
-  return deps.config.compatProfiles.map(({ prefix, profile }) =>
+  return deps.config.compatProfiles.map((mount) =>
     createLegacyRouter({
-      prefix,
-      profile: PROFILES[profile],
+      prefix: mount.prefix,
+      profile: PROFILES[mount.profile],
       operations,
       auth: deps,
       publicUrl: deps.config.publicUrl,
-      requireEmailVerification: deps.config.requireEmailVerification,
+      mount,
+      policy: tokenPolicy(mount, deps.config.publicUrl),
       version: API_VERSION,
     }),
   );
@@ -57,6 +72,10 @@ export function createLegacyEarlyMiddleware(deps: Pick<Dependencies, 'config'>):
     if (mount) ctx.state.renderError = PROFILES[mount.profile].renderError;
     await next();
   };
-  const cors = corsFor({ origins: deps.config.corsOrigins, pathPrefixes: [...mounts.map((m) => m.prefix), '/admin/api'] });
+  const methodsOf = (path: string): string[] | undefined => {
+    const mount = mounts.find(({ prefix }) => under(path, prefix));
+    return mount ? legacyMethods(PROFILES[mount.profile], path.slice(mount.prefix.length)) : undefined;
+  };
+  const cors = corsFor({ origins: deps.config.corsOrigins, pathPrefixes: [...mounts.map((m) => m.prefix), '/admin/api'], methodsOf });
   return [cors, renderer];
 }

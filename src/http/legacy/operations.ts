@@ -5,7 +5,7 @@
  */
 import type { AccountService, AccountView, ProfilePatch, RegisterInput } from '../../services/accounts.ts';
 import type { SessionListItem, SessionRecord, SessionService } from '../../services/sessions.ts';
-import type { TokenPair, TokenService } from '../../services/tokens.ts';
+import type { TokenPair, TokenPolicy, TokenService } from '../../services/tokens.ts';
 import type { AuditService } from '../../services/audit.ts';
 import type { RequestContext } from '../../services/request-context.ts';
 import type { AccountLinks } from '../../services/account-mail.ts';
@@ -68,6 +68,8 @@ export interface OperationContext {
   /** Set on bearer routes (and on logout when a usable token came with it). */
   auth?: BearerAuth;
   links: AccountLinks;
+  /** The mount's token options (CONTRACT §3): lifetime, signing, refresh format and mode. */
+  policy?: TokenPolicy;
 }
 
 export type Operations = {
@@ -135,18 +137,18 @@ export function createOperations(services: OperationServices): Operations {
       const account = await accounts.authenticate(input.login, input.password, oc.request);
       // The session, its index entry and the refresh token's record go to the store in one round trip.
       const { record: session, writes } = sessions.draft({ userId: account.id, kind: 'password', context: oc.request });
-      return { account, session, tokens: await tokens.issueTokens(account, session, { storeWith: writes }) };
+      return { account, session, tokens: await tokens.issueTokens(account, session, { storeWith: writes, policy: oc.policy }) };
     },
 
     async refresh(input, oc) {
-      const { session, refreshToken } = await tokens.rotateRefreshToken(input.refreshToken, oc.request);
+      const { session, refreshToken } = await tokens.rotateRefreshToken(input.refreshToken, oc.request, oc.policy, (id) => accounts.getById(id));
       const account = await accounts.getById(session.user_id);
       if (!account || account.status !== 'active') {
         // Normally impossible (leaving `active` ends every session); never hand out tokens if it happens.
         await sessions.revoke(session.user_id, session.session_id, 'status_change');
         throw new InvalidRefreshTokenError();
       }
-      const access = await tokens.issueAccessToken(account, session);
+      const access = await tokens.issueAccessToken(account, session, oc.policy);
       return { account, session, tokens: { accessToken: access.token, refreshToken, expiresIn: access.expiresIn } };
     },
 
@@ -155,7 +157,7 @@ export function createOperations(services: OperationServices): Operations {
      * neither it is the client-side logout of the originals: 200, nothing to end.
      */
     async logout(input, oc) {
-      const owner = input.refreshToken ? await tokens.sessionOfRefreshToken(input.refreshToken) : undefined;
+      const owner = input.refreshToken ? await tokens.sessionOfRefreshToken(input.refreshToken, oc.policy) : undefined;
       const fromRefresh = owner && (!oc.auth || owner.userId === oc.auth.account.id) ? owner : undefined;
       const userId = oc.auth?.account.id ?? fromRefresh?.userId;
       if (input.revokeAll) {

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { ProfileName } from '../../config.ts';
 import type { ErrorRenderer } from '../context.ts';
+import type { AccountView } from '../../services/account-view.ts';
 import { validate, type Location } from '../middleware/validate.ts';
 import type { OperationInputs, OperationName, OperationResults } from './operations.ts';
 
@@ -51,7 +52,15 @@ export interface Profile {
   replies: Replies;
   renderError: ErrorRenderer;
   /** Error bodies, for the OpenAPI document: every error but 422, and the 422. */
-  errorSchemas: { error: z.ZodType; validation: z.ZodType };
+  errorSchemas: { error: z.ZodType; validation: z.ZodType; enveloped?: z.ZodType };
+  /** Error codes rendered in the `enveloped` shape rather than `error` (envelope's two). */
+  isEnveloped?: (code: string) => boolean;
   /** Status a given error code is answered with when the profile differs from the service's (envelope: 409). */
   errorStatus?: (code: string, status: number) => number;
+  /** Claims its access tokens carry beyond CONTRACT §5's (v2: `organization_id`). */
+  tokenClaims?: (account: AccountView) => Record<string, unknown>;
+  /** Logout needs a bearer token (seed 002's logout depends on the verified current user); default optional. */
+  logoutRequiresBearer?: boolean;
+  /** A missing bearer under `missing_bearer: 401`: FastAPI's "Not authenticated" (HTTPBearer services), else the bad-token 401. */
+  httpBearer?: boolean;
 }

@@ -2,6 +2,8 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { AppError } from '../../errors.ts';
 import type { AccountLinks } from '../../services/account-mail.ts';
+import type { CompatMount } from '../../config.ts';
+import type { TokenPolicy } from '../../services/tokens.ts';
 import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';
 import { mountDocs } from '../openapi/docs.ts';
 import { buildOpenApiDocument } from '../openapi/document.ts';
@@ -16,7 +18,10 @@ export interface LegacyRouterOptions {
   operations: Operations;
   auth: BearerAuthServices;
   publicUrl: string;
-  requireEmailVerification: boolean;
+  /** The mount's options (CONTRACT §3). */
+  mount: Pick<CompatMount, 'requireEmailVerification' | 'missingBearer'>;
+  /** How the mount issues and accepts tokens. */
+  policy: TokenPolicy;
   /** Shown in the OpenAPI document. */
   version: string;
 }
@@ -54,6 +59,21 @@ function rawInput(ctx: Context & { params?: Record<string, string> }, route: Rou
   }
 }
 
+/** The routes as this profile serves them (seed 002's logout needs the bearer token). */
+export const routesOf = (profile: Profile): Route[] =>
+  ROUTES.map((route) => (route.op === 'logout' && profile.logoutRequiresBearer ? { ...route, auth: 'bearer' as const } : route));
+
+/** The methods a path under a mount serves (HEAD with GET), for a CORS preflight; undefined for an unknown path. */
+export function legacyMethods(profile: Profile, path: string): string[] | undefined {
+  const methods = new Set<string>();
+  for (const route of [...routesOf(profile), { method: 'get', path: '/reset-password' }]) {
+    const pattern = new RegExp(`^${route.path.replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`);
+    if (pattern.test(path)) methods.add(route.method.toUpperCase());
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return methods.size ? [...methods] : undefined;
+}
+
 const wantsHtmlPage = (ctx: Context): boolean => Boolean(ctx.is('urlencoded')) && ctx.accepts('json', 'html') === 'html';
 
 /**
@@ -82,7 +102,7 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
     const reply = profile.replies[route.op] as Reply<unknown>;
     return async (ctx) => {
       const input = spec.parse(rawInput(ctx, route, profile));
-      const result = await run(input, { request: requestContext(ctx, profile.name), auth: ctx.state.auth, links });
+      const result = await run(input, { request: requestContext(ctx, profile.name), auth: ctx.state.auth, links, policy: options.policy });
       if (route.op === 'resetPassword' && wantsHtmlPage(ctx)) {
         ctx.type = 'text/html; charset=utf-8';
         ctx.body = resetPasswordDonePage();
@@ -93,15 +113,19 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
     };
   }
 
-  for (const route of ROUTES) {
+  const { mount } = options;
+  const missing = mount.missingBearer === 403 ? 'http-bearer-403' : profile.httpBearer ? 'http-bearer-401' : 'credentials-401';
+  for (const route of routesOf(profile)) {
     const auth =
       route.auth === 'none'
         ? []
         : [
             bearerAuth(options.auth, {
               optional: route.auth === 'optional',
-              requireEmailVerification: options.requireEmailVerification,
+              requireEmailVerification: mount.requireEmailVerification,
               allowUnverified: route.allowUnverified || route.auth === 'optional',
+              missing,
+              hmac: options.policy.hmac,
             }),
           ];
     router[route.method](route.path, setup, ...auth, handler(route));
@@ -116,7 +140,7 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
   mountDocs(router, {
     prefix,
     title: profile.title,
-    document: () => buildOpenApiDocument(profile, prefix, ROUTES, options.version),
+    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, options.mount),
   });
 
   // FastAPI answers a known path with the wrong method with 405 and an Allow header.

@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
 import type { SessionListItem } from '../../services/sessions.ts';
-import type { SignedIn } from './operations.ts';
 import { dataReply, request, type Replies, type Reply, type Requests } from './profile.ts';
 import { depthOver } from '../middleware/json-depth.ts';
 
@@ -37,7 +36,8 @@ export const fields = {
   login: z.string().min(1).max(320),
   fullName: z.string().max(255).nullable().optional(),
   phone: z.string().max(64).nullable().optional(),
-  token: z.string().min(1).max(512),
+  /** Opaque tokens are 43 characters; a JWT refresh token (auth-service) carries a username of up to 150 characters. */
+  token: z.string().min(1).max(2048),
 };
 
 const optional = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
@@ -132,13 +132,6 @@ export const TokenBody = z.object({
   refresh_token: z.string(),
   token_type: z.literal('bearer'),
   expires_in: z.int(),
-});
-
-export const tokenBody = ({ tokens }: SignedIn): z.input<typeof TokenBody> => ({
-  access_token: tokens.accessToken,
-  refresh_token: tokens.refreshToken,
-  token_type: 'bearer',
-  expires_in: tokens.expiresIn,
 });
 
 export const SessionBody = z.object({

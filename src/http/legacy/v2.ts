@@ -87,5 +87,7 @@ export const v2Profile: Profile = {
     updateMe: dataReply(200, V2Me, v2Me),
   },
   renderError: detailErrors({ AUTH_INVALID_CREDENTIALS: 'Incorrect email or password' }),
+  // Seed 001: "Tokens include user ID, email, roles, and organization ID".
+  tokenClaims: (account) => ({ organization_id: account.organization_id }),
   errorSchemas: { error: DetailError, validation: ValidationErrorBody },
 };

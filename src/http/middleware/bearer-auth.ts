@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
-import type { AccessTokenClaims, TokenService } from '../../services/tokens.ts';
+import type { AccessTokenClaims, HmacSigning, TokenService } from '../../services/tokens.ts';
 import type { SessionRecord, SessionService } from '../../services/sessions.ts';
 import type { AccountService, AccountView } from '../../services/accounts.ts';
-import { AccountInactiveError, EmailNotVerifiedError, InvalidAccessTokenError } from '../../services/account-errors.ts';
+import { AccountInactiveError, BearerMissingError, EmailNotVerifiedError, InvalidAccessTokenError } from '../../services/account-errors.ts';
 
 /** Who is calling, once a bearer token has been accepted. */
 export interface BearerAuth {
@@ -20,7 +20,7 @@ declare module 'koa' {
 export interface BearerAuthServices {
   tokens: Pick<TokenService, 'verifyAccessToken'>;
   sessions: Pick<SessionService, 'get' | 'touch'>;
-  accounts: Pick<AccountService, 'getById'>;
+  accounts: Pick<AccountService, 'getById' | 'userIdBySubject'>;
 }
 
 export interface BearerAuthOptions {
@@ -30,22 +30,51 @@ export interface BearerAuthOptions {
   requireEmailVerification?: boolean;
   /** ...except on routes that exist for them (resend the link). */
   allowUnverified?: boolean;
+  /**
+   * A missing header or another scheme (CONTRACT §3 `missing_bearer`): `http-bearer-403` as FastAPI's
+   * HTTPBearer before 0.122, `http-bearer-401` as from 0.122 (401 "Not authenticated"); by default the
+   * 401 "Could not validate credentials" of any bad token (OAuth2PasswordBearer-style services).
+   */
+  missing?: 'http-bearer-403' | 'http-bearer-401' | 'credentials-401';
+  /** An HS256 mount: its secret and `sub` layout; tokens signed with the key set do not pass here. */
+  hmac?: HmacSigning;
 }
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i;
+
+/** FastAPI's get_authorization_scheme_param: the scheme, and everything after the first space. */
+function schemeOf(header: string): { scheme: string; credentials: string } {
+  const space = header.indexOf(' ');
+  return space < 0 ? { scheme: header, credentials: '' } : { scheme: header.slice(0, space), credentials: header.slice(space + 1) };
+}
+
+function missingError(header: string, missing: BearerAuthOptions['missing']): Error | undefined {
+  if (!missing || missing === 'credentials-401') return undefined;
+  const { scheme, credentials } = schemeOf(header);
+  const status = missing === 'http-bearer-403' ? 403 : 401;
+  if (!scheme || !credentials) return new BearerMissingError(status);
+  if (scheme.toLowerCase() !== 'bearer') return new BearerMissingError(status, true);
+  return undefined;
+}
 
 /**
  * Resolves the caller from `Authorization: Bearer <jwt>`: a valid signature and expiry, then a live
  * session (one store read, so a revoked session's tokens stop at once), then an active account.
  */
 export function bearerAuth(services: BearerAuthServices, options: BearerAuthOptions = {}): Middleware {
+  const { hmac } = options;
   async function authenticate(header: string): Promise<BearerAuth> {
+    const missing = missingError(header, options.missing);
+    if (missing) throw missing;
     const token = BEARER.exec(header)?.[1];
     if (!token) throw new InvalidAccessTokenError();
-    const claims = await services.tokens.verifyAccessToken(token);
-    const session = await services.sessions.get(claims.sub, claims.session_id);
+    const claims = await services.tokens.verifyAccessToken(token, hmac);
+    // A `sub` that is a username or number names the user; the session is still looked up under its id.
+    const userId = hmac && hmac.sub !== 'id' ? await services.accounts.userIdBySubject(hmac.sub, claims.sub) : claims.sub;
+    if (!userId) throw new InvalidAccessTokenError();
+    const session = await services.sessions.get(userId, claims.session_id);
     if (!session) throw new InvalidAccessTokenError();
-    const account = await services.accounts.getById(claims.sub);
+    const account = await services.accounts.getById(userId);
     if (!account) throw new InvalidAccessTokenError();
     return { claims, session, account };
   }
@@ -55,7 +84,7 @@ export function bearerAuth(services: BearerAuthServices, options: BearerAuthOpti
     try {
       auth = await authenticate(ctx.get('Authorization'));
     } catch (err) {
-      if (!(options.optional && err instanceof InvalidAccessTokenError)) throw err;
+      if (!(options.optional && (err instanceof InvalidAccessTokenError || err instanceof BearerMissingError))) throw err;
     }
     if (auth) {
       if (auth.account.status !== 'active') throw new AccountInactiveError();

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
-import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from '../../errors.ts';
+import { AppError, BadRequestError, MalformedJsonError, ValidationError, NotFoundError, PayloadTooLargeError } from '../../errors.ts';
+import { pythonJsonError } from './python-json.ts';
 import type { ErrorRenderer } from '../context.ts';
 
 /** Maps an error of a lower layer (e.g. a lost database connection) to an AppError, or returns undefined. */
@@ -18,7 +19,26 @@ function fromBodyParser(error: unknown): AppError | undefined {
   if (!(error instanceof Error)) return undefined;
   const { type, status } = error as { type?: unknown; status?: unknown };
   if (type === 'entity.too.large' || status === 413) return new PayloadTooLargeError();
-  if (status === 400 && (error instanceof SyntaxError || type === 'entity.parse.failed')) return new BadRequestError('Malformed JSON body');
+  if (status === 400 && (error instanceof SyntaxError || type === 'entity.parse.failed')) {
+    const text = (error as { body?: unknown }).body;
+    // co-body keeps the text it failed on. Python parses what JSON.parse refused only when the top level is
+    // not an object or array (co-body's strict mode) or a member is named __proto__: then it is not a
+    // dictionary FastAPI could read fields from, which pydantic reports at the body itself.
+    if (typeof text !== 'string') return new MalformedJsonError(0, 'Expecting value');
+    const python = pythonJsonError(text);
+    if (python) return new MalformedJsonError(python.pos, python.msg);
+    if (/^[\s\ufeff]*[[{]/.test(text)) {
+      return new ValidationError([{ type: 'value_error', loc: ['body'], msg: 'Value error, a member named __proto__ is not accepted', input: {} }]);
+    }
+    let input: unknown;
+    try {
+      input = JSON.parse(text);
+    } catch {
+      return new MalformedJsonError(0, 'Expecting value');
+    }
+    // A scalar: nothing nested to echo.
+    return new ValidationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input }]);
+  }
   if (status === 415 || type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported request body encoding');
   }

@@ -70,8 +70,57 @@ function describe(issue: Issue, input: unknown, location: Location): ValidationI
   }
 }
 
+const EMAIL_ERROR = 'value is not a valid email address: ';
+
+/** pydantic's `ctx` for the error types that have one. */
+function contextOf(issue: Issue, described: ValidationIssue): Record<string, unknown> | undefined {
+  switch (described.type) {
+    case 'string_too_short':
+      return { min_length: Number((issue as { minimum?: number | bigint }).minimum) };
+    case 'string_too_long':
+      return { max_length: Number((issue as { maximum?: number | bigint }).maximum) };
+    case 'greater_than_equal':
+      return { ge: Number((issue as { minimum?: number | bigint }).minimum) };
+    case 'less_than_equal':
+      return { le: Number((issue as { maximum?: number | bigint }).maximum) };
+    case 'string_pattern_mismatch':
+      return { pattern: String((issue as { pattern?: unknown }).pattern ?? '') };
+    case 'literal_error':
+      return { expected: described.msg.replace(/^Input should be /, '') };
+    case 'value_error':
+      // EmailStr's own error names a reason; a validator's ValueError is echoed as an (empty) object.
+      if (described.msg.startsWith(EMAIL_ERROR)) return { reason: described.msg.slice(EMAIL_ERROR.length) };
+      return described.msg.startsWith('Value error, ') ? { error: {} } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Nesting the echoed `input` may have: rendering a deeper value would recurse without bound. */
+const ECHO_MAX_DEPTH = 32;
+
+/** True when `value` nests no deeper than ECHO_MAX_DEPTH (an iterative walk, so a hostile body cannot overflow it). */
+function shallow(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > ECHO_MAX_DEPTH) return false;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+/** The issue in pydantic v2's member order, with `input` (the object a missing field is missing from) and `ctx`. */
+function complete(issue: Issue, described: ValidationIssue, input: unknown): ValidationIssue {
+  const path = described.type === 'missing' ? issue.path.slice(0, -1) : issue.path;
+  const ctx = described.ctx ?? contextOf(issue, described);
+  const value = valueAt(input, path) ?? null;
+  return { type: described.type, loc: described.loc, msg: described.msg, input: shallow(value) ? value : null, ...(ctx ? { ctx } : {}) };
+}
+
 export function toFastApiIssues(issues: readonly Issue[], input: unknown, location: Location): ValidationIssue[] {
-  return issues.map((issue) => describe(issue, input, location));
+  return issues.map((issue) => complete(issue, describe(issue, input, location), input));
 }
 
 /** Parses `input` or throws a ValidationError (422) carrying FastAPI-shaped issues. */

@@ -18,7 +18,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
  * service's status and code (a profile may show a code with another status: the envelope's 409).
  */
 const ERRORS: Partial<Record<OperationName, { status: number; code: string }[]>> = {
-  register: [{ status: 400, code: 'AUTH_EMAIL_EXISTS' }],
+  register: [{ status: 400, code: 'AUTH_EMAIL_EXISTS' }, { status: 400, code: 'AUTH_USERNAME_EXISTS' }],
   login: [{ status: 401, code: 'AUTH_INVALID_CREDENTIALS' }, { status: 403, code: 'AUTH_INACTIVE' }],
   refresh: [{ status: 401, code: 'AUTH_INVALID_TOKEN' }],
   logout: [{ status: 401, code: 'AUTH_INVALID_TOKEN' }, { status: 404, code: 'AUTH_SESSION_NOT_FOUND' }],
@@ -30,10 +30,14 @@ const ERRORS: Partial<Record<OperationName, { status: number; code: string }[]>>
   resetPassword: [{ status: 400, code: 'AUTH_INVALID_VERIFICATION_TOKEN' }],
 };
 
-/** Operations under a rate limit of CONTRACT §6 (logins and password checks, the open routes): they may answer 429. */
-const LIMITED: ReadonlySet<OperationName> = new Set<OperationName>([
-  'register', 'login', 'changePassword', 'verifyEmail', 'resendVerification', 'forgotPassword', 'resetPassword',
-]);
+/** Operations behind the abuse limits of CONTRACT §6 (429 with Retry-After). */
+const RATE_LIMITED = new Set<OperationName>(['register', 'login', 'changePassword', 'verifyEmail', 'resendVerification', 'forgotPassword', 'resetPassword']);
+
+/** What of a mount's options the document reflects. */
+export interface MountFacts {
+  requireEmailVerification: boolean;
+  missingBearer: 401 | 403;
+}
 
 const STATUS_TEXT: Record<number, string> = {
   200: 'Successful Response',
@@ -43,7 +47,9 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'Not authenticated, or bad credentials or token',
   403: 'Account not active, or e-mail not verified',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   409: 'Conflict',
+  413: 'Request body too large',
   422: 'Validation Error',
   429: 'Too Many Requests',
   503: 'Service temporarily unavailable',
@@ -63,22 +69,29 @@ function parameters(spec: RequestSpec<unknown>, location: 'query' | 'path'): Jso
   }));
 }
 
-function operation(profile: Profile, route: Route): JsonSchema {
+function operation(profile: Profile, route: Route, mount: MountFacts): JsonSchema {
   const spec = (route.op === 'verifyEmail' && route.input === 'query' ? profile.requests.verifyEmailLink : profile.requests[route.op]) as RequestSpec<unknown>;
   const reply = profile.replies[route.op] as Reply<unknown>;
   const errors = [...(ERRORS[route.op] ?? [])];
-  if (route.auth === 'bearer') errors.push({ status: 401, code: 'AUTH_INVALID_TOKEN' }, { status: 403, code: 'AUTH_INACTIVE' });
+  if (route.auth === 'bearer') {
+    errors.push({ status: 401, code: 'AUTH_INVALID_TOKEN' }, { status: 403, code: 'AUTH_INACTIVE' });
+    if (mount.missingBearer === 403) errors.push({ status: 403, code: 'AUTH_NOT_AUTHENTICATED' });
+    if (mount.requireEmailVerification && !route.allowUnverified) errors.push({ status: 403, code: 'AUTH_EMAIL_NOT_VERIFIED' });
+  }
+  if (route.input === 'body') errors.push({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
   if (route.input !== 'none') errors.push({ status: 422, code: 'VALIDATION_ERROR' });
-  if (LIMITED.has(route.op)) errors.push({ status: 429, code: 'RATE_LIMITED' });
-  errors.push({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+  if (RATE_LIMITED.has(route.op)) errors.push({ status: 429, code: 'TOO_MANY_REQUESTS' });
+  errors.push({ status: 405, code: 'METHOD_NOT_ALLOWED' }, { status: 503, code: 'SERVICE_UNAVAILABLE' });
 
   const responses: Record<string, JsonSchema> = {
     [reply.status]: { description: STATUS_TEXT[reply.status] ?? 'Success', content: json(jsonSchema(reply.schema, 'input')) },
   };
   for (const { status, code } of errors) {
     const shown = profile.errorStatus ? profile.errorStatus(code, status) : status;
-    const schema = status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error;
-    responses[shown] ??= { description: STATUS_TEXT[shown] ?? 'Error', content: json(jsonSchema(schema, 'output')) };
+    const enveloped = profile.isEnveloped?.(code) && profile.errorSchemas.enveloped;
+    const schema = enveloped || (status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error);
+    const headers = status === 429 || status === 503 ? { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait' } } : undefined;
+    responses[shown] ??= { description: STATUS_TEXT[shown] ?? 'Error', content: json(jsonSchema(schema, 'output')), ...(headers ? { headers } : {}) };
   }
 
   const op: JsonSchema = {
@@ -106,13 +119,24 @@ function operation(profile: Profile, route: Route): JsonSchema {
   return op;
 }
 
-export function buildOpenApiDocument(profile: Profile, prefix: string, routes: readonly Route[], version: string): JsonSchema {
+export function buildOpenApiDocument(profile: Profile, prefix: string, routes: readonly Route[], version: string, mount: MountFacts): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const route of routes) {
     const path = route.path.replace(/:([A-Za-z_]+)/g, '{$1}');
     paths[path] ??= {};
-    paths[path][route.method] = operation(profile, route);
+    paths[path][route.method] = operation(profile, route, mount);
   }
+  // The page the e-mailed reset link opens (it posts to POST /reset-password).
+  (paths['/reset-password'] ??= {}).get = {
+    operationId: 'reset_password_page_get_reset_password',
+    summary: 'The page the reset link opens: a form that posts the token and the new password',
+    tags: ['pages'],
+    parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' } }],
+    responses: {
+      200: { description: 'HTML form', content: { 'text/html': { schema: { type: 'string' } } } },
+      405: { description: STATUS_TEXT[405], content: json(jsonSchema(profile.errorSchemas.error, 'output')) },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: { title: profile.title, version, description: `${profile.description} Profile \`${profile.name}\`, mounted at \`${prefix}\`.` },
