@@ -7,6 +7,8 @@ import * as createMemberships from './migrations/0004-create-memberships.ts';
 import * as createSigningKeys from './migrations/0005-create-signing-keys.ts';
 import * as createOidcClients from './migrations/0006-create-oidc-clients.ts';
 import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
+import * as grantIdpAdminRole from './migrations/0009-grant-idp-admin-role.ts';
+import * as normalizeUsernamesNfkc from './migrations/0010-normalize-usernames-nfkc.ts';
 
 export interface MigrationModule {
   up(queryInterface: QueryInterface): Promise<void>;
@@ -26,6 +28,8 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0005-create-signing-keys', createSigningKeys],
   ['0006-create-oidc-clients', createOidcClients],
   ['0007-create-audit-events', createAuditEvents],
+  ['0009-grant-idp-admin-role', grantIdpAdminRole],
+  ['0010-normalize-usernames-nfkc', normalizeUsernamesNfkc],
 ];
 
 export type Migrator = Umzug<QueryInterface>;

@@ -12,6 +12,7 @@ import type { VerificationTokenService } from './verification-tokens.ts';
 import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
 import { toAccountView, type AccountFields, type AccountView } from './account-view.ts';
 import { primaryQuery } from './primary-sql.ts';
+import { canonicalEmail, identifierForms, normalizeUsername } from './identifiers.ts';
 import {
   AccountExistsError,
   AccountInactiveError,
@@ -88,7 +89,8 @@ function takenField(error: UniqueConstraintError): 'email' | 'username' | undefi
  * A login's user and roles in one statement, read as plain rows (no model instances): the hottest
  * query of a login, at a third of the CPU of a model query plus getRoles (less again on PostgreSQL,
  * where it skips Sequelize's query layer: primary-sql.ts). At most two users match: e-mail and
- * normalized username are each unique. Plain SQL that PostgreSQL and SQLite both run.
+ * normalized username are each unique. $1 is the identifier as an address, $2 as a username
+ * (identifiers.ts). Plain SQL that PostgreSQL and SQLite both run.
  */
 const LOGIN_QUERY = `
 SELECT u.id, u.number, u.username, u.email, u.password_hash, u.full_name, u.phone, u.status, u.email_verified,
@@ -97,7 +99,7 @@ SELECT u.id, u.number, u.username, u.email, u.password_hash, u.full_name, u.phon
 FROM users u
 LEFT JOIN user_roles ur ON ur.user_id = u.id
 LEFT JOIN roles r ON r.id = ur.role_id
-WHERE u.email = $1 OR u.username_normalized = $1`;
+WHERE u.email = $1 OR u.username_normalized = $2`;
 
 interface LoginRow {
   id: string;
@@ -181,9 +183,20 @@ export function createAccountService(options: AccountServiceOptions) {
   const direct = primaryQuery(options.sequelize);
 
   /** From the primary: the password a login checks must be the current one. */
-  async function loginRows(identifier: string): Promise<LoginRow[]> {
-    if (direct) return direct<LoginRow>(LOGIN_QUERY, [identifier]);
-    return options.sequelize.query<LoginRow>(LOGIN_QUERY, { bind: [identifier], type: QueryTypes.SELECT, useMaster: true });
+  async function loginRows(forms: { email: string; username: string }): Promise<LoginRow[]> {
+    if (direct) return direct<LoginRow>(LOGIN_QUERY, [forms.email, forms.username]);
+    return options.sequelize.query<LoginRow>(LOGIN_QUERY, { bind: [forms.email, forms.username], type: QueryTypes.SELECT, useMaster: true });
+  }
+
+  /**
+   * A username equal to another user's e-mail (or an e-mail equal to another user's username) would make
+   * one login identifier name two accounts: refused as taken. Each column's own uniqueness is the
+   * database's; this cross-check is a look-up before the write.
+   */
+  async function assertNoCrossClash(input: { email?: string; username?: string | null }, exceptUserId?: string): Promise<void> {
+    const other = (user: User | null): boolean => user !== null && user.id !== exceptUserId;
+    if (input.username && other(await load({ email: normalizeUsername(input.username) }))) throw new AccountExistsError('username');
+    if (input.email && other(await load({ usernameNormalized: normalizeUsername(input.email) }))) throw new AccountExistsError('email');
   }
 
   // With read replicas (DATABASE_READ_URLS) a replica may lag: this service reads the primary
@@ -251,7 +264,15 @@ export function createAccountService(options: AccountServiceOptions) {
     async register(input: RegisterInput, ctx: RequestContext, links?: AccountLinks): Promise<AccountView> {
       assertPasswordLength('password', input.password);
       const passwordHash = await passwords.hash(input.password);
-      const normalized: RegisterInput = { ...input, email: input.email.trim().toLowerCase() };
+      const normalized: RegisterInput = { ...input, email: canonicalEmail(input.email) ?? input.email.trim().toLowerCase() };
+      try {
+        await assertNoCrossClash(normalized);
+      } catch (err) {
+        if (err instanceof AccountExistsError) {
+          await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${err.field}_taken`, door: ctx.door } });
+        }
+        throw err;
+      }
       let user: User | undefined;
       for (let attempt = 1; !user; attempt += 1) {
         try {
@@ -288,15 +309,15 @@ export function createAccountService(options: AccountServiceOptions) {
      * below the current argon2 parameters are replaced on success.
      */
     async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
-      const identifier = login.trim().toLowerCase();
+      const forms = identifierForms(login);
       if (password.length > PASSWORD_MAX_LENGTH) {
         // No account has a password this long (CONTRACT §2): refused before any hashing, whoever is named.
         await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'password_too_long', door: ctx.door } });
         throw new InvalidCredentialsError();
       }
-      const candidates = identifier ? loginCandidates(await loginRows(identifier)) : [];
-      // An e-mail match wins over a username that happens to look like someone else's address.
-      const found = candidates.find((candidate) => candidate.user.email === identifier) ?? candidates[0];
+      const candidates = forms.username ? loginCandidates(await loginRows(forms)) : [];
+      // E-mails first, then usernames (CONTRACT §2).
+      const found = candidates.find((candidate) => candidate.user.email === forms.email) ?? candidates[0];
       if (!found) {
         await passwords.verifyDummy(password);
         await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'unknown_user', door: ctx.door } });
@@ -344,7 +365,10 @@ export function createAccountService(options: AccountServiceOptions) {
       const changes: Partial<Pick<User, 'fullName' | 'phone' | 'username' | 'onboardingCompleted' | 'onboardingStep' | 'onboardingData'>> = {};
       if (patch.fullName !== undefined) changes.fullName = patch.fullName;
       if (patch.phone !== undefined) changes.phone = patch.phone;
-      if (patch.username !== undefined) changes.username = patch.username;
+      if (patch.username !== undefined) {
+        await assertNoCrossClash({ username: patch.username }, userId);
+        changes.username = patch.username;
+      }
       if (patch.onboardingCompleted !== undefined) changes.onboardingCompleted = patch.onboardingCompleted;
       if (patch.onboardingStep !== undefined) changes.onboardingStep = patch.onboardingStep;
       if (patch.onboardingData !== undefined) changes.onboardingData = patch.onboardingData;
@@ -443,7 +467,7 @@ export function createAccountService(options: AccountServiceOptions) {
       if (!user) return undefined;
       const before = user.status;
       if (before !== status) await user.update({ status });
-      if (status !== 'active') await sessions.revokeAll(userId, { reason: 'status_change' });
+      if (status !== 'active') await sessions.revokeAll(userId, { reason: 'admin' });
       await audit.record({ type: 'status_change', outcome: 'success', userId, ...auditFrom(ctx), detail: { from: before, to: status, door: ctx.door } });
       return view(user);
     },

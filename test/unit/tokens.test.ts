@@ -280,7 +280,7 @@ describe('tokens (src/services/tokens.ts)', () => {
     const s = await session();
     const token = await tokens.issueRefreshToken(account.id, s.session_id);
     const other = await tokens.issueRefreshToken(account.id, s.session_id);
-    await sessions.revoke(account.id, s.session_id);
+    await sessions.revoke(account.id, s.session_id, 'revoked');
     for (const candidate of [token, 'junk', '', 42, null]) {
       let error: unknown;
       await tokens.rotateRefreshToken(candidate, ctx).catch((err: unknown) => (error = err));
