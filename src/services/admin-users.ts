@@ -57,7 +57,7 @@ export interface AdminUserServiceOptions {
   models: Pick<Models, 'User' | 'Role' | 'UserRole' | 'Organization' | 'Membership'>;
   sequelize: Sequelize;
   accounts: Pick<AccountService, 'register' | 'setStatus' | 'updateProfile' | 'requestPasswordReset'>;
-  sessions: Pick<SessionService, 'list' | 'revoke' | 'revokeAll'>;
+  sessions: Pick<SessionService, 'list' | 'revoke' | 'revokeAll' | 'forget'>;
   adminAudit: Pick<AdminAuditService, 'record'>;
   /** ADMIN_ROLE: an admin may not take it from themself. */
   adminRole: string;
@@ -265,6 +265,8 @@ export function createAdminUserService(options: AdminUserServiceOptions) {
       });
       // A login that slipped in between the revocation and the delete has a session without a user: end it too.
       await sessions.revokeAll(user.id, { reason: 'admin' });
+      // Ended sessions of a deleted user are no one's to list: drop them now rather than in 7 days.
+      await sessions.forget(user.id);
       await adminAudit.record('user_delete', ctx, { userId: user.id, detail: { email: user.email } });
     },
 

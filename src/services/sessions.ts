@@ -316,6 +316,15 @@ export function createSessionService(options: SessionServiceOptions) {
       return live;
     },
 
+    /** Deletes every entry of the user, ended or not, without ending anything: for a deleted user, after revokeAll. */
+    async forget(userId: string): Promise<void> {
+      if (!SAFE_ID.test(userId)) return;
+      const ids = await store.indexMembers(sessionIndexKey(userId));
+      if (ids.length === 0) return;
+      await store.delete(...ids.map((id) => sessionKey(userId, id)));
+      await store.indexRemove(sessionIndexKey(userId), ...ids);
+    },
+
     /** Called for every session revoked (one by one, or within revokeAll). */
     onRevoke(listener: RevokeListener): void {
       revokeListeners.push(listener);
