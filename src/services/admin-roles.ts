@@ -29,6 +29,8 @@ export function createAdminRoleService(options: { models: Pick<Models, 'Role' | 
   }
 
   return {
+    adminRole: options.adminRole,
+
     /** Every role, `admin` first, then by name (there are few: no pagination). */
     async list(): Promise<Page<RoleAdminView>> {
       const [roles, counts] = await Promise.all([

@@ -113,7 +113,7 @@ for (const mode of MODES) {
         const detail = await browser.get(`/admin/users/${id}`);
         expect(detail.status).to.equal(200);
         expect(detail.text).to.include('Vic Tim');
-        expect(detail.text).to.match(/<input type="checkbox" name="roles" value="admin" checked>/);
+        expect(detail.text).to.match(/<input type="checkbox" name="roles" value="idp_admin" checked>/);
         expect(detail.text).to.include('(primary)');
         expect(detail.text).to.include('Revoke all sessions');
 
