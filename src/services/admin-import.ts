@@ -236,19 +236,32 @@ export function createUserImporter(options: UserImportOptions) {
   const { sequelize } = options;
   const batchSize = options.batchSize ?? 500;
 
-  /** The organizations named in the file, found by name or created: name → id. */
-  async function organizationIds(names: string[]): Promise<Map<string, string>> {
+  /**
+   * The organizations the file names, found or created: value → id. A UUID is an organization's id, kept
+   * (the old `organization_id` the v2 profile answers): created with that id, and a name saying so, when
+   * absent. Anything else is a name: the oldest organization with it, or a new one.
+   */
+  async function organizationIds(values: string[]): Promise<Map<string, string>> {
     const ids = new Map<string, string>();
-    if (names.length === 0) return ids;
-    for (const organization of await Organization.findAll({ where: { name: names }, order: [['createdAt', 'ASC']] })) {
-      if (!ids.has(organization.name)) ids.set(organization.name, organization.id);
+    const uuids = values.filter(isUuid).map((value) => value.toLowerCase());
+    const names = values.filter((value) => !isUuid(value));
+    const created: { id: string; name: string; slug: string }[] = [];
+    if (uuids.length) {
+      const found = new Set((await Organization.findAll({ attributes: ['id'], where: { id: uuids } })).map((organization) => organization.id));
+      for (const id of uuids) if (!found.has(id)) created.push({ id, name: `Organization ${id}`, slug: `org-${id.slice(0, 8)}-${randomBytes(4).toString('hex')}` });
+      for (const value of values.filter(isUuid)) ids.set(value, value.toLowerCase());
     }
-    const missing = names.filter((name) => !ids.has(name));
-    if (missing.length) {
-      const rows = missing.map((name) => ({ id: randomUUID(), name, slug: `${slugOf(name)}-${randomBytes(4).toString('hex')}` }));
-      await Organization.bulkCreate(rows, { returning: false });
-      for (const row of rows) ids.set(row.name, row.id);
+    if (names.length) {
+      for (const organization of await Organization.findAll({ where: { name: names }, order: [['createdAt', 'ASC']] })) {
+        if (!ids.has(organization.name)) ids.set(organization.name, organization.id);
+      }
+      for (const name of names.filter((value) => !ids.has(value))) {
+        const row = { id: randomUUID(), name, slug: `${slugOf(name)}-${randomBytes(4).toString('hex')}` };
+        created.push(row);
+        ids.set(name, row.id);
+      }
     }
+    if (created.length) await Organization.bulkCreate(created, { returning: false });
     return ids;
   }
 

@@ -13,12 +13,15 @@ export const EMAIL_MAX_LENGTH = 320;
 const USERNAME_CHARS = /^[\p{L}\p{M}\p{N} @.+\-_']+$/u;
 /** Control, format (Cf: zero-width, bidi controls, BOM, …) and the remaining separators. */
 const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+/** Half of a surrogate pair on its own: not text (JSON can carry it as `\ud800`). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 // The model owns the stored forms (its setter applies them on every write); re-exported for the doors.
 export { cleanUsername, normalizeUsername };
 
 /** Why a username is refused, in words a client can show; undefined when it is acceptable. */
 export function usernameProblem(raw: string): string | undefined {
+  if (LONE_SURROGATE.test(raw)) return 'Username must be well-formed Unicode';
   if (FORBIDDEN.test(raw)) return 'Username must not contain control, format or bidirectional-control characters';
   const value = cleanUsername(raw);
   if (value.length < 1) return 'Username should have at least 1 character';
@@ -36,7 +39,8 @@ const DISPLAY_NAME = /^[^<>]*<([^<>]+)>$/;
  */
 export function canonicalEmail(raw: string): string | undefined {
   const trimmed = raw.trim();
-  if (trimmed.length === 0 || trimmed.length > EMAIL_MAX_LENGTH * 2) return undefined;
+  // A lone surrogate is no address (and validator.js's byte count would throw on it).
+  if (trimmed.length === 0 || trimmed.length > EMAIL_MAX_LENGTH * 2 || LONE_SURROGATE.test(trimmed)) return undefined;
   const named = DISPLAY_NAME.exec(trimmed);
   if (named && !validator.isEmail(trimmed, { allow_display_name: true, allow_utf8_local_part: true })) return undefined;
   const address = (named ? named[1]! : trimmed).trim();

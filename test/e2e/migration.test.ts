@@ -24,13 +24,15 @@ import { UserAgent } from './helpers/user-agent.ts';
 import { authorize, CLIENTS, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
 
 const PASSWORD = 'legacy password 1';
+/** The v2 user's organization, whose id its clients read as `organization_id`. */
+const ORGANIZATION = '7e500000-0000-4000-8000-000000000001';
 
 /** The legacy export: what the old services' databases held. */
 const LEGACY = {
   jo: { id: '6f1c2a3b-0000-4a00-8000-000000000042', number: 42, email: 'jo@aurora.example', username: 'jo', roles: ['admin'] },
   mary: { id: '6f1c2a3b-0000-4a00-8000-000000000007', number: 7, email: 'Mary.Smith@Aurora.example', username: 'mary smith', roles: ['pmc_admin'] },
   bob: { id: '6f1c2a3b-0000-4a00-8000-000000001001', number: 1001, email: 'bob@corp.example', username: 'bob@corp', roles: [] as string[] },
-  jose: { id: '6f1c2a3b-0000-4a00-8000-000000000055', number: 55, email: 'josé@exämple.com', username: 'josé', roles: ['viewer'] },
+  jose: { id: '6f1c2a3b-0000-4a00-8000-000000000055', number: 55, email: 'josé@exämple.com', username: 'josé', roles: ['viewer'], organization: ORGANIZATION },
 };
 type LegacyName = keyof typeof LEGACY;
 
@@ -147,6 +149,7 @@ for (const mode of MODES) {
         const me = await http('GET', `${base}/me`, { headers: { authorization: `Bearer ${second.access}` } });
         expect(me.status, JSON.stringify(me.body)).to.equal(200);
         expect(mount.meId(user, me.body)).to.equal(mount.expectedMeId(user));
+        if (mount.profile === 'v2') expect(field(me.body, 'organization_id')).to.equal(ORGANIZATION);
 
         const claims = await verifyAtBackend(mount, second.access);
         expect(claims.sub).to.equal(user.id);

@@ -258,7 +258,7 @@ Lines",a;b`,
           file,
           [
             'id,number,email,username,password_hash,roles,phone,status,email_verified,created_at,organization',
-            `0b0c1a2e-4444-4c55-9d4e-2f8f1a0b7c11,500,csv-id@example.com,csv id,${bcryptHash},admin;pmc_admin,+1 555 0100,suspended,true,2020-01-02,`,
+            `0b0c1a2e-4444-4c55-9d4e-2f8f1a0b7c11,500,csv-id@example.com,csv id,${bcryptHash},admin;pmc_admin,+1 555 0100,suspended,true,2020-01-02,7d3e0000-0000-4000-8000-00000000abcd`,
             `0b0c1a2e-5555-4c55-9d4e-2f8f1a0b7c11,,jo@legacy.example,,${bcryptHash},,,,,,`,
           ].join('\n'),
         );
@@ -269,6 +269,9 @@ Lines",a;b`,
         const user = await db.models.User.findOne({ where: { email: 'csv-id@example.com' } });
         expect(user).to.deep.include({ id: '0b0c1a2e-4444-4c55-9d4e-2f8f1a0b7c11', number: 500, username: 'csv id', status: 'suspended', emailVerified: true, phone: '+1 555 0100' });
         expect((await user?.getRoles())?.map((role) => role.name).sort()).to.deep.equal(['admin', 'pmc_admin']);
+        // An organization given by its old id keeps it (the v2 profile's organization_id).
+        expect(user?.organizationId).to.equal('7d3e0000-0000-4000-8000-00000000abcd');
+        expect(await db.models.Organization.findByPk('7d3e0000-0000-4000-8000-00000000abcd')).to.not.equal(null);
       });
     });
   }

@@ -142,6 +142,16 @@ for (const mode of MODES) {
       }
     });
 
+    it('answers a lone surrogate in an e-mail, a username or a login identifier with a 422 or a 401, never a 500', async () => {
+      const lone = '\ud800';
+      const raw = (body: string) => v2.post('/register', { raw: body, headers: { 'content-type': 'application/json' } });
+      expect((await raw(`{"email": "a${lone}@example.com", "password": "${PASSWORD}"}`)).status).to.equal(422);
+      const name = await aurora.post('/register', { raw: `{"username": "x${lone}", "email": "lone@example.com", "password": "${PASSWORD}"}`, headers: { 'content-type': 'application/json' } });
+      expect(name.status).to.equal(422);
+      const login = await aurora.post('/login', { raw: `{"username": "a${lone}@example.com", "password": "${PASSWORD}"}`, headers: { 'content-type': 'application/json' } });
+      expect(login.status).to.equal(401);
+    });
+
     it('applies the same rules in the admin API', async () => {
       await createUser(server, { email: 'root@identifiers.example', username: 'root_identifiers', password: PASSWORD, roles: ['idp_admin'] });
       const token = ((await loginAs(aurora, 'root_identifiers')).body as { access_token: string }).access_token;
