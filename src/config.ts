@@ -170,6 +170,7 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: int(300, 31_536_000),
   ADMIN_EMAIL: z.email().optional(),
   ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
+  ADMIN_ROLE: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a role name (letters, digits and _ . : -, 64 at most)').default('idp_admin'),
   SMTP_URL: z.string().regex(/^smtps?:\/\/.+/, 'expected smtp://user:pass@host:port').optional(),
   MAIL_FROM: z.string().min(3),
   REQUIRE_EMAIL_VERIFICATION: bool,
@@ -204,7 +205,8 @@ export interface Config {
   redis: { url?: string; clusterNodes: string[]; embedded: boolean };
   cookieKeys?: string[];
   tokens: { accessTokenTtl: number; refreshTokenTtl: number };
-  admin: { email?: string; password?: string };
+  /** `role`: the one role that grants the admin API and console (ADMIN_ROLE); every other role is an application role. */
+  admin: { email?: string; password?: string; role: string };
   mail: { smtpUrl?: string; from: string; outboxDir: string };
   requireEmailVerification: boolean;
   compatProfiles: CompatMount[];
@@ -313,7 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     },
     cookieKeys: raw.COOKIE_KEYS,
     tokens: { accessTokenTtl: raw.ACCESS_TOKEN_TTL, refreshTokenTtl: raw.REFRESH_TOKEN_TTL },
-    admin: { email: raw.ADMIN_EMAIL?.toLowerCase(), password: raw.ADMIN_PASSWORD },
+    admin: { email: raw.ADMIN_EMAIL?.toLowerCase(), password: raw.ADMIN_PASSWORD, role: raw.ADMIN_ROLE },
     mail: { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
     requireEmailVerification: raw.REQUIRE_EMAIL_VERIFICATION,
     compatProfiles: compatMounts,

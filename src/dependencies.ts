@@ -158,7 +158,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     });
     // Closers run last-in first-out: audit events still being written go in before the database closes.
     closers.push(() => accountServices.audit.flush());
-    const roles = createRoleService({ models });
+    const roles = createRoleService({ models, adminRole: config.admin.role });
     const cookieKeys = config.cookieKeys ?? loadOrCreateCookieKeys(config.dataDir);
 
     const readiness: ReadinessCheck[] = [

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../services/passwords.ts';
-import { ADMIN_ROLE } from '../services/admin-roles.ts';
 import type { Print } from './migrate.ts';
 import { withServices } from './services.ts';
 
@@ -22,9 +21,9 @@ export async function runCreateAdminCommand(config: Config, input: CreateAdminIn
     const context = { door: 'cli' };
     const existing = await deps.accounts.findByEmail(email.data);
     if (existing) {
-      await deps.roles.grant(existing.id, ADMIN_ROLE);
+      await deps.roles.grant(existing.id, deps.roles.adminRole);
       await deps.audit.record({ type: 'cli.admin_promote', outcome: 'success', userId: existing.id, detail: { door: 'cli' } });
-      print(`${existing.email} (${existing.id}) already existed and now has the admin role; its password was not changed.`);
+      print(`${existing.email} (${existing.id}) already existed and now has the ${deps.roles.adminRole} role; its password was not changed.`);
       if (existing.status !== 'active') print(`note: the account is ${existing.status}; activate it in the admin console to sign in.`);
       return { userId: existing.id, created: false };
     }
@@ -33,7 +32,7 @@ export async function runCreateAdminCommand(config: Config, input: CreateAdminIn
       throw new Error(`--password must have ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters to create ${email.data}`);
     }
     const account = await deps.accounts.register({ email: email.data, password, username: input.username ?? null }, context);
-    await deps.roles.grant(account.id, ADMIN_ROLE);
+    await deps.roles.grant(account.id, deps.roles.adminRole);
     // The operator vouches for the address, as with the bootstrap admin.
     await deps.models.User.update({ emailVerified: true }, { where: { id: account.id } });
     await deps.audit.record({ type: 'cli.admin_create', outcome: 'success', userId: account.id, detail: { door: 'cli' } });

@@ -25,7 +25,7 @@ export interface ImportUsersOptions {
  * imported, and running it again (after fixing those rows) picks up where it left off.
  */
 export async function runImportUsersCommand(
-  config: Pick<Config, 'database'>,
+  config: Pick<Config, 'database' | 'admin'>,
   file: string,
   options: ImportUsersOptions = {},
 ): Promise<ImportSummary> {
@@ -35,7 +35,7 @@ export async function runImportUsersCommand(
   const summary = await withDatabase(config, async (sequelize) => {
     if (config.database.migrateOnStart) await runMigrations(sequelize);
     const models = initModels(sequelize);
-    const importer = createUserImporter({ models, sequelize, roles: createRoleService({ models }), batchSize: options.batchSize });
+    const importer = createUserImporter({ models, sequelize, roles: createRoleService({ models, adminRole: config.admin.role }), batchSize: options.batchSize });
     const total = rows.length + unreadable.length;
     const bar = (options.progress ?? process.stderr.isTTY)
       ? new SingleBar({ format: 'importing users [{bar}] {percentage}% | {value}/{total}', stream: process.stderr, hideCursor: true }, Presets.shades_classic)

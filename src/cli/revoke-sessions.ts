@@ -15,7 +15,7 @@ export async function runRevokeSessionsCommand(config: Config, user: string, pri
     const wanted = user.trim();
     const account = isUuid(wanted) ? await deps.accounts.getById(wanted.toLowerCase()) : await deps.accounts.findByEmail(wanted);
     if (!account) throw new Error(`no user with id or e-mail ${wanted}`);
-    const revoked = await deps.sessions.revokeAll(account.id, { reason: 'cli' });
+    const revoked = await deps.sessions.revokeAll(account.id, { reason: 'admin' });
     await deps.audit.record({ type: 'cli.sessions_revoke', outcome: 'success', userId: account.id, detail: { revoked_sessions: revoked, door: 'cli' } });
     print(`Revoked ${revoked} session${revoked === 1 ? '' : 's'} and every grant of ${account.email} (${account.id}).`);
     return revoked;

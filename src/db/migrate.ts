@@ -8,6 +8,8 @@ import * as createSigningKeys from './migrations/0005-create-signing-keys.ts';
 import * as createOidcClients from './migrations/0006-create-oidc-clients.ts';
 import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
 import * as encryptSigningKeys from './migrations/0008-encrypt-signing-keys.ts';
+import * as grantIdpAdminRole from './migrations/0009-grant-idp-admin-role.ts';
+import * as normalizeUsernamesNfkc from './migrations/0010-normalize-usernames-nfkc.ts';
 import type { Sealer } from './signing-key-sealing.ts';
 
 /** What a migration may need beyond the schema: the secret box when KEY_ENCRYPTION_KEY is set. */
@@ -34,6 +36,8 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0006-create-oidc-clients', createOidcClients],
   ['0007-create-audit-events', createAuditEvents],
   ['0008-encrypt-signing-keys', encryptSigningKeys],
+  ['0009-grant-idp-admin-role', grantIdpAdminRole],
+  ['0010-normalize-usernames-nfkc', normalizeUsernamesNfkc],
 ];
 
 export type Migrator = Umzug<QueryInterface>;

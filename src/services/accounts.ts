@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Sequelize } from 'sequelize';
 import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
-import { normalizeUsername } from '../db/models/index.ts';
 import type { Logger } from '../logger.ts';
 import { ServiceUnavailableError, ValidationError } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
@@ -15,6 +14,7 @@ import type { OpenRouteLimiter } from './open-route-limits.ts';
 import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
 import { toAccountView, type AccountFields, type AccountView } from './account-view.ts';
 import { primaryQuery } from './primary-sql.ts';
+import { canonicalEmail, identifierForms, normalizeUsername } from './identifiers.ts';
 import {
   AccountExistsError,
   AccountInactiveError,
@@ -95,7 +95,8 @@ function takenField(error: UniqueConstraintError): 'email' | 'username' | undefi
  * A login's user and roles in one statement, read as plain rows (no model instances): the hottest
  * query of a login, at a third of the CPU of a model query plus getRoles (less again on PostgreSQL,
  * where it skips Sequelize's query layer: primary-sql.ts). At most two users match: e-mail and
- * normalized username are each unique. Plain SQL that PostgreSQL and SQLite both run.
+ * normalized username are each unique. $1 is the identifier as an address, $2 as a username
+ * (identifiers.ts). Plain SQL that PostgreSQL and SQLite both run.
  */
 const LOGIN_QUERY = `
 SELECT u.id, u.number, u.username, u.email, u.password_hash, u.full_name, u.phone, u.status, u.email_verified,
@@ -104,7 +105,7 @@ SELECT u.id, u.number, u.username, u.email, u.password_hash, u.full_name, u.phon
 FROM users u
 LEFT JOIN user_roles ur ON ur.user_id = u.id
 LEFT JOIN roles r ON r.id = ur.role_id
-WHERE u.email = $1 OR u.username_normalized = $1`;
+WHERE u.email = $1 OR u.username_normalized = $2`;
 
 interface LoginRow {
   id: string;
@@ -188,9 +189,20 @@ export function createAccountService(options: AccountServiceOptions) {
   const direct = primaryQuery(options.sequelize);
 
   /** From the primary: the password a login checks must be the current one. */
-  async function loginRows(identifier: string): Promise<LoginRow[]> {
-    if (direct) return direct<LoginRow>(LOGIN_QUERY, [identifier]);
-    return options.sequelize.query<LoginRow>(LOGIN_QUERY, { bind: [identifier], type: QueryTypes.SELECT, useMaster: true });
+  async function loginRows(forms: { email: string; username: string }): Promise<LoginRow[]> {
+    if (direct) return direct<LoginRow>(LOGIN_QUERY, [forms.email, forms.username]);
+    return options.sequelize.query<LoginRow>(LOGIN_QUERY, { bind: [forms.email, forms.username], type: QueryTypes.SELECT, useMaster: true });
+  }
+
+  /**
+   * A username equal to another user's e-mail (or an e-mail equal to another user's username) would make
+   * one login identifier name two accounts: refused as taken. Each column's own uniqueness is the
+   * database's; this cross-check is a look-up before the write.
+   */
+  async function assertNoCrossClash(input: { email?: string; username?: string | null }, exceptUserId?: string): Promise<void> {
+    const other = (user: User | null): boolean => user !== null && user.id !== exceptUserId;
+    if (input.username && other(await load({ email: normalizeUsername(input.username) }))) throw new AccountExistsError('username');
+    if (input.email && other(await load({ usernameNormalized: normalizeUsername(input.email) }))) throw new AccountExistsError('email');
   }
 
   // With read replicas (DATABASE_READ_URLS) a replica may lag: this service reads the primary
@@ -271,8 +283,17 @@ export function createAccountService(options: AccountServiceOptions) {
       limit: 2,
       useMaster: true,
     });
-    if (!taken.length) return;
-    const field = taken.some((user) => user.email === input.email) ? 'email' : 'username';
+    let field: 'email' | 'username' | undefined;
+    if (taken.length) field = taken.some((user) => user.email === input.email) ? 'email' : 'username';
+    else {
+      try {
+        await assertNoCrossClash(input);
+        return;
+      } catch (err) {
+        if (!(err instanceof AccountExistsError)) throw err;
+        field = err.field;
+      }
+    }
     await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${field}_taken`, door: ctx.door } });
     throw new AccountExistsError(field);
   }
@@ -320,7 +341,7 @@ export function createAccountService(options: AccountServiceOptions) {
      */
     async register(input: RegisterInput, ctx: RequestContext, links?: AccountLinks): Promise<AccountView> {
       assertPasswordLength('password', input.password);
-      const normalized: RegisterInput = { ...input, email: input.email.trim().toLowerCase() };
+      const normalized: RegisterInput = { ...input, email: canonicalEmail(input.email) ?? input.email.trim().toLowerCase() };
       await assertFree(normalized, ctx);
       const passwordHash = await passwords.hash(input.password);
       let user: User | undefined;
@@ -359,12 +380,12 @@ export function createAccountService(options: AccountServiceOptions) {
      * below the current argon2 parameters are replaced on success.
      */
     async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
-      const identifier = login.trim().toLowerCase();
-      const candidates = identifier && password.length <= PASSWORD_MAX_LENGTH ? loginCandidates(await loginRows(identifier)) : [];
-      // An e-mail match wins over a username that happens to look like someone else's address.
-      const found = candidates.find((candidate) => candidate.user.email === identifier) ?? candidates[0];
+      const forms = identifierForms(login);
+      const candidates = forms.username && password.length <= PASSWORD_MAX_LENGTH ? loginCandidates(await loginRows(forms)) : [];
+      // E-mails first, then usernames (CONTRACT §2).
+      const found = candidates.find((candidate) => candidate.user.email === forms.email) ?? candidates[0];
       // Counted for the account the identifier names (whichever identifier), before the password is checked.
-      return options.loginLimiter.guard({ identifier, accountId: found?.user.id, ip: ctx.ip }, () => checkLogin(found, password, ctx));
+      return options.loginLimiter.guard({ identifier: forms.email, accountId: found?.user.id, ip: ctx.ip }, () => checkLogin(found, password, ctx));
     },
 
     /** `fresh`: from the primary, not a replica (the account cache fills this way). */
@@ -400,7 +421,10 @@ export function createAccountService(options: AccountServiceOptions) {
       const changes: Partial<Pick<User, 'fullName' | 'phone' | 'username' | 'onboardingCompleted' | 'onboardingStep' | 'onboardingData'>> = {};
       if (patch.fullName !== undefined) changes.fullName = patch.fullName;
       if (patch.phone !== undefined) changes.phone = patch.phone;
-      if (patch.username !== undefined) changes.username = patch.username;
+      if (patch.username !== undefined) {
+        await assertNoCrossClash({ username: patch.username }, userId);
+        changes.username = patch.username;
+      }
       if (patch.onboardingCompleted !== undefined) changes.onboardingCompleted = patch.onboardingCompleted;
       if (patch.onboardingStep !== undefined) changes.onboardingStep = patch.onboardingStep;
       if (patch.onboardingData !== undefined) changes.onboardingData = patch.onboardingData;
@@ -507,7 +531,7 @@ export function createAccountService(options: AccountServiceOptions) {
       if (!user) return undefined;
       const before = user.status;
       if (before !== status) await user.update({ status });
-      if (status !== 'active') await sessions.revokeAll(userId, { reason: 'status_change' });
+      if (status !== 'active') await sessions.revokeAll(userId, { reason: 'admin' });
       await audit.record({ type: 'status_change', outcome: 'success', userId, ...auditFrom(ctx), detail: { from: before, to: status, door: ctx.door } });
       return view(user);
     },

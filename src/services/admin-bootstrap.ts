@@ -22,7 +22,7 @@ export interface InitialAdminOptions {
  * the server's user can read (the log names the file, never the password).
  */
 export async function ensureInitialAdmin(
-  deps: { models: Pick<Models, 'User'>; accounts: Pick<AccountService, 'register'>; roles: Pick<RoleService, 'grant'>; logger: Logger },
+  deps: { models: Pick<Models, 'User'>; accounts: Pick<AccountService, 'register'>; roles: Pick<RoleService, 'grant' | 'adminRole'>; logger: Logger },
   options: InitialAdminOptions,
 ): Promise<void> {
   if ((await deps.models.User.count()) > 0) return;
@@ -36,7 +36,7 @@ export async function ensureInitialAdmin(
     if (err instanceof AccountExistsError) return;
     throw err;
   }
-  await deps.roles.grant(userId, 'admin');
+  await deps.roles.grant(userId, deps.roles.adminRole);
   await deps.models.User.update({ emailVerified: true }, { where: { id: userId } });
   if (options.password) {
     deps.logger.info({ email }, 'created the admin account from ADMIN_EMAIL / ADMIN_PASSWORD');

@@ -14,16 +14,14 @@ export interface RoleAdminView {
   created_at: Date;
 }
 
-/** The role that grants the admin API: deleting it would lock every admin out. */
-export const ADMIN_ROLE = 'admin';
-
 export class RoleNotFoundError extends NotFoundError {
   constructor() {
     super('Role not found', 'ROLE_NOT_FOUND');
   }
 }
 
-export function createAdminRoleService(options: { models: Pick<Models, 'Role' | 'UserRole'>; adminAudit: Pick<AdminAuditService, 'record'> }) {
+/** `adminRole` (ADMIN_ROLE) grants the admin API: deleting it would lock every admin out. */
+export function createAdminRoleService(options: { models: Pick<Models, 'Role' | 'UserRole'>; adminAudit: Pick<AdminAuditService, 'record'>; adminRole: string }) {
   const { Role, UserRole } = options.models;
 
   function toView(role: Role, userCount: number): RoleAdminView {
@@ -31,6 +29,8 @@ export function createAdminRoleService(options: { models: Pick<Models, 'Role' | 
   }
 
   return {
+    adminRole: options.adminRole,
+
     /** Every role, `admin` first, then by name (there are few: no pagination). */
     async list(): Promise<Page<RoleAdminView>> {
       const [roles, counts] = await Promise.all([
@@ -60,7 +60,7 @@ export function createAdminRoleService(options: { models: Pick<Models, 'Role' | 
     async delete(id: string, ctx: AdminContext): Promise<void> {
       const role = isUuid(id) ? await Role.findByPk(id) : null;
       if (!role) throw new RoleNotFoundError();
-      if (role.name === ADMIN_ROLE) throw new ConflictError('The admin role cannot be deleted', 'ROLE_PROTECTED');
+      if (role.name === options.adminRole) throw new ConflictError(`The ${options.adminRole} role cannot be deleted: it grants the admin API`, 'ROLE_PROTECTED');
       await Role.destroy({ where: { id: role.id } });
       await options.adminAudit.record('role_delete', ctx, { detail: { role: role.name } });
     },

@@ -16,6 +16,8 @@ export interface AdminServicesInput {
   accounts: AccountService;
   sessions: SessionService;
   audit: Pick<AuditService, 'record'>;
+  /** ADMIN_ROLE: the role that grants the admin API and console. */
+  adminRole: string;
   /** Client metadata validation by the provider (see admin-clients.ts). */
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
@@ -27,8 +29,8 @@ export function createAdminServices(input: AdminServicesInput) {
   const audit = createAdminAuditService({ models, audit: input.audit });
   return {
     audit,
-    users: createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit }),
-    roles: createAdminRoleService({ models, adminAudit: audit }),
+    users: createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole }),
+    roles: createAdminRoleService({ models, adminAudit: audit, adminRole: input.adminRole }),
     organizations: createAdminOrganizationService({ models, sequelize, adminAudit: audit }),
     clients: createAdminClientService({
       models,

@@ -13,7 +13,7 @@ import type { AccountService } from './accounts.ts';
 import { AccountExistsError, SessionNotFoundError } from './account-errors.ts';
 import { compareRoleNames, toAccountView, type AccountView } from './account-view.ts';
 import type { AccountLinks } from './account-mail.ts';
-import type { SessionListItem, SessionService } from './sessions.ts';
+import { toSessionView, type SessionService, type SessionView } from './sessions.ts';
 import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
 
 export type AdminUserView = Omit<AccountView, 'role_details'>;
@@ -57,8 +57,10 @@ export interface AdminUserServiceOptions {
   models: Pick<Models, 'User' | 'Role' | 'UserRole' | 'Organization' | 'Membership'>;
   sequelize: Sequelize;
   accounts: Pick<AccountService, 'register' | 'setStatus' | 'updateProfile' | 'requestPasswordReset'>;
-  sessions: Pick<SessionService, 'list' | 'revoke' | 'revokeAll'>;
+  sessions: Pick<SessionService, 'list' | 'revoke' | 'revokeAll' | 'forget'>;
   adminAudit: Pick<AdminAuditService, 'record'>;
+  /** ADMIN_ROLE: an admin may not take it from themself. */
+  adminRole: string;
 }
 
 export class UserNotFoundError extends NotFoundError {
@@ -213,7 +215,7 @@ export function createAdminUserService(options: AdminUserServiceOptions) {
       const roles = patch.roles ? await existingRoles(patch.roles) : undefined;
       if (user.id === ctx.actorId) {
         if (patch.status && patch.status !== 'active') throw new SelfLockoutError('deactivate');
-        if (roles && !roles.some((role) => role.name === 'admin')) throw new SelfLockoutError('remove the admin role from');
+        if (roles && !roles.some((role) => role.name === options.adminRole)) throw new SelfLockoutError(`remove the ${options.adminRole} role from`);
       }
       const changes: Record<string, unknown> = {};
       const profile = { fullName: patch.fullName, phone: patch.phone, username: patch.username };
@@ -240,7 +242,7 @@ export function createAdminUserService(options: AdminUserServiceOptions) {
         changes.status = { from: user.status, to: patch.status };
       } else if (patch.status && patch.status !== 'active') {
         // Already inactive: make sure nothing survived (a session created by a race, a grant).
-        await sessions.revokeAll(user.id, { reason: 'status_change' });
+        await sessions.revokeAll(user.id, { reason: 'admin' });
       }
       if (Object.keys(changes).length) await adminAudit.record('user_update', ctx, { userId: user.id, detail: { changes } });
       return view(await load(user.id));
@@ -253,7 +255,7 @@ export function createAdminUserService(options: AdminUserServiceOptions) {
     async delete(id: string, ctx: AdminContext): Promise<void> {
       const user = await load(id);
       if (user.id === ctx.actorId) throw new SelfLockoutError('delete');
-      await sessions.revokeAll(user.id, { reason: 'user_deleted' });
+      await sessions.revokeAll(user.id, { reason: 'admin' });
       await options.sequelize.transaction(async (transaction) => {
         await User.destroy({ where: { id: user.id }, transaction });
         if (user.organizationId) {
@@ -262,13 +264,15 @@ export function createAdminUserService(options: AdminUserServiceOptions) {
         }
       });
       // A login that slipped in between the revocation and the delete has a session without a user: end it too.
-      await sessions.revokeAll(user.id, { reason: 'user_deleted' });
+      await sessions.revokeAll(user.id, { reason: 'admin' });
+      // Ended sessions of a deleted user are no one's to list: drop them now rather than in 7 days.
+      await sessions.forget(user.id);
       await adminAudit.record('user_delete', ctx, { userId: user.id, detail: { email: user.email } });
     },
 
-    async sessions(id: string, opts: { includeExpired?: boolean } = {}): Promise<Page<SessionListItem>> {
+    async sessions(id: string, opts: { includeExpired?: boolean } = {}): Promise<Page<SessionView>> {
       const user = await load(id);
-      const items = await sessions.list(user.id, { includeExpired: opts.includeExpired });
+      const items = (await sessions.list(user.id, { includeExpired: opts.includeExpired })).map(toSessionView);
       return { items, total: items.length };
     },
 

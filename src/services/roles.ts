@@ -1,9 +1,13 @@
 import { UniqueConstraintError } from 'sequelize';
 import type { Models, Role } from '../db/models/index.ts';
 
-/** Role look-ups and grants shared by the bootstrap, the CLI and the admin API. */
-export function createRoleService(options: { models: Pick<Models, 'Role' | 'User'> }) {
+/**
+ * Role look-ups and grants shared by the bootstrap, the CLI and the admin API. `adminRole` (ADMIN_ROLE) is
+ * the one role that grants the admin API and console; every other name is an application role.
+ */
+export function createRoleService(options: { models: Pick<Models, 'Role' | 'User'>; adminRole: string }) {
   const { Role, User } = options.models;
+  const { adminRole } = options;
 
   /** The role with this name, created on first use; safe when two processes race to create it. */
   async function ensureRole(name: string, description: string | null = null): Promise<Role> {
@@ -20,13 +24,13 @@ export function createRoleService(options: { models: Pick<Models, 'Role' | 'User
   }
 
   async function grant(userId: string, roleName: string): Promise<void> {
-    const role = await ensureRole(roleName, roleName === 'admin' ? 'Full access to the admin API and console' : null);
+    const role = await ensureRole(roleName, roleName === adminRole ? 'Full access to the admin API and console of the identity provider' : null);
     const user = await User.findByPk(userId);
     if (!user) throw new Error(`no user ${userId}`);
     if (!(await user.hasRole(role))) await user.addRole(role);
   }
 
-  return { ensureRole, grant };
+  return { adminRole, ensureRole, grant };
 }
 
 export type RoleService = ReturnType<typeof createRoleService>;

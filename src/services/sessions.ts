@@ -4,6 +4,10 @@ import type { RequestContext } from './request-context.ts';
 
 export type SessionKind = 'password' | 'oidc';
 
+/** Why a session ended (CONTRACT §3): what every place that ends one passes, and what the list shows. */
+export const END_REASONS = ['logout', 'logout_all', 'revoked', 'password_change', 'password_reset', 'admin', 'refresh_reuse', 'expired'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
 /** One login, password or OIDC alike (CONTRACT §5). Times are ISO-8601 strings (the store holds JSON). */
 export interface SessionRecord {
   session_id: string;
@@ -18,13 +22,49 @@ export interface SessionRecord {
   created_at: string;
   last_active_at: string;
   expires_at: string;
+  /** How the login was proven (RFC 8176 names), e.g. `["pwd"]`. Absent on entries written before it was recorded. */
+  amr?: string[];
+  /** Set when the session was ended (soft end: the entry stays listable for the retention window). */
+  ended_at?: string | null;
+  end_reason?: EndReason | null;
   /** Whatever the OIDC side needs to find its SSO session and grants again. */
   oidc?: Record<string, unknown>;
 }
 
 export interface SessionListItem extends SessionRecord {
+  amr: string[];
   is_current: boolean;
-  is_expired: boolean;
+  is_active: boolean;
+  ended_at: string | null;
+  end_reason: EndReason | null;
+}
+
+/** A session as every door lists it (CONTRACT §3): exactly these fields, nothing internal. */
+export type SessionView = Pick<
+  SessionListItem,
+  | 'session_id' | 'kind' | 'client_id' | 'device_id' | 'device_name' | 'device_type' | 'user_agent' | 'ip_address'
+  | 'created_at' | 'last_active_at' | 'expires_at' | 'is_current' | 'is_active' | 'amr' | 'ended_at' | 'end_reason'
+>;
+
+export function toSessionView(item: SessionListItem): SessionView {
+  return {
+    session_id: item.session_id,
+    kind: item.kind,
+    client_id: item.client_id,
+    device_id: item.device_id,
+    device_name: item.device_name,
+    device_type: item.device_type,
+    user_agent: item.user_agent,
+    ip_address: item.ip_address,
+    created_at: item.created_at,
+    last_active_at: item.last_active_at,
+    expires_at: item.expires_at,
+    is_current: item.is_current,
+    is_active: item.is_active,
+    amr: item.amr,
+    ended_at: item.ended_at,
+    end_reason: item.end_reason,
+  };
 }
 
 export interface CreateSessionInput {
@@ -33,6 +73,8 @@ export interface CreateSessionInput {
   clientId?: string | null;
   context: RequestContext;
   ttlSeconds?: number;
+  /** How the login was proven; `["pwd"]` when not given. */
+  amr?: string[];
   oidc?: Record<string, unknown>;
 }
 
@@ -41,20 +83,19 @@ export type SessionPatch = Partial<
 >;
 
 export interface RevocationEvent {
-  /** Why: 'logout', 'password_change', 'password_reset', 'refresh_reuse', 'admin', 'status_change', … */
-  reason: string;
+  reason: EndReason;
   /** True when the session goes as part of revokeAll. */
   all: boolean;
 }
 
 export type RevokeListener = (session: SessionRecord, event: RevocationEvent) => Promise<void>;
-export type RevokeAllListener = (userId: string, event: { reason: string; exceptSessionId?: string }) => Promise<void>;
+export type RevokeAllListener = (userId: string, event: { reason: EndReason; exceptSessionId?: string }) => Promise<void>;
 
 export interface SessionServiceOptions {
   store: Store;
   /** Lifetime of a new session when create() is given none. */
   defaultTtlSeconds: number;
-  /** How long an expired session stays listable with include_expired. Default 7 days. */
+  /** How long an ended or expired session stays listable with include_expired (and stored). Default 7 days. */
   retentionSeconds?: number;
   /** last_active_at is written at most this often per session, so a busy client is not a write per request. */
   touchIntervalSeconds?: number;
@@ -80,7 +121,9 @@ export const sessionIndexKey = (userId: string): string => `sessions:{u:${userId
  * The one session store for password and OIDC logins. Every key of a user carries the hash tag
  * `{u:<id>}`, so a user's sessions and index share a Redis Cluster slot; the per-user index (with
  * per-member expiry) makes listing and "log out everywhere" O(sessions of that user), never a scan.
- * An entry outlives its expiry by the retention window so `include_expired` can still show it.
+ * Ending a session is soft: the entry is marked (`ended_at`, `end_reason`) and kept for the retention
+ * window, like an expired one, so `include_expired` can still show it; the store drops it after that.
+ * An ended entry is never live again: its tokens fail at once.
  */
 export function createSessionService(options: SessionServiceOptions) {
   const { store } = options;
@@ -90,9 +133,29 @@ export function createSessionService(options: SessionServiceOptions) {
   const revokeListeners: RevokeListener[] = [];
   const revokeAllListeners: RevokeAllListener[] = [];
 
-  const isLive = (record: SessionRecord, at = now()): boolean => Date.parse(record.expires_at) > at;
+  const isLive = (record: SessionRecord, at = now()): boolean => !record.ended_at && Date.parse(record.expires_at) > at;
+  /** Kept until the retention window has passed since it ended, or since it expires. */
   const storeTtl = (record: SessionRecord): number =>
-    Math.max(1, (Date.parse(record.expires_at) - now()) / 1000 + retention);
+    Math.max(1, (Date.parse(record.ended_at ?? record.expires_at) - now()) / 1000 + retention);
+
+  function listItem(record: SessionRecord, at: number, currentSessionId: string | undefined): SessionListItem {
+    const live = isLive(record, at);
+    const ended = record.ended_at ? { ended_at: record.ended_at, end_reason: record.end_reason ?? 'revoked' } : undefined;
+    return {
+      ...record,
+      amr: record.amr ?? ['pwd'],
+      is_current: record.session_id === currentSessionId,
+      is_active: live,
+      ended_at: live ? null : (ended?.ended_at ?? record.expires_at),
+      end_reason: live ? null : (ended?.end_reason ?? 'expired'),
+    };
+  }
+
+  /** Marks the session ended and keeps it for the retention window (one set, one index refresh). */
+  async function markEnded(record: SessionRecord, reason: EndReason): Promise<void> {
+    const ended: SessionRecord = { ...record, ended_at: new Date(now()).toISOString(), end_reason: reason };
+    await write(ended);
+  }
   const validIds = (userId: string, sessionId: string): boolean => SAFE_ID.test(userId) && SAFE_ID.test(sessionId);
 
   async function readAny(userId: string, sessionId: string): Promise<SessionRecord | undefined> {
@@ -157,6 +220,9 @@ export function createSessionService(options: SessionServiceOptions) {
       created_at: at.toISOString(),
       last_active_at: at.toISOString(),
       expires_at: new Date(at.getTime() + ttl * 1000).toISOString(),
+      amr: input.amr ?? ['pwd'],
+      ended_at: null,
+      end_reason: null,
       ...(input.oidc ? { oidc: input.oidc } : {}),
     };
     return { record, writes: writesOf(record) };
@@ -204,7 +270,7 @@ export function createSessionService(options: SessionServiceOptions) {
       return modify(userId, sessionId, (record) => ({ ...record, ...patch }));
     },
 
-    /** The user's sessions, newest first; expired ones only with includeExpired (within the retention window). */
+    /** The user's sessions, newest first; ended and expired ones only with includeExpired (within the retention window). */
     async list(userId: string, opts: { includeExpired?: boolean; currentSessionId?: string } = {}): Promise<SessionListItem[]> {
       if (!SAFE_ID.test(userId)) return [];
       const ids = await store.indexMembers(sessionIndexKey(userId));
@@ -215,40 +281,48 @@ export function createSessionService(options: SessionServiceOptions) {
       const at = now();
       return records
         .filter((record): record is SessionRecord => record !== undefined)
-        .map((record) => ({ ...record, is_current: record.session_id === opts.currentSessionId, is_expired: !isLive(record, at) }))
-        .filter((item) => opts.includeExpired || !item.is_expired)
+        .map((record) => listItem(record, at, opts.currentSessionId))
+        .filter((item) => opts.includeExpired || item.is_active)
         .sort((a, b) => b.created_at.localeCompare(a.created_at));
     },
 
-    /** Ends one session (expired ones too: they are still the user's). False when there is none. */
-    async revoke(userId: string, sessionId: string, reason = 'logout'): Promise<boolean> {
+    /**
+     * Ends one session (an expired one too: it is still the user's, and its OIDC side may linger).
+     * False when there is none, or it has already ended.
+     */
+    async revoke(userId: string, sessionId: string, reason: EndReason): Promise<boolean> {
       const record = await readAny(userId, sessionId);
-      if (!record) return false;
+      if (!record || record.ended_at) return false;
       await notify(record, { reason, all: false });
-      await store.delete(sessionKey(userId, sessionId));
-      await store.indexRemove(sessionIndexKey(userId), sessionId);
+      await markEnded(record, reason);
       return true;
     },
 
     /** Ends every session of the user but `exceptSessionId`; returns how many live sessions ended. */
-    async revokeAll(userId: string, opts: { exceptSessionId?: string; reason?: string } = {}): Promise<number> {
+    async revokeAll(userId: string, opts: { exceptSessionId?: string; reason: EndReason }): Promise<number> {
       if (!SAFE_ID.test(userId)) return 0;
-      const reason = opts.reason ?? 'logout';
+      const { reason } = opts;
       const ids = (await store.indexMembers(sessionIndexKey(userId))).filter((id) => id !== opts.exceptSessionId);
       const records = ids.length ? await store.getMany<SessionRecord>(ids.map((id) => sessionKey(userId, id))) : [];
       const at = now();
       let live = 0;
-      for (const record of records) {
-        if (!record) continue;
+      const ending = records.filter((record): record is SessionRecord => record !== undefined && !record.ended_at);
+      for (const record of ending) {
         if (isLive(record, at)) live += 1;
         await notify(record, { reason, all: true });
       }
       for (const listener of revokeAllListeners) await listener(userId, { reason, exceptSessionId: opts.exceptSessionId });
-      if (ids.length) {
-        await store.delete(...ids.map((id) => sessionKey(userId, id)));
-        await store.indexRemove(sessionIndexKey(userId), ...ids);
-      }
+      await store.writeMany(ending.flatMap((record) => writesOf({ ...record, ended_at: new Date(now()).toISOString(), end_reason: reason })));
       return live;
+    },
+
+    /** Deletes every entry of the user, ended or not, without ending anything: for a deleted user, after revokeAll. */
+    async forget(userId: string): Promise<void> {
+      if (!SAFE_ID.test(userId)) return;
+      const ids = await store.indexMembers(sessionIndexKey(userId));
+      if (ids.length === 0) return;
+      await store.delete(...ids.map((id) => sessionKey(userId, id)));
+      await store.indexRemove(sessionIndexKey(userId), ...ids);
     },
 
     /** Called for every session revoked (one by one, or within revokeAll). */

@@ -22,7 +22,7 @@ describe('the admin console in Chromium', function () {
   before(async function () {
     requireChromium(this);
     server = await startTestServer({ database: 'postgres', store: 'redis', mocha: this });
-    await createUser(server, { email: 'admin@example.com', username: 'admin', fullName: 'Ada Admin', password: PASSWORD, roles: ['admin'] });
+    await createUser(server, { email: 'admin@example.com', username: 'admin', fullName: 'Ada Admin', password: PASSWORD, roles: ['idp_admin'] });
     for (const [email, name] of [['grace@example.com', 'Grace Hopper'], ['linus@example.com', 'Linus Torvalds'], ['margaret@example.com', 'Margaret Hamilton']] as const) {
       await createUser(server, { email, fullName: name, password: PASSWORD });
     }

@@ -61,7 +61,7 @@ for (const mode of MODES) {
 
     before(async function () {
       server = await startTestServer({ database: mode.database, store: mode.store, mocha: this });
-      adminId = await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['admin'] });
+      adminId = await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['idp_admin'] });
       await createUser(server, { email: 'plain@example.com', username: 'plain', password: PASSWORD });
       adminToken = await login(server, 'root', PASSWORD);
       userToken = await login(server, 'plain', PASSWORD);
@@ -91,8 +91,22 @@ for (const mode of MODES) {
         }
       });
 
+      it('grants the admin API to ADMIN_ROLE only: an Aurora `admin` (an application role) gets 403, an idp_admin 200', async () => {
+        await createUser(server, { email: 'aurora-admin@example.com', username: 'auroraadmin', password: PASSWORD, roles: ['admin', 'pmc_admin'] });
+        const aurora = await login(server, 'auroraadmin', PASSWORD);
+        for (const [method, path] of ROUTES) {
+          const res = await call(server, method, path, { token: aurora, body: method === 'GET' ? undefined : {} });
+          expect(res.status, `${method} ${path}`).to.equal(403);
+          expect(res.body).to.deep.equal({ detail: 'Admin role required' });
+        }
+        expect((await call(server, 'GET', '/admin/api/users', { token: adminToken })).status).to.equal(200);
+        // The application role still travels in the token, for the applications that use it.
+        const claims = JSON.parse(Buffer.from(aurora.split('.')[1] ?? '', 'base64url').toString()) as { roles: string[] };
+        expect(claims.roles).to.deep.equal(['admin', 'pmc_admin']);
+      });
+
       it('reads the admin role from the database, not the token: a demoted admin is refused at once', async () => {
-        const id = await createUser(server, { email: 'temp-admin@example.com', username: 'tempadmin', password: PASSWORD, roles: ['admin'] });
+        const id = await createUser(server, { email: 'temp-admin@example.com', username: 'tempadmin', password: PASSWORD, roles: ['idp_admin'] });
         const token = await login(server, 'tempadmin', PASSWORD);
         expect((await call(server, 'GET', '/admin/api/roles', { token })).status).to.equal(200);
         expect((await admin('PATCH', `/admin/api/users/${id}`, { roles: [] })).status).to.equal(200);
@@ -142,12 +156,12 @@ for (const mode of MODES) {
         expect(taken.status).to.equal(409);
         expect(taken.body).to.deep.equal({ detail: 'Email already registered' });
 
-        const role = await admin<Issues>('POST', '/admin/api/users', { email: 'new@example.com', password: PASSWORD, roles: ['admin', 'nope'] });
+        const role = await admin<Issues>('POST', '/admin/api/users', { email: 'new@example.com', password: PASSWORD, roles: ['idp_admin', 'nope'] });
         expect(role.status).to.equal(422);
         expect(role.body.detail).to.deep.equal([{ loc: ['body', 'roles', 1], msg: "Unknown role 'nope'", type: 'value_error' }]);
         expect((await admin<UserBody>('GET', '/admin/api/users?q=new@example.com')).body).to.deep.include({ total: 0 });
 
-        const bad = await admin<Issues>('POST', '/admin/api/users', { email: 'not-an-email', password: 'short', username: 'has space' });
+        const bad = await admin<Issues>('POST', '/admin/api/users', { email: 'not-an-email', password: 'short', username: 'has <angle> brackets' });
         expect(bad.status).to.equal(422);
         expect(bad.body.detail.map((issue) => issue.loc.join('.')).sort()).to.deep.equal(['body.email', 'body.password', 'body.username']);
 
@@ -178,7 +192,7 @@ for (const mode of MODES) {
 
         const everyone = await admin<PageBody<UserBody>>('GET', '/admin/api/users');
         expect(everyone.body.total).to.be.at.least(8);
-        expect(everyone.body.items.find((user) => user.id === adminId)?.roles).to.deep.equal(['admin']);
+        expect(everyone.body.items.find((user) => user.id === adminId)?.roles).to.deep.equal(['idp_admin']);
       });
 
       it('GET /users rejects bad pagination with 422 on the query parameter', async () => {
@@ -206,11 +220,11 @@ for (const mode of MODES) {
           phone: '+1 555 0100',
           username: 'alicej',
           email_verified: true,
-          roles: ['admin', 'pmc_admin'],
+          roles: ['idp_admin', 'pmc_admin'],
         });
         expect(res.status).to.equal(200);
         expect(res.body).to.include({ full_name: 'Alice Jones', phone: '+1 555 0100', username: 'alicej', email_verified: true });
-        expect(res.body.roles).to.deep.equal(['admin', 'pmc_admin']);
+        expect(res.body.roles).to.deep.equal(['idp_admin', 'pmc_admin']);
 
         const cleared = await admin<UserBody>('PATCH', `/admin/api/users/${aliceId}`, { phone: null, roles: ['pmc_admin'] });
         expect(cleared.body).to.include({ phone: null });
@@ -222,7 +236,7 @@ for (const mode of MODES) {
         );
         expect(events.body.total).to.equal(2);
         expect(events.body.items[1]?.detail).to.deep.include({ actor_id: adminId, door: 'admin' });
-        expect(events.body.items[1]?.detail.changes).to.deep.include({ username: 'alicej', email_verified: true, roles: { added: ['admin'], removed: [] } });
+        expect(events.body.items[1]?.detail.changes).to.deep.include({ username: 'alicej', email_verified: true, roles: { added: ['idp_admin'], removed: [] } });
       });
 
       it('PATCH /users/:id refuses a taken username (409), bad values (422) and unknown roles (422)', async () => {
@@ -239,7 +253,7 @@ for (const mode of MODES) {
         expect((await admin('PATCH', `/admin/api/users/${adminId}`, { status: 'suspended' })).status).to.equal(409);
         expect((await admin('PATCH', `/admin/api/users/${adminId}`, { roles: ['pmc_admin'] })).status).to.equal(409);
         expect((await admin('DELETE', `/admin/api/users/${adminId}`)).status).to.equal(409);
-        expect((await admin<UserBody>('GET', `/admin/api/users/${adminId}`)).body).to.deep.include({ status: 'active', roles: ['admin'] });
+        expect((await admin<UserBody>('GET', `/admin/api/users/${adminId}`)).body).to.deep.include({ status: 'active', roles: ['idp_admin'] });
       });
 
       it('deactivating a user ends every session at once: earlier access and refresh tokens are refused', async () => {
@@ -359,8 +373,7 @@ for (const mode of MODES) {
         expect(bad.body.detail[0]?.loc).to.deep.equal(['body', 'name']);
 
         const list = await admin<PageBody<{ name: string; user_count: number }>>('GET', '/admin/api/roles');
-        expect(list.body.items[0]).to.include({ name: 'admin' });
-        expect(list.body.items[0]?.user_count).to.be.at.least(1);
+        expect(list.body.items.find((role) => role.name === 'idp_admin')?.user_count).to.be.at.least(1);
         expect(list.body.items.map((role) => role.name)).to.include('auditor');
 
         expect((await admin('DELETE', `/admin/api/roles/${created.body.id}`)).status).to.equal(204);
@@ -368,9 +381,9 @@ for (const mode of MODES) {
         expect((await admin('DELETE', '/admin/api/roles/not-a-uuid')).status).to.equal(404);
       });
 
-      it('refuses to delete the admin role (409) and removes a deleted role from its users', async () => {
+      it('refuses to delete ADMIN_ROLE (409) and removes a deleted role from its users', async () => {
         const roles = await admin<PageBody<{ id: string; name: string }>>('GET', '/admin/api/roles');
-        const adminRole = roles.body.items.find((role) => role.name === 'admin');
+        const adminRole = roles.body.items.find((role) => role.name === 'idp_admin');
         expect((await admin('DELETE', `/admin/api/roles/${adminRole?.id}`)).status).to.equal(409);
 
         const temp = await admin<{ id: string }>('POST', '/admin/api/roles', { name: 'temporary' });

@@ -28,7 +28,7 @@ for (const mode of MODES) {
 
     before(async function () {
       server = await startTestServer({ database: mode.database, store: mode.store, mocha: this });
-      adminId = await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['admin'] });
+      adminId = await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['idp_admin'] });
       await createUser(server, { email: 'plain@example.com', username: 'plain', password: PASSWORD });
     });
     after(async () => server?.close());
@@ -81,7 +81,7 @@ for (const mode of MODES) {
       const browser = createBrowserFetch(server.url);
       const page = await signIn(browser, 'plain', PASSWORD);
       expect(page.status).to.equal(403);
-      expect(page.text).to.include('does not have the admin role');
+      expect(page.text).to.include('does not have the idp_admin role');
       expect(browser.jar.has('idp_admin')).to.equal(false);
     });
 
@@ -105,7 +105,7 @@ for (const mode of MODES) {
       });
 
       it('searches users, shows one with roles, organizations and sessions, and deactivates them (their token is refused)', async () => {
-        const id = await createUser(server, { email: 'victim@example.com', username: 'victim', fullName: 'Vic Tim', password: PASSWORD, roles: ['admin'] });
+        const id = await createUser(server, { email: 'victim@example.com', username: 'victim', fullName: 'Vic Tim', password: PASSWORD, roles: ['idp_admin'] });
         const token = await login(server, 'victim', PASSWORD);
         const list = await browser.get('/admin/users?q=VICTIM&status=');
         expect(list.text).to.include('1 user matching “VICTIM”');
@@ -114,7 +114,7 @@ for (const mode of MODES) {
         const detail = await browser.get(`/admin/users/${id}`);
         expect(detail.status).to.equal(200);
         expect(detail.text).to.include('Vic Tim');
-        expect(detail.text).to.match(/<input type="checkbox" name="roles" value="admin" checked>/);
+        expect(detail.text).to.match(/<input type="checkbox" name="roles" value="idp_admin" checked>/);
         expect(detail.text).to.include('(primary)');
         expect(detail.text).to.include('Revoke all sessions');
 
@@ -140,10 +140,10 @@ for (const mode of MODES) {
         expect(bad.text).to.include('Password: String should have at least 8 characters');
         expect(bad.text).to.include('value="nope"');
 
-        const created = await browser.post('/admin/users', { csrf: csrfOf(form), email: 'New.Person@example.com', password: PASSWORD, username: 'newperson', full_name: 'New Person', roles: 'admin' });
+        const created = await browser.post('/admin/users', { csrf: csrfOf(form), email: 'New.Person@example.com', password: PASSWORD, username: 'newperson', full_name: 'New Person', roles: 'idp_admin' });
         expect(created.status).to.equal(303);
         const id = /\/admin\/users\/([0-9a-f-]{36})\?notice=user-created/.exec(created.location ?? '')?.[1] ?? '';
-        expect((await server.deps.accounts.getById(id))?.roles).to.deep.equal(['admin']);
+        expect((await server.deps.accounts.getById(id))?.roles).to.deep.equal(['idp_admin']);
         const again = await browser.post('/admin/users', { csrf: csrfOf(form), email: 'new.person@example.com', password: PASSWORD });
         expect(again.status).to.equal(409);
         expect(again.text).to.include('Email already registered');
@@ -254,7 +254,7 @@ for (const mode of MODES) {
         expect(end.searchParams.get('post_logout_redirect_uri')).to.equal(`${server.url}/admin/signed-out`);
         expect((await other.get('/admin/users')).status).to.equal(303);
 
-        await server.deps.sessions.revokeAll(adminId);
+        await server.deps.sessions.revokeAll(adminId, { reason: 'admin' });
         const gone = await browser.get('/admin/users');
         expect(gone.status).to.equal(303);
         expect(gone.location).to.match(/^\/admin\/login/);

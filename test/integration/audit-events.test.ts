@@ -76,7 +76,7 @@ for (const mode of MODES) {
       expect((await api.post('/reset-password', { json: { token: resetToken, new_password: 'audited-reset-password' }, headers })).status).to.equal(200);
 
       const admin = newUser('auditor');
-      await createUser(env.server, { email: admin.email, password: admin.password, username: admin.username, roles: ['admin'] });
+      await createUser(env.server, { email: admin.email, password: admin.password, username: admin.username, roles: ['idp_admin'] });
       const adminToken = await adminLogin(env.server, admin.username, admin.password);
       const patched = await fetch(`${env.server.url}/admin/api/users/${userId}`, {
         method: 'PATCH',

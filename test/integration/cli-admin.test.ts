@@ -77,13 +77,13 @@ describe('CLI admin commands (create-admin, import-users, sessions:revoke)', fun
       token: login.body.access_token,
     });
     expect(users.status).to.equal(200);
-    expect(users.body.items[0]).to.deep.include({ email: 'ops@example.com', roles: ['admin'], email_verified: true });
+    expect(users.body.items[0]).to.deep.include({ email: 'ops@example.com', roles: ['idp_admin'], email_verified: true });
 
     await deps.accounts.register({ email: 'staff@example.com', password: 'staff password' }, { door: 'test' });
     const promoted = await cli(['create-admin', '--email', 'staff@example.com', '--password', 'ignored password'], env);
     expect(promoted.code, promoted.stderr).to.equal(0);
-    expect(promoted.stdout).to.include('already existed and now has the admin role; its password was not changed');
-    expect((await deps.accounts.findByEmail('staff@example.com'))?.roles).to.deep.equal(['admin']);
+    expect(promoted.stdout).to.include('already existed and now has the idp_admin role; its password was not changed');
+    expect((await deps.accounts.findByEmail('staff@example.com'))?.roles).to.deep.equal(['idp_admin']);
     expect((await call(target(), 'POST', '/auth/login', { body: { username: 'staff@example.com', password: 'staff password' } })).status).to.equal(200);
   });
 

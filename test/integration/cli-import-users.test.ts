@@ -7,7 +7,7 @@ import argon2 from 'argon2';
 import { loadConfig } from '../../src/config.ts';
 import { runImportUsersCommand } from '../../src/cli/import-users.ts';
 import { jsonElementLines } from '../../src/cli/user-file.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer } from '../helpers/app.ts';
 import { call } from '../helpers/admin-api.ts';
 
@@ -127,7 +127,7 @@ describe('import-users FILE', function () {
         'line 7: expected an object',
         'line 8: e-mail json1@example.com already appears on line 2',
         'line 9: username TakenName is already taken',
-        'line 10: username must have no spaces and no @; roles.0: role names are letters, digits and _ . : - (64 at most)',
+        'line 10: roles.0: role names are letters, digits and _ . : - (64 at most)',
       ]);
       expect(run.out).to.deep.equal(['created 2, skipped 0, rejected 6']);
 
@@ -184,6 +184,97 @@ Lines",a;b`,
       }
     });
   });
+
+  for (const kind of DATABASE_KINDS) {
+    describe(`identity kept: ids, numbers and the extra columns (${kind})`, () => {
+      let db: TestDatabase;
+      let config: ReturnType<typeof loadConfig>;
+      before(async function () {
+        db = await createTestDatabase(kind, { mocha: this });
+        config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, DATA_DIR: dir });
+      });
+      after(async () => db?.drop());
+
+      it('keeps id and number, moves the number sequence past the largest, and rejects clashes with their line', async () => {
+        const existing = await db.models.User.create({ email: 'already@example.com', username: 'already', passwordHash: bcryptHash });
+        const ids = ['0b0c1a2e-1111-4c55-9d4e-2f8f1a0b7c11', '0b0c1a2e-2222-4c55-9d4e-2f8f1a0b7c11', '0b0c1a2e-3333-4c55-9d4e-2f8f1a0b7c11'];
+        const file = path.join(dir, `identity-${kind}.json`);
+        writeFileSync(
+          file,
+          `[
+  {"id": "${ids[0]}", "number": 42, "email": "jo@legacy.example", "username": "jo", "password_hash": "${bcryptHash}", "roles": ["admin", "pmc_admin"],
+   "phone": "+44 20 7946 0000", "status": "inactive", "email_verified": true, "created_at": "2021-03-04T05:06:07Z", "organization": "Acme Property"},
+  {"id": "${ids[1]?.toUpperCase()}", "number": "7", "email": "josé@exämple.com", "username": "mary smith", "password_hash": "${bcryptHash}", "organization": "Acme Property"},
+  {"id": "${ids[2]}", "number": 43, "email": "Bob <BOB@corp.example>", "username": "bob@corp", "password_hash": "${bcryptHash}"},
+  {"id": "${existing.id}", "email": "id-clash@example.com", "password_hash": "${bcryptHash}"},
+  {"number": ${existing.number}, "email": "number-clash@example.com", "password_hash": "${bcryptHash}"},
+  {"number": 42, "email": "dup-number@example.com", "password_hash": "${bcryptHash}"},
+  {"id": "not-a-uuid", "number": -3, "email": "bad-identity@example.com", "password_hash": "${bcryptHash}"},
+  {"email": "plain@example.com", "username": "bob@corp.example", "password_hash": "${bcryptHash}"},
+  {"email": "fresh@example.com", "username": "Fresh", "password_hash": "${bcryptHash}", "status": "gone"},
+  {"email": "noid@example.com", "username": "noid", "password_hash": "${bcryptHash}"}
+]
+`,
+        );
+        const run = quiet();
+        const summary = await runImportUsersCommand(config, file, run.options);
+        expect(run.err).to.deep.equal([
+          `line 6: id ${existing.id} belongs to another user`,
+          `line 7: number ${existing.number} belongs to another user`,
+          'line 8: number 42 already appears on line 2',
+          'line 9: id must be a UUID; number must be a positive integer',
+          'line 10: username bob@corp.example is the e-mail on line 5',
+          'line 11: status must be one of active, inactive, suspended',
+        ]);
+        expect(run.out).to.deep.equal(['created 4, skipped 0, rejected 6']);
+        expect(summary.created).to.equal(4);
+
+        const jo = await db.models.User.findOne({ where: { email: 'jo@legacy.example' } });
+        expect(jo).to.deep.include({ id: ids[0], number: 42, username: 'jo', phone: '+44 20 7946 0000', status: 'inactive', emailVerified: true });
+        expect(jo?.createdAt.toISOString()).to.equal('2021-03-04T05:06:07.000Z');
+        expect((await jo?.getRoles())?.map((role) => role.name).sort()).to.deep.equal(['admin', 'pmc_admin']);
+        const mary = await db.models.User.findOne({ where: { email: 'josé@exämple.com' } });
+        expect(mary).to.deep.include({ id: ids[1], number: 7, username: 'mary smith' });
+        // One organization for both, found by name; they are its members and it is their primary one.
+        const acme = await db.models.Organization.findAll({ where: { name: 'Acme Property' } });
+        expect(acme).to.have.length(1);
+        expect([jo?.organizationId, mary?.organizationId]).to.deep.equal([acme[0]?.id, acme[0]?.id]);
+        expect(await db.models.Membership.count({ where: { organizationId: acme[0]?.id ?? '', role: 'member' } })).to.equal(2);
+        expect(await db.models.User.findOne({ where: { email: 'bob@corp.example' } })).to.deep.include({ id: ids[2], number: 43, username: 'bob@corp' });
+        // Rows without a number come after the numbered ones and the sequence moved: past 43.
+        const noid = await db.models.User.findOne({ where: { email: 'noid@example.com' } });
+        expect(noid?.number).to.be.above(43);
+        const later = await db.models.User.create({ email: 'registered-later@example.com', passwordHash: bcryptHash });
+        expect(later.number).to.be.above(noid?.number ?? Infinity);
+
+        const again = quiet();
+        expect(await runImportUsersCommand(config, file, again.options)).to.deep.include({ created: 0, skipped: 4 });
+        expect(again.out).to.deep.equal(['created 0, skipped 4, rejected 6']);
+      });
+
+      it('reads ids, numbers and ;-separated roles from CSV, and refuses an existing e-mail with another id', async () => {
+        const file = path.join(dir, `identity-${kind}.csv`);
+        writeFileSync(
+          file,
+          [
+            'id,number,email,username,password_hash,roles,phone,status,email_verified,created_at,organization',
+            `0b0c1a2e-4444-4c55-9d4e-2f8f1a0b7c11,500,csv-id@example.com,csv id,${bcryptHash},admin;pmc_admin,+1 555 0100,suspended,true,2020-01-02,7d3e0000-0000-4000-8000-00000000abcd`,
+            `0b0c1a2e-5555-4c55-9d4e-2f8f1a0b7c11,,jo@legacy.example,,${bcryptHash},,,,,,`,
+          ].join('\n'),
+        );
+        const run = quiet();
+        await runImportUsersCommand(config, file, run.options);
+        expect(run.err).to.deep.equal(['line 3: e-mail jo@legacy.example exists with another id (0b0c1a2e-1111-4c55-9d4e-2f8f1a0b7c11)']);
+        expect(run.out).to.deep.equal(['created 1, skipped 0, rejected 1']);
+        const user = await db.models.User.findOne({ where: { email: 'csv-id@example.com' } });
+        expect(user).to.deep.include({ id: '0b0c1a2e-4444-4c55-9d4e-2f8f1a0b7c11', number: 500, username: 'csv id', status: 'suspended', emailVerified: true, phone: '+1 555 0100' });
+        expect((await user?.getRoles())?.map((role) => role.name).sort()).to.deep.equal(['admin', 'pmc_admin']);
+        // An organization given by its old id keeps it (the v2 profile's organization_id).
+        expect(user?.organizationId).to.equal('7d3e0000-0000-4000-8000-00000000abcd');
+        expect(await db.models.Organization.findByPk('7d3e0000-0000-4000-8000-00000000abcd')).to.not.equal(null);
+      });
+    });
+  }
 
   it('finds the line of each element of a JSON array, whatever the strings hold', () => {
     const text = '[\n {"a": "x,]\\"{"},\n\n {"b": [1,\n 2]}, {"c": 3},\n "s"\n]';

@@ -20,7 +20,7 @@ describe('GET /metrics (Prometheus)', function () {
   before(async function () {
     server = await startTestServer({ database: 'postgres', store: 'redis', mocha: this });
     other = await startTestServer({ database: 'sqlite', store: 'memory', env: { METRICS_TOKEN: 'scrape-secret-123' } });
-    await createUser(server, { email: 'admin@example.com', username: 'admin', password: PASSWORD, roles: ['admin'] });
+    await createUser(server, { email: 'admin@example.com', username: 'admin', password: PASSWORD, roles: ['idp_admin'] });
   });
   after(async () => {
     await server?.close();

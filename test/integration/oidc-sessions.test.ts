@@ -73,7 +73,7 @@ for (const mode of MODES) {
       const [session] = await oidcSessions(user.id);
       expect(await stillSignedIn(agent)).to.equal(true);
 
-      expect(await env.server.deps.sessions.revoke(user.id, session?.session_id as string)).to.equal(true);
+      expect(await env.server.deps.sessions.revoke(user.id, session?.session_id as string, 'revoked')).to.equal(true);
       expect(await stillSignedIn(agent), 'the browser must sign in again').to.equal(false);
       expect(await fails(oidc.refreshTokenGrant(spa, tokens.refresh_token as string)), 'refresh token revoked').to.equal(true);
       expect(await fails(oidc.fetchUserInfo(spa, tokens.access_token, user.id)), 'access token revoked').to.equal(true);

@@ -133,7 +133,7 @@ for (const mode of MODES) {
       // OIDC: a confidential client with a secret, an authorization code, ID/access/refresh tokens, cookies.
       const admin = newUser('secretadmin');
       keep('admin password', admin.password);
-      await createUser(server, { email: admin.email, password: admin.password, username: admin.username, roles: ['admin'] });
+      await createUser(server, { email: admin.email, password: admin.password, username: admin.username, roles: ['idp_admin'] });
       keep('client secret', CLIENTS.confidential.client_secret);
       const app = await oidc.discovery(new URL(server.config.issuer), CLIENTS.confidential.client_id, { client_secret: CLIENTS.confidential.client_secret }, oidc.ClientSecretBasic(CLIENTS.confidential.client_secret), { execute: [oidc.allowInsecureRequests] });
       const browser = new UserAgent();

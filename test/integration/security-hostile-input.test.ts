@@ -185,7 +185,7 @@ for (const mode of MODES) {
       const api = legacyClient(server.url, PROFILE_ADAPTERS[0]!);
       userToken = (await api.signedIn('hostile')).tokens.access;
       const admin = newUser('admin');
-      await createUser(server, { email: admin.email, password: admin.password, username: admin.username, roles: ['admin'] });
+      await createUser(server, { email: admin.email, password: admin.password, username: admin.username, roles: ['idp_admin'] });
       adminToken = await login(server, admin.username, admin.password);
     });
     after(async () => server?.close());
@@ -288,7 +288,7 @@ describe('a 100 kB password is refused before any hashing', function () {
     const api = legacyClient(server.url, PROFILE_ADAPTERS[0]!);
     const { user, tokens } = await api.signedIn('hugepw');
     const admin = newUser('hugeadmin');
-    await createUser(server, { email: admin.email, password: admin.password, username: admin.username, roles: ['admin'] });
+    await createUser(server, { email: admin.email, password: admin.password, username: admin.username, roles: ['idp_admin'] });
     const adminToken = await login(server, admin.username, admin.password);
     spy = spyOnArgon2();
     for (const password of [huge, justUnderLimit]) {

@@ -172,7 +172,7 @@ describe('the server process (src/main.ts)', function () {
     await proc.waitForOutput(/using PostgreSQL, Redis/);
     expect(proc.output()).not.to.include('embedded mode');
     const [rows] = await database.sequelize.query(
-      `SELECT u.email FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin'`,
+      `SELECT u.email FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id WHERE r.name = 'idp_admin'`,
     );
     expect(rows).to.deep.equal([{ email: 'root@example.com' }]);
     proc.kill('SIGTERM');

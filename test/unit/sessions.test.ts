@@ -64,7 +64,10 @@ describe('sessions (src/services/sessions.ts)', () => {
     expect(await sessions.get(USER, old.session_id)).to.equal(undefined);
     expect((await sessions.list(USER)).map((s) => s.session_id)).to.deep.equal([current.session_id]);
     list = await sessions.list(USER, { includeExpired: true });
-    expect(list.map((s) => [s.session_id, s.is_expired])).to.deep.equal([[current.session_id, false], [old.session_id, true]]);
+    expect(list.map((s) => [s.session_id, s.is_active, s.ended_at, s.end_reason])).to.deep.equal([
+      [current.session_id, true, null, null],
+      [old.session_id, false, old.expires_at, 'expired'],
+    ]);
 
     clock += 601_000;
     expect((await sessions.list(USER, { includeExpired: true })).map((s) => s.session_id)).to.deep.equal([current.session_id]);
@@ -94,10 +97,10 @@ describe('sessions (src/services/sessions.ts)', () => {
     const seen: [SessionRecord, { reason: string; all: boolean }][] = [];
     sessions.onRevoke(async (session, event) => void seen.push([session, event]));
     const s = await sessions.create({ userId: USER, kind: 'oidc', context: ctx });
-    expect(await sessions.revoke(OTHER, s.session_id)).to.equal(false);
+    expect(await sessions.revoke(OTHER, s.session_id, 'revoked')).to.equal(false);
     expect(await sessions.revoke(USER, s.session_id, 'admin')).to.equal(true);
     expect(await sessions.get(USER, s.session_id)).to.equal(undefined);
-    expect(await sessions.revoke(USER, s.session_id)).to.equal(false);
+    expect(await sessions.revoke(USER, s.session_id, 'revoked')).to.equal(false);
     expect(seen.map(([session, event]) => [session.session_id, event])).to.deep.equal([[s.session_id, { reason: 'admin', all: false }]]);
   });
 
@@ -108,11 +111,11 @@ describe('sessions (src/services/sessions.ts)', () => {
     });
     const s = await sessions.create({ userId: USER, kind: 'oidc', context: ctx });
     let error: unknown;
-    await sessions.revoke(USER, s.session_id).catch((err: unknown) => (error = err));
+    await sessions.revoke(USER, s.session_id, 'revoked').catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(Error);
     expect(await sessions.get(USER, s.session_id)).to.not.equal(undefined);
     fail = false;
-    expect(await sessions.revoke(USER, s.session_id)).to.equal(true);
+    expect(await sessions.revoke(USER, s.session_id, 'revoked')).to.equal(true);
   });
 
   it('revokes all sessions but the one kept, counting the live ones, and tells the user-wide listeners', async () => {
@@ -125,16 +128,38 @@ describe('sessions (src/services/sessions.ts)', () => {
     const stranger = await sessions.create({ userId: OTHER, kind: 'password', context: ctx });
     clock += 2000;
     expect(await sessions.revokeAll(USER, { exceptSessionId: keep.session_id, reason: 'password_change' })).to.equal(2);
-    expect((await sessions.list(USER, { includeExpired: true })).map((s) => s.session_id)).to.deep.equal([keep.session_id]);
+    expect((await sessions.list(USER)).map((s) => s.session_id)).to.deep.equal([keep.session_id]);
+    const all = await sessions.list(USER, { includeExpired: true });
+    expect(all).to.have.length(4);
+    expect(all.filter((s) => !s.is_active).map((s) => s.end_reason)).to.deep.equal(['password_change', 'password_change', 'password_change']);
     expect(await sessions.get(OTHER, stranger.session_id)).to.not.equal(undefined);
     expect(users).to.deep.equal([[USER, 'password_change', keep.session_id]]);
+  });
+
+  it('ends softly: an ended session is never live again, stays listable with its reason, and leaves the store after the retention window', async () => {
+    const s = await sessions.create({ userId: USER, kind: 'password', context: ctx, ttlSeconds: 86_400 });
+    expect(s).to.deep.include({ amr: ['pwd'], ended_at: null, end_reason: null });
+    clock += 5000;
+    expect(await sessions.revoke(USER, s.session_id, 'logout')).to.equal(true);
+    expect(await sessions.get(USER, s.session_id)).to.equal(undefined);
+    expect(await sessions.renew(USER, s.session_id, 3600)).to.equal(undefined);
+    expect(await sessions.list(USER)).to.deep.equal([]);
+    const [ended] = await sessions.list(USER, { includeExpired: true });
+    expect(ended).to.deep.include({ session_id: s.session_id, is_active: false, ended_at: new Date(clock).toISOString(), end_reason: 'logout', amr: ['pwd'] });
+    // Retention (600 s here) counts from the end, not from the far-away expiry.
+    clock += 599_000;
+    expect(await sessions.list(USER, { includeExpired: true })).to.have.length(1);
+    clock += 2000;
+    expect(await sessions.list(USER, { includeExpired: true })).to.deep.equal([]);
+    expect(await probe.store.get(`sess:{u:${USER}}:${s.session_id}`)).to.equal(undefined);
+    expect(await probe.store.indexMembers(`sessions:{u:${USER}}`)).to.deep.equal([]);
   });
 
   it('answers unsafe ids without touching the store', async () => {
     const before = { ...probe.calls };
     expect(await sessions.get('{u:x}', 'a')).to.equal(undefined);
     expect(await sessions.get(USER, '../../x')).to.equal(undefined);
-    expect(await sessions.revoke(USER, 'a:b')).to.equal(false);
+    expect(await sessions.revoke(USER, 'a:b', 'revoked')).to.equal(false);
     expect(await sessions.list('*')).to.deep.equal([]);
     expect(probe.calls).to.deep.equal(before);
   });

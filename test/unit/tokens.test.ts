@@ -280,7 +280,7 @@ describe('tokens (src/services/tokens.ts)', () => {
     const s = await session();
     const token = await tokens.issueRefreshToken(account.id, s.session_id);
     const other = await tokens.issueRefreshToken(account.id, s.session_id);
-    await sessions.revoke(account.id, s.session_id);
+    await sessions.revoke(account.id, s.session_id, 'revoked');
     for (const candidate of [token, 'junk', '', 42, null]) {
       let error: unknown;
       await tokens.rotateRefreshToken(candidate, ctx).catch((err: unknown) => (error = err));
@@ -330,7 +330,7 @@ describe('tokens (src/services/tokens.ts)', () => {
       await tokens.rotateRefreshToken(pair.refreshToken, ctx, { mount: '/elsewhere' }).catch((err: unknown) => (error = err));
       expect(error).to.be.instanceOf(InvalidRefreshTokenError);
       expect(await tokens.sessionOfRefreshToken(pair.refreshToken, { mount: '/elsewhere' })).to.equal(undefined);
-      await sessions.revoke(account.id, s.session_id);
+      await sessions.revoke(account.id, s.session_id, 'logout');
       error = undefined;
       await tokens.rotateRefreshToken(pair.refreshToken, ctx, reuse).catch((err: unknown) => (error = err));
       expect(error).to.be.instanceOf(InvalidRefreshTokenError);

@@ -24,9 +24,14 @@ export function normalizeEmail(email: string): string {
   return email.toLowerCase();
 }
 
-/** Usernames keep their spelling in `username`; uniqueness and look-ups use this form. */
+/** The spelling a username keeps: Unicode NFKC (look-alike forms fold to their plain letters), trimmed. */
+export function cleanUsername(username: string): string {
+  return username.normalize('NFKC').trim();
+}
+
+/** Usernames keep their spelling in `username`; uniqueness and look-ups use this case-folded form. */
 export function normalizeUsername(username: string): string {
-  return username.toLowerCase();
+  return cleanUsername(username).toLowerCase().normalize('NFKC');
 }
 
 /**
@@ -76,7 +81,7 @@ export function defineUser(sequelize: Sequelize): typeof User {
         allowNull: true,
         // Setters also run for static User.update() (Sequelize's sideEffects), so the two never drift.
         set(value: string | null) {
-          this.setDataValue('username', value);
+          this.setDataValue('username', value === null ? null : cleanUsername(value));
           this.setDataValue('usernameNormalized', value === null ? null : normalizeUsername(value));
         },
       },

@@ -15,7 +15,7 @@ import { auditRoutes } from './audit.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
-export function createAdminApiRouter(options: { services: AdminServices; auth: BearerAuthServices }): Router {
+export function createAdminApiRouter(options: { services: AdminServices; auth: BearerAuthServices; adminRole: string }): Router {
   const router = new Router({ prefix: ADMIN_API_PREFIX });
   router.use(async (ctx, next) => {
     ctx.state.renderError = renderDetail;
@@ -24,7 +24,7 @@ export function createAdminApiRouter(options: { services: AdminServices; auth: B
   });
   // On each route rather than router.use, so the route template (for metrics and logs) is known
   // even when authentication fails.
-  const auth = requireAdmin(options.auth);
+  const auth = requireAdmin(options.auth, options.adminRole);
   const { services } = options;
   userRoutes(router, auth, services.users);
   roleRoutes(router, auth, services.roles);

@@ -1,11 +1,10 @@
 /**
  * Who may use the admin API: a bearer access token (the same the legacy login issues) of a live session
- * whose user is active and has the role `admin` now (read from the database, not from the token, so a
+ * whose user is active and has ADMIN_ROLE (default `idp_admin`) now (read from the database, not from the token, so a
  * demotion applies at once). No or bad token → 401; any other user → 403.
  */
 import type { Context, Middleware } from 'koa';
 import { ForbiddenError, UnauthorizedError } from '../../errors.ts';
-import { ADMIN_ROLE } from '../../services/admin-roles.ts';
 import type { AdminContext } from '../../services/admin-audit.ts';
 import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';
 
@@ -15,11 +14,12 @@ export class AdminRequiredError extends ForbiddenError {
   }
 }
 
-export function requireAdmin(services: BearerAuthServices): Middleware {
+/** `adminRole`: ADMIN_ROLE. Application roles (`admin`, `pmc_admin`, …) grant nothing here. */
+export function requireAdmin(services: BearerAuthServices, adminRole: string): Middleware {
   const authenticate = bearerAuth(services);
   return (ctx, next) =>
     authenticate(ctx, async () => {
-      if (!ctx.state.auth?.account.roles.includes(ADMIN_ROLE)) throw new AdminRequiredError();
+      if (!ctx.state.auth?.account.roles.includes(adminRole)) throw new AdminRequiredError();
       await next();
     });
 }

@@ -50,6 +50,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     accounts: deps.accounts,
     sessions: deps.sessions,
     audit: deps.audit,
+    adminRole: deps.config.admin.role,
     async validateClient(metadata: JsonObject) {
       try {
         await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
@@ -81,5 +82,5 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     protectedClientIds: [CONSOLE_CLIENT_ID],
     errorTranslators: deps.errorTranslators,
   });
-  return [createAdminApiRouter({ services, auth: deps }), ...consoleRouters];
+  return [createAdminApiRouter({ services, auth: deps, adminRole: deps.config.admin.role }), ...consoleRouters];
 }

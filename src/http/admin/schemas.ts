@@ -1,8 +1,9 @@
 /**
  * What the admin API accepts. Field limits match the legacy doors' (CONTRACT §2): passwords 8–256,
- * e-mail syntax checked, usernames 3–64 without spaces or `@`.
+ * e-mail addresses as pydantic's `EmailStr`, usernames per §2 (identifier-fields.ts).
  */
 import { z } from 'zod';
+import { emailField, usernameField } from '../identifier-fields.ts';
 import { MEMBERSHIP_ROLES, USER_STATUSES } from '../../db/models/index.ts';
 import { isUuid } from '../../db/uuid.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
@@ -10,7 +11,7 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwor
 export const MAX_PAGE = 200;
 
 const roleName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "String should match pattern '^[A-Za-z0-9_.:-]{1,64}$'");
-const username = z.string().min(3).max(64).regex(/^[^\s@]+$/, "String should match pattern '^[^\\s@]+$' (no spaces, no @)");
+const username = usernameField;
 const queryBoolean = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 export const pagination = {
@@ -25,7 +26,7 @@ export const userSearchQuery = z.object({
 });
 
 export const createUserBody = z.object({
-  email: z.email().max(320),
+  email: emailField,
   password: z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH),
   username: username.nullable().optional(),
   full_name: z.string().max(255).nullable().optional(),

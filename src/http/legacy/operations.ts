@@ -145,7 +145,7 @@ export function createOperations(services: OperationServices): Operations {
       const account = await accounts.getById(session.user_id);
       if (!account || account.status !== 'active') {
         // Normally impossible (leaving `active` ends every session); never hand out tokens if it happens.
-        await sessions.revoke(session.user_id, session.session_id, 'status_change');
+        await sessions.revoke(session.user_id, session.session_id, 'admin');
         throw new InvalidRefreshTokenError();
       }
       const access = await tokens.issueAccessToken(account, session, oc.policy);
@@ -162,7 +162,7 @@ export function createOperations(services: OperationServices): Operations {
       const userId = oc.auth?.account.id ?? fromRefresh?.userId;
       if (input.revokeAll) {
         if (!userId) throw new InvalidAccessTokenError();
-        const revoked = await sessions.revokeAll(userId, { reason: 'logout' });
+        const revoked = await sessions.revokeAll(userId, { reason: 'logout_all' });
         await logoutAudit(userId, oc, { all: true, revoked_sessions: revoked });
         return { all: true, revoked };
       }
@@ -198,7 +198,7 @@ export function createOperations(services: OperationServices): Operations {
     async deleteSession(input, oc) {
       const auth = requireAuth(oc);
       // Sessions are looked up under the caller's own user key: another user's id is simply not found.
-      if (!(await sessions.revoke(auth.account.id, input.sessionId, 'logout'))) throw new SessionNotFoundError();
+      if (!(await sessions.revoke(auth.account.id, input.sessionId, 'revoked'))) throw new SessionNotFoundError();
       await logoutAudit(auth.account.id, oc, { session_id: input.sessionId });
       return { sessionId: input.sessionId };
     },

@@ -1,11 +1,12 @@
 /**
  * Request fields, requests and replies that the profiles share. Limits follow CONTRACT §2: passwords
- * 8–256 characters (longer is a 422 before any hashing), e-mail syntax checked, usernames without `@`
- * so a login identifier is never both someone's username and someone else's e-mail.
+ * 8–256 characters (longer is a 422 before any hashing), e-mail addresses as pydantic's `EmailStr`,
+ * usernames 1–150 characters of letters, digits, spaces and `@ . + - _ '` (identifier-fields.ts).
  */
 import { z } from 'zod';
+import { emailField, usernameField } from '../identifier-fields.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
-import type { SessionListItem } from '../../services/sessions.ts';
+import { END_REASONS, toSessionView, type SessionListItem } from '../../services/sessions.ts';
 import { dataReply, request, type Replies, type Reply, type Requests } from './profile.ts';
 import { depthOver } from '../middleware/json-depth.ts';
 
@@ -22,16 +23,12 @@ const onboardingData = z.record(z.string(), z.unknown()).superRefine((value, ctx
 });
 
 export const fields = {
-  email: z.email().max(320),
+  email: emailField,
   /** A new password: registration, change, reset. */
   newPassword: z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH),
   /** A password being checked: any length up to the maximum (a short one simply fails to match). */
   password: z.string().min(1).max(PASSWORD_MAX_LENGTH),
-  username: z
-    .string()
-    .min(3)
-    .max(64)
-    .regex(/^[^\s@]+$/, "String should match pattern '^[^\\s@]+$' (no spaces, no @)"),
+  username: usernameField,
   /** Username or e-mail. */
   login: z.string().min(1).max(320),
   fullName: z.string().max(255).nullable().optional(),
@@ -147,24 +144,13 @@ export const SessionBody = z.object({
   last_active_at: isoDate,
   expires_at: isoDate,
   is_current: z.boolean(),
+  is_active: z.boolean(),
+  amr: z.array(z.string()),
+  ended_at: isoDate.nullable(),
+  end_reason: z.enum(END_REASONS).nullable(),
 });
 
-export function sessionBody(item: SessionListItem): z.input<typeof SessionBody> {
-  return {
-    session_id: item.session_id,
-    kind: item.kind,
-    client_id: item.client_id,
-    device_id: item.device_id,
-    device_name: item.device_name,
-    device_type: item.device_type,
-    user_agent: item.user_agent,
-    ip_address: item.ip_address,
-    created_at: item.created_at,
-    last_active_at: item.last_active_at,
-    expires_at: item.expires_at,
-    is_current: item.is_current,
-  };
-}
+export const sessionBody = (item: SessionListItem): z.input<typeof SessionBody> => toSessionView(item);
 
 /** The replies that read the same in every flat profile; a profile spreads these and adds its own. */
 export const commonReplies: Omit<Replies, 'register' | 'login' | 'refresh' | 'me' | 'updateMe' | 'logout'> = {

@@ -13,7 +13,7 @@ export function rolePages(router: Router, options: { services: AdminServices; pa
 
   async function list(ctx: Context, status: number, values: Record<string, string> = {}, errors: string[] = []) {
     const { items } = await services.roles.list();
-    await pages.render(ctx, status, 'roles', { title: 'Roles', section: 'roles', items, values: { name: '', description: '', ...values }, errors });
+    await pages.render(ctx, status, 'roles', { title: 'Roles', section: 'roles', items, adminRole: services.roles.adminRole, values: { name: '', description: '', ...values }, errors });
   }
 
   router.get('/admin/roles', (ctx) => list(ctx, 200));

@@ -17,7 +17,6 @@ import type { AdminConsoleSessions, ConsoleSession } from '../../../services/adm
 import { CONSOLE_CLIENT_ID, CONSOLE_SCOPE } from '../../../services/admin-console-client.ts';
 import type { AdminAuditService } from '../../../services/admin-audit.ts';
 import type { KeyService } from '../../../services/keys.ts';
-import { ADMIN_ROLE } from '../../../services/admin-roles.ts';
 import { adminContext } from '../auth.ts';
 import type { ConsolePages } from './pages.ts';
 
@@ -38,7 +37,7 @@ declare module 'koa' {
 }
 
 export interface SignInOptions {
-  config: Pick<Config, 'publicUrl' | 'issuer' | 'host' | 'port'>;
+  config: Pick<Config, 'publicUrl' | 'issuer' | 'host' | 'port' | 'admin'>;
   provider: Provider;
   /** Revokes an OIDC grant with its tokens (the OIDC storage's). */
   revokeGrant: (grantId: string) => Promise<void>;
@@ -139,8 +138,8 @@ export function createSignIn(options: SignInOptions) {
       toLogin(ctx, ctx.method === 'GET' ? ctx.originalUrl : '/admin/users');
       return;
     }
-    if (!state.account.roles.includes(ADMIN_ROLE)) {
-      await pages.message(ctx, 403, { title: 'Not an admin', heading: 'Admins only', message: `${state.account.email} does not have the admin role.`, signOut: state.session.csrf });
+    if (!state.account.roles.includes(config.admin.role)) {
+      await pages.message(ctx, 403, { title: 'Not an admin', heading: 'Admins only', message: `${state.account.email} does not have the ${config.admin.role} role.`, signOut: state.session.csrf });
       return;
     }
     ctx.state.console = state;
@@ -210,13 +209,13 @@ export function createSignIn(options: SignInOptions) {
         const grantId = (await provider.AccessToken.find(accessToken))?.grantId;
         if (!grantId) throw new SignInFailed('The sign-in could not be completed.');
         const account = await accounts.getById(userId);
-        if (!account || account.status !== 'active' || !account.roles.includes(ADMIN_ROLE)) {
+        if (!account || account.status !== 'active' || !account.roles.includes(config.admin.role)) {
           // Not for the console: do not leave a grant behind.
           await options.revokeGrant(grantId);
           await pages.message(ctx, 403, {
             title: 'Not an admin',
             heading: 'Admins only',
-            message: `${account?.email ?? 'This account'} does not have the admin role. Sign in with an admin account.`,
+            message: `${account?.email ?? 'This account'} does not have the ${config.admin.role} role. Sign in with an admin account.`,
             link: { href: `${config.issuer}/session/end?client_id=${CONSOLE_CLIENT_ID}`, label: 'Sign out of this account' },
             tone: 'error',
           });
