@@ -49,6 +49,24 @@ const resources = z
   })
   .pipe(z.record(z.url(), z.object({ scope: z.string().min(1), accessTokenTTL: z.coerce.number().int().positive().optional() })));
 
+/** CLIENT_ID_METADATA_DOCUMENTS: `off`, `any`, or host suffixes (plus `loopback`, for tests outside production). */
+const metadataDocuments = z.string().transform((value, ctx) => {
+  const entries = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (entries.length === 0 || (entries.length === 1 && entries[0] === 'off')) return { mode: 'off' as const, hostSuffixes: [], loopback: false };
+  if (entries.length === 1 && entries[0] === 'any') return { mode: 'any' as const, hostSuffixes: [], loopback: false };
+  const hostSuffixes: string[] = [];
+  let loopback = false;
+  for (const entry of entries) {
+    if (entry === 'loopback') loopback = true;
+    else if (/^\.?([a-z0-9-]+\.)*[a-z0-9-]+$/.test(entry)) hostSuffixes.push(entry.replace(/^\./, ''));
+    else {
+      ctx.addIssue({ code: 'custom', message: `bad entry "${entry}": expected off, any, or a comma-separated list of host suffixes` });
+      return z.NEVER;
+    }
+  }
+  return { mode: 'list' as const, hostSuffixes, loopback };
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Raw keys as they appear in the environment and in config/*.json. */
@@ -82,6 +100,9 @@ const schema = z.object({
   ARGON2_PARALLELISM: int(1, 64),
   WORKERS: int(1, 64),
   METRICS_TOKEN: optionalString,
+  CLIENT_REGISTRATION: z.enum(['off', 'token', 'open']).default('off'),
+  CLIENT_ID_METADATA_DOCUMENTS: metadataDocuments.default({ mode: 'off', hostSuffixes: [], loopback: false }),
+  REFRESH_REUSE_INTERVAL: int(0, 300).default(0),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -108,6 +129,13 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   workers: number;
   metricsToken?: string;
+  /** CONTRACT §11: dynamic client registration and client ID metadata documents. */
+  agents: {
+    clientRegistration: 'off' | 'token' | 'open';
+    metadataDocuments: { mode: 'off' | 'any' | 'list'; hostSuffixes: string[]; loopback: boolean };
+  };
+  /** Seconds during which a just-rotated refresh token presented again gets the same successor (§5). */
+  refreshReuseInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -197,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_TIME_COST, parallelism: raw.ARGON2_PARALLELISM },
     workers: raw.WORKERS,
     metricsToken: raw.METRICS_TOKEN,
+    agents: { clientRegistration: raw.CLIENT_REGISTRATION, metadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS },
+    refreshReuseInterval: raw.REFRESH_REUSE_INTERVAL,
   };
   const productionProblems = config.env === 'production' ? productionChecks(config) : [];
   if (productionProblems.length) throw new ConfigError(productionProblems);
@@ -219,6 +249,9 @@ function productionChecks(config: Config): string[] {
   }
   if (config.argon2.memoryCost < 19_456 || config.argon2.timeCost < 2) {
     problems.push('ARGON2_MEMORY_KIB/ARGON2_TIME_COST: below OWASP minimum (19456 KiB, t=2) in production');
+  }
+  if (config.agents.metadataDocuments.loopback) {
+    problems.push('CLIENT_ID_METADATA_DOCUMENTS: loopback (http documents on 127.0.0.1) is for tests and not allowed in production');
   }
   return problems;
 }

@@ -16,6 +16,7 @@ import { createPasswordService, type PasswordService } from './services/password
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
 import { createAccountServices, type AccountServices } from './services/account-services.ts';
 import { createRoleService, type RoleService } from './services/roles.ts';
+import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
@@ -44,6 +45,8 @@ export interface Dependencies {
   /** Mail sent in the background; settle() waits for it (tests, shutdown). */
   mailQueue: AccountServices['mailQueue'];
   roles: RoleService;
+  /** Registered RFC 8707 resources: OIDC_RESOURCES and the resources table. */
+  resources: ResourceRegistry;
   /** The OpenID Connect provider, its storage and its link to the shared session list. */
   oidc: Oidc;
   /** The ejs pages (interaction pages and the provider's own). */
@@ -124,6 +127,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     // Closers run last-in first-out: audit events still being written go in before the database closes.
     closers.push(() => accountServices.audit.flush());
     const roles = createRoleService({ models });
+    const resources = createResourceRegistry({ models, configured: config.oidc.resources });
     const cookieKeys = config.cookieKeys ?? loadOrCreateCookieKeys(config.dataDir);
 
     const readiness: ReadinessCheck[] = [
@@ -154,12 +158,13 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       accounts,
       sessions,
       audit,
+      resources,
       cookieKeys,
       pages: views,
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, views, metrics, loginLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -7,6 +7,7 @@ import * as createMemberships from './migrations/0004-create-memberships.ts';
 import * as createSigningKeys from './migrations/0005-create-signing-keys.ts';
 import * as createOidcClients from './migrations/0006-create-oidc-clients.ts';
 import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
+import * as createResources from './migrations/0014-create-resources.ts';
 
 export interface MigrationModule {
   up(queryInterface: QueryInterface): Promise<void>;
@@ -26,6 +27,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0005-create-signing-keys', createSigningKeys],
   ['0006-create-oidc-clients', createOidcClients],
   ['0007-create-audit-events', createAuditEvents],
+  ['0014-create-resources', createResources],
 ];
 
 export type Migrator = Umzug<QueryInterface>;

@@ -15,6 +15,7 @@ import type { Store } from '../store/store.ts';
 import type { KeySet } from '../services/keys.ts';
 import type { PasswordService } from '../services/passwords.ts';
 import type { AuditService } from '../services/audit.ts';
+import type { ResourceRegistry } from '../services/resources.ts';
 import type { SessionLinkOptions } from './session-link.ts';
 import { createOidcStorage, StoreUnavailableError, type OidcStorage } from './adapter.ts';
 import { createDatabaseClientSource, loadClientsFile } from './clients.ts';
@@ -47,6 +48,7 @@ export interface OidcOptions {
   accounts: AccountLookup;
   sessions: SessionLinkOptions['sessions'];
   audit: Pick<AuditService, 'record'>;
+  resources: ResourceRegistry;
   cookieKeys: string[];
   pages: PageRenderer;
   /** True for errors that mean "a dependency is down" (rendered as 503 with Retry-After). */
@@ -87,6 +89,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     cookieKeys: options.cookieKeys,
     storage,
     staticClients,
+    resources: options.resources,
     accounts: options.accounts,
     pages,
     logger,

@@ -5,6 +5,7 @@
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Configuration, JWKS, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type { Config } from '../config.ts';
+import type { ResourceRegistry } from '../services/resources.ts';
 import type { Logger } from '../logger.ts';
 import type { OidcStorage } from './adapter.ts';
 import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './find-account.ts';
@@ -18,6 +19,8 @@ export interface ProviderOptions {
   cookieKeys: string[];
   storage: OidcStorage;
   staticClients: NonNullable<Configuration['clients']>;
+  /** OIDC_RESOURCES and the admin API's resources. */
+  resources: Pick<ResourceRegistry, 'find'>;
   accounts: AccountLookup;
   pages: PageRenderer;
   logger: Logger;
@@ -32,16 +35,18 @@ export const ROUTES = { authorization: '/auth', end_session: '/session/end' } as
 const JWT_ACCESS_TOKEN_ALG = 'RS256';
 const ID_TOKEN_TTL = 3600;
 
-/** Resource indicators registered by OIDC_RESOURCES: each gets RFC 9068 JWT access tokens with itself as audience. */
-function resourceServers(config: ProviderOptions['config']) {
-  const { resources } = config.oidc;
+/**
+ * Registered resource indicators (OIDC_RESOURCES and the admin API's): each gets RFC 9068 JWT access
+ * tokens with itself as the one audience and at most its own scopes.
+ */
+function resourceServers(config: ProviderOptions['config'], resources: ProviderOptions['resources']) {
   return async (_ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> => {
-    const resource = Object.hasOwn(resources, indicator) ? resources[indicator] : undefined;
+    const resource = await resources.find(indicator);
     if (!resource) throw new errors.InvalidTarget('the resource indicator is not registered');
     return {
-      scope: resource.scope,
+      scope: resource.scopes.join(' '),
       audience: indicator,
-      accessTokenTTL: resource.accessTokenTTL ?? config.tokens.accessTokenTtl,
+      accessTokenTTL: resource.accessTokenTtl ?? config.tokens.accessTokenTtl,
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: JWT_ACCESS_TOKEN_ALG } },
     };
@@ -118,7 +123,7 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       rpInitiatedLogout: { enabled: true, ...logoutPages(pages) },
       resourceIndicators: {
         enabled: true,
-        getResourceServerInfo: resourceServers(config),
+        getResourceServerInfo: resourceServers(config, options.resources),
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => false,
       },

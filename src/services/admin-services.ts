@@ -9,6 +9,7 @@ import { createAdminUserService } from './admin-users.ts';
 import { createAdminRoleService } from './admin-roles.ts';
 import { createAdminOrganizationService } from './admin-organizations.ts';
 import { createAdminClientService, type AdminClientServiceOptions } from './admin-clients.ts';
+import { createAdminResourceService, type AdminResourceServiceOptions } from './admin-resources.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -20,6 +21,7 @@ export interface AdminServicesInput {
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
   protectedClientIds?: AdminClientServiceOptions['protectedClientIds'];
+  resources: Pick<AdminResourceServiceOptions, 'registry' | 'maxAccessTokenTtl' | 'isConfidentialClient'>;
 }
 
 export function createAdminServices(input: AdminServicesInput) {
@@ -37,6 +39,7 @@ export function createAdminServices(input: AdminServicesInput) {
       fileClients: input.fileClients,
       protectedClientIds: input.protectedClientIds,
     }),
+    resources: createAdminResourceService({ models, adminAudit: audit, ...input.resources }),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Dependencies } from '../../dependencies.ts';
 import type { JsonObject } from '../../db/models/index.ts';
 import { ValidationError } from '../../errors.ts';
 import { loadClientsFile } from '../../oidc/clients.ts';
+import { maxAccessTokenTtl } from '../../oidc/provider.ts';
 import { createAdminServices } from '../../services/admin-services.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
 import { createAdminConsoleSessions } from '../../services/admin-console-sessions.ts';
@@ -19,7 +20,7 @@ import { createConsoleRouters } from './console/router.ts';
 
 type AdminDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators'
+  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'resources' | 'errorTranslators'
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
@@ -63,6 +64,14 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     },
     fileClients: deps.config.oidc.clientsFile ? (loadClientsFile(deps.config.oidc.clientsFile) as unknown as JsonObject[]) : [],
     protectedClientIds: [CONSOLE_CLIENT_ID],
+    resources: {
+      registry: deps.resources,
+      maxAccessTokenTtl: maxAccessTokenTtl(deps.config),
+      async isConfidentialClient(clientId: string) {
+        const client = await provider.Client.find(clientId).catch(() => undefined);
+        return client !== undefined && client.clientAuthMethod !== 'none';
+      },
+    },
   });
   const pages = createConsolePages();
   const signIn = createSignIn({

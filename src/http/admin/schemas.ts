@@ -113,3 +113,12 @@ export const updateClientBody = z
     ...Object.fromEntries(Object.entries(clientMetadataShape).map(([key, schema]) => [key, schema.nullable().optional()])),
   })
   .strict();
+
+export const createResourceBody = z
+  .object({
+    indicator: z.string().min(1).max(2000),
+    scope: z.string().min(1).max(1000),
+    access_token_ttl: z.number().int().min(60).max(86_400).nullable().optional(),
+    server_client_id: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'server_client_id must be 1 to 255 printable ASCII characters').nullable().optional(),
+  })
+  .strict();

@@ -1,0 +1,142 @@
+/**
+ * CONTRACT §11 (agents and machine clients) end to end, with openid-client as the relying party:
+ * the resource registry of the admin API, discovery, refresh retries, token exchange, dynamic
+ * registration and client ID metadata documents. Runs in both MODES.
+ */
+import { expect } from 'chai';
+import * as oidc from 'openid-client';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { MODES } from '../helpers/app.ts';
+import { call, login as legacyLogin } from '../helpers/admin-api.ts';
+import { UserAgent } from './helpers/user-agent.ts';
+import { authorize, CLIENTS, RESOURCE, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
+
+const MCP = 'https://mcp.test.example/mcp';
+
+function oauthError(err: unknown): string | undefined {
+  if (err instanceof oidc.ResponseBodyError) return err.error;
+  if (err instanceof oidc.AuthorizationResponseError) return err.error;
+  if (err instanceof oidc.WWWAuthenticateChallengeError) return err.cause[0]?.parameters.error;
+  return undefined;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Audit events are written after the response: poll for them. */
+async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface ResourceReply {
+  id: string;
+  indicator: string;
+  scope: string;
+  access_token_ttl: number | null;
+  server_client_id: string | null;
+}
+
+for (const mode of MODES) {
+  describe(`Agents and machine clients, CONTRACT §11 (${mode.name})`, function () {
+    this.timeout(60_000);
+    let env: OidcEnv;
+    let confidential: oidc.Configuration;
+    let adminToken: string;
+    let user: { login: string; password: string };
+
+    before(async () => {
+      env = await startOidcEnv({ database: mode.database, store: mode.store, env: { REFRESH_REUSE_INTERVAL: '3' } });
+      confidential = await env.discover('confidential');
+      user = { login: env.user.username, password: env.user.password };
+      adminToken = await legacyLogin(env.server, env.user.username, env.user.password);
+    });
+    after(async () => env?.close());
+
+    const admin = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) =>
+      call<T>(env.server, method, `/admin/api${path}`, { token: adminToken, body });
+
+    describe('resources in the database (admin API)', () => {
+      let created: ResourceReply;
+
+      it('POST /admin/api/resources registers a resource, audited, and GET lists it', async () => {
+        const reply = await admin<ResourceReply>('POST', '/resources', { indicator: MCP, scope: 'mcp:tools mcp:read', server_client_id: CLIENTS.resourceServer.client_id });
+        expect(reply.status).to.equal(201);
+        created = reply.body;
+        expect(created).to.deep.include({ indicator: MCP, scope: 'mcp:tools mcp:read', access_token_ttl: null, server_client_id: CLIENTS.resourceServer.client_id });
+        expect(created.id).to.be.a('string');
+        const list = await admin<{ items: ResourceReply[]; total: number }>('GET', '/resources');
+        expect(list.body.items.map((item) => item.indicator)).to.deep.equal([MCP]);
+        const events = await eventually(
+          () => admin<{ items: { type: string; detail: Record<string, unknown> }[] }>('GET', '/audit-events?type=admin.resource_create'),
+          (r) => r.body.items.length > 0,
+        );
+        expect(events.body.items[0]?.detail).to.include({ indicator: MCP });
+      });
+
+      it('refuses a duplicate, an OIDC_RESOURCES indicator, a fragment, a public server client and a too long lifetime', async () => {
+        expect((await admin('POST', '/resources', { indicator: MCP, scope: 'x' })).status).to.equal(409);
+        expect((await admin('POST', '/resources', { indicator: RESOURCE, scope: 'x' })).status).to.equal(409);
+        expect((await admin('POST', '/resources', { indicator: 'https://a.example/#x', scope: 'x' })).status).to.equal(422);
+        expect((await admin('POST', '/resources', { indicator: 'not a uri', scope: 'x' })).status).to.equal(422);
+        const publicServer = await admin('POST', '/resources', { indicator: 'https://b.example', scope: 'x', server_client_id: CLIENTS.spa.client_id });
+        expect(publicServer.status).to.equal(422);
+        expect(JSON.stringify(publicServer.body)).to.include('server_client_id');
+        expect((await admin('POST', '/resources', { indicator: 'https://c.example', scope: 'x', access_token_ttl: 86_400 })).status).to.equal(422);
+      });
+
+      it('a code flow with `resource` gets a JWT whose aud is that one resource and whose scopes are at most its own', async () => {
+        const agent = new UserAgent();
+        const run = await authorize(agent, confidential, {
+          redirectUri: CLIENTS.confidential.redirect_uris[0],
+          scope: 'openid mcp:tools notes:read',
+          user,
+          extra: { resource: MCP },
+        });
+        const tokens = await oidc.authorizationCodeGrant(
+          confidential,
+          run.callback,
+          { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce },
+          { resource: MCP },
+        );
+        const jwks = createRemoteJWKSet(new URL(confidential.serverMetadata().jwks_uri as string));
+        const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: env.issuer, audience: MCP, typ: 'at+jwt' });
+        expect(payload.aud).to.equal(MCP);
+        expect(payload).to.include({ sub: env.user.id, client_id: CLIENTS.confidential.client_id, scope: 'mcp:tools' });
+      });
+
+      it('DELETE /admin/api/resources/:id removes it: a request for it is then invalid_target', async () => {
+        const other = await admin<ResourceReply>('POST', '/resources', { indicator: 'https://gone.test.example', scope: 'gone:read' });
+        expect(other.status).to.equal(201);
+        expect((await admin('DELETE', `/resources/${other.body.id}`)).status).to.equal(204);
+        expect((await admin('DELETE', `/resources/${other.body.id}`)).status).to.equal(404);
+        const agent = new UserAgent();
+        const url = oidc.buildAuthorizationUrl(confidential, {
+          redirect_uri: CLIENTS.confidential.redirect_uris[0],
+          scope: 'openid gone:read',
+          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+          resource: 'https://gone.test.example',
+        });
+        const page = await agent.open(url.href, CLIENTS.confidential.redirect_uris[0]);
+        expect(new URL(page.url).searchParams.get('error')).to.equal('invalid_target');
+      });
+    });
+
+    it('discovery advertises RFC 9207 iss and S256 only', () => {
+      const metadata = confidential.serverMetadata();
+      expect(metadata.authorization_response_iss_parameter_supported).to.equal(true);
+      expect(metadata.code_challenge_methods_supported).to.deep.equal(['S256']);
+    });
+  });
+}
