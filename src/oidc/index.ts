@@ -26,6 +26,7 @@ import { postAsGet } from './post-as-get.ts';
 import { errorMessage, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
+import { useRefreshRetryWindow } from './refresh-retry.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -97,6 +98,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   });
   useHashedClientSecrets(provider, options.passwords);
   auditProviderEvents(provider, options.audit);
+  useRefreshRetryWindow(provider, { store: options.store, intervalSeconds: config.refreshReuseInterval, audit: options.audit });
 
   // Invalid metadata in the clients file stops the start, naming the client, instead of failing its first request.
   for (const metadata of staticClients) {

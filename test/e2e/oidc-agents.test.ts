@@ -133,6 +133,60 @@ for (const mode of MODES) {
       });
     });
 
+    describe('REFRESH_REUSE_INTERVAL (3 s here) for OIDC refresh tokens', () => {
+      let spa: oidc.Configuration;
+      before(async () => {
+        spa = await env.discover('spa');
+      });
+
+      async function refreshToken(): Promise<oidc.TokenEndpointResponse> {
+        const run = await authorize(new UserAgent(), spa, { redirectUri: CLIENTS.spa.redirect_uris[0], scope: 'openid offline_access', user });
+        const tokens = await oidc.authorizationCodeGrant(spa, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce });
+        expect(tokens.refresh_token).to.be.a('string');
+        return tokens;
+      }
+
+      it('10 parallel refreshes with one token inside the window all get the same successor pair, which works', async () => {
+        const first = await refreshToken();
+        const results = await Promise.allSettled(Array.from({ length: 10 }, () => oidc.refreshTokenGrant(spa, first.refresh_token as string)));
+        const answers = results.map((result) => {
+          if (result.status === 'rejected') throw result.reason;
+          return result.value;
+        });
+        const refreshTokens = new Set(answers.map((answer) => answer.refresh_token));
+        const accessTokens = new Set(answers.map((answer) => answer.access_token));
+        expect(refreshTokens.size, 'one successor refresh token').to.equal(1);
+        expect(accessTokens.size, 'one successor access token').to.equal(1);
+        expect([...refreshTokens][0]).to.not.equal(first.refresh_token);
+        const [successor] = answers;
+        // The successor pair is live: userinfo answers and the successor refreshes (rotating again).
+        expect((await oidc.fetchUserInfo(spa, successor!.access_token, env.user.id)).sub).to.equal(env.user.id);
+        const next = await oidc.refreshTokenGrant(spa, successor!.refresh_token as string);
+        expect(next.refresh_token).to.be.a('string').and.not.equal(successor!.refresh_token);
+        // A sequential retry inside the window still gets the same answer.
+        const retry = await oidc.refreshTokenGrant(spa, first.refresh_token as string);
+        expect(retry.refresh_token).to.equal(successor!.refresh_token);
+      });
+
+      it('a replay after the window still revokes the grant, its successors included', async () => {
+        const first = await refreshToken();
+        const second = await oidc.refreshTokenGrant(spa, first.refresh_token as string);
+        await new Promise((resolve) => setTimeout(resolve, 4200));
+        const replays = await Promise.allSettled(Array.from({ length: 10 }, () => oidc.refreshTokenGrant(spa, first.refresh_token as string)));
+        for (const replay of replays) {
+          expect(replay.status).to.equal('rejected');
+          expect(oauthError((replay as PromiseRejectedResult).reason)).to.equal('invalid_grant');
+        }
+        expect(oauthError(await rejection(oidc.refreshTokenGrant(spa, second.refresh_token as string)))).to.equal('invalid_grant');
+      });
+
+      it('another client presenting the token inside the window gets nothing', async () => {
+        const first = await refreshToken();
+        await oidc.refreshTokenGrant(spa, first.refresh_token as string);
+        expect(oauthError(await rejection(oidc.refreshTokenGrant(confidential, first.refresh_token as string)))).to.equal('invalid_grant');
+      });
+    });
+
     it('discovery advertises RFC 9207 iss and S256 only', () => {
       const metadata = confidential.serverMetadata();
       expect(metadata.authorization_response_iss_parameter_supported).to.equal(true);
