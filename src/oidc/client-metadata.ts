@@ -8,8 +8,9 @@
  */
 import { errors } from 'oidc-provider';
 import type { Client, ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
+import { TOKEN_EXCHANGE, TOKEN_EXCHANGE_METADATA } from './token-exchange.ts';
 
-export const EXTRA_CLIENT_METADATA = ['first_party', 'web_origins'] as const;
+export const EXTRA_CLIENT_METADATA = ['first_party', 'web_origins', TOKEN_EXCHANGE_METADATA] as const;
 
 function originOf(value: string): string | undefined {
   try {
@@ -25,6 +26,17 @@ export function validateExtraClientMetadata(_ctx: KoaContextWithOIDC | undefined
   if (key === 'first_party') {
     if (value === undefined) metadata.first_party = false;
     else if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
+    return;
+  }
+  if (key === TOKEN_EXCHANGE_METADATA) {
+    // The one switch for token exchange (CONTRACT §11): it alone puts the grant type in grant_types.
+    if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('token_exchange must be a boolean');
+    const grants = (metadata.grant_types ?? []).filter((grant) => grant !== TOKEN_EXCHANGE);
+    if (value === true) {
+      if (metadata.token_endpoint_auth_method === 'none') throw new errors.InvalidClientMetadata('token_exchange requires a confidential client');
+      grants.push(TOKEN_EXCHANGE);
+    }
+    metadata.grant_types = grants;
     return;
   }
   if (key === 'web_origins') {

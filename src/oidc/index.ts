@@ -27,6 +27,7 @@ import { errorMessage, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import { useRefreshRetryWindow } from './refresh-retry.ts';
+import { registerTokenExchange } from './token-exchange.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -98,6 +99,13 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   });
   useHashedClientSecrets(provider, options.passwords);
   auditProviderEvents(provider, options.audit);
+  registerTokenExchange(provider, {
+    store: options.store,
+    resources: options.resources,
+    publicJwks: keySet.publicJwks,
+    defaultAccessTokenTtl: config.tokens.accessTokenTtl,
+    audit: options.audit,
+  });
   useRefreshRetryWindow(provider, { store: options.store, intervalSeconds: config.refreshReuseInterval, audit: options.audit });
 
   // Invalid metadata in the clients file stops the start, naming the client, instead of failing its first request.

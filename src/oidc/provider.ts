@@ -11,6 +11,8 @@ import type { OidcStorage } from './adapter.ts';
 import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './find-account.ts';
 import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
 import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty } from './client-metadata.ts';
+import { resourceServerInfo } from './resource-server.ts';
+import { tokenExchangeClaims } from './token-exchange.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
 
 export interface ProviderOptions {
@@ -31,8 +33,6 @@ export interface ProviderOptions {
 /** Endpoint paths, relative to the mount: oidc-provider's defaults, listed once for the POST handling. */
 export const ROUTES = { authorization: '/auth', end_session: '/session/end' } as const;
 
-/** JWT access tokens (RFC 9068) are signed with RS256, which every resource server must support. */
-const JWT_ACCESS_TOKEN_ALG = 'RS256';
 const ID_TOKEN_TTL = 3600;
 
 /**
@@ -43,13 +43,7 @@ function resourceServers(config: ProviderOptions['config'], resources: ProviderO
   return async (_ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> => {
     const resource = await resources.find(indicator);
     if (!resource) throw new errors.InvalidTarget('the resource indicator is not registered');
-    return {
-      scope: resource.scopes.join(' '),
-      audience: indicator,
-      accessTokenTTL: resource.accessTokenTtl ?? config.tokens.accessTokenTtl,
-      accessTokenFormat: 'jwt',
-      jwt: { sign: { alg: JWT_ACCESS_TOKEN_ALG } },
-    };
+    return resourceServerInfo(resource, config.tokens.accessTokenTtl);
   };
 }
 
@@ -133,6 +127,8 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       userinfo: { enabled: true },
     },
     loadExistingGrant: loadFirstPartyGrant,
+    // The `act` claim of exchanged tokens (token-exchange.ts); no other token gets extra claims.
+    extraTokenClaims: async (_ctx, token) => tokenExchangeClaims(token),
     extraParams: { [OFFLINE_HOOK_PARAM]: keepOfflineAccess },
     interactions: {
       policy: interactionsPolicy(),

@@ -12,6 +12,9 @@ import { UserAgent } from './helpers/user-agent.ts';
 import { authorize, CLIENTS, RESOURCE, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
 
 const MCP = 'https://mcp.test.example/mcp';
+const TOOLS = 'https://tools.test.example/mcp';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 function oauthError(err: unknown): string | undefined {
   if (err instanceof oidc.ResponseBodyError) return err.error;
@@ -184,6 +187,107 @@ for (const mode of MODES) {
         const first = await refreshToken();
         await oidc.refreshTokenGrant(spa, first.refresh_token as string);
         expect(oauthError(await rejection(oidc.refreshTokenGrant(confidential, first.refresh_token as string)))).to.equal('invalid_grant');
+      });
+    });
+
+    describe('token exchange (RFC 8693)', () => {
+      let gateway: oidc.Configuration;
+      let stranger: oidc.Configuration;
+      let subjectToken: string;
+
+      async function confidentialClient(clientId: string, tokenExchange: boolean): Promise<oidc.Configuration> {
+        const reply = await admin<{ client_secret: string }>('POST', '/clients', {
+          client_id: clientId, token_exchange: tokenExchange, grant_types: [], response_types: [], redirect_uris: [],
+        });
+        expect(reply.status, JSON.stringify(reply.body)).to.equal(201);
+        const secret = reply.body.client_secret;
+        return oidc.discovery(new URL(env.issuer), clientId, { client_secret: secret }, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
+      }
+
+      const exchange = (client: oidc.Configuration, params: Record<string, string>) =>
+        oidc.genericGrantRequest(client, TOKEN_EXCHANGE, { subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, ...params });
+
+      async function auditTypes(): Promise<{ outcome: string; detail: Record<string, unknown> }[]> {
+        return (await admin<{ items: { outcome: string; detail: Record<string, unknown> }[] }>('GET', '/audit-events?type=token_exchange&limit=200')).body.items;
+      }
+
+      before(async () => {
+        gateway = await confidentialClient('mcp-gateway', true);
+        stranger = await confidentialClient('other-gateway', true);
+        const created = await admin('POST', '/resources', { indicator: TOOLS, scope: 'mcp:tools notes:read', server_client_id: 'mcp-gateway' });
+        expect(created.status).to.equal(201);
+        const run = await authorize(new UserAgent(), confidential, {
+          redirectUri: CLIENTS.confidential.redirect_uris[0],
+          scope: 'openid mcp:tools notes:read',
+          user,
+          extra: { resource: TOOLS, prompt: 'consent' },
+        });
+        const tokens = await oidc.authorizationCodeGrant(confidential, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce }, { resource: TOOLS });
+        subjectToken = tokens.access_token;
+      });
+
+      it('the resource server trades the token it received for an RFC 9068 JWT for the next resource, with the subject and the asked scope', async () => {
+        const result = await exchange(gateway, { resource: RESOURCE, scope: 'notes:read' });
+        expect(result.issued_token_type).to.equal(ACCESS_TOKEN_TYPE);
+        expect(result.token_type).to.equal('bearer');
+        const jwks = createRemoteJWKSet(new URL(confidential.serverMetadata().jwks_uri as string));
+        const { payload } = await jwtVerify(result.access_token, jwks, { issuer: env.issuer, audience: RESOURCE, typ: 'at+jwt' });
+        expect(payload).to.include({ sub: env.user.id, client_id: 'mcp-gateway', scope: 'notes:read', aud: RESOURCE });
+        expect(payload.act).to.equal(undefined);
+        // `audience` names the target as well as `resource`.
+        const viaAudience = await exchange(gateway, { audience: RESOURCE, scope: 'notes:read' });
+        expect((await jwtVerify(viaAudience.access_token, jwks, { audience: RESOURCE })).payload.scope).to.equal('notes:read');
+        const audited = await eventually(auditTypes, (items) => items.some((item) => item.outcome === 'success'));
+        expect(audited.find((item) => item.outcome === 'success')?.detail).to.include({ subject_resource: TOOLS, target_resource: RESOURCE, scope: 'notes:read' });
+      });
+
+      it('without `scope` carries only the subject token\'s scopes that the target defines, never the target\'s whole set', async () => {
+        // The published flaw class: an omitted scope filled from the grant, the client or the target resource.
+        const result = await exchange(gateway, { resource: RESOURCE });
+        const { payload } = await jwtVerify(result.access_token, createRemoteJWKSet(new URL(confidential.serverMetadata().jwks_uri as string)), { audience: RESOURCE });
+        expect(payload.scope).to.equal('notes:read');
+      });
+
+      it('adds act {sub, client_id} for an actor token', async () => {
+        const service = await env.discover('service');
+        const actor = await oidc.clientCredentialsGrant(service, { scope: '' });
+        const result = await exchange(gateway, { resource: RESOURCE, scope: 'notes:read', actor_token: actor.access_token, actor_token_type: ACCESS_TOKEN_TYPE });
+        const { payload } = await jwtVerify(result.access_token, createRemoteJWKSet(new URL(confidential.serverMetadata().jwks_uri as string)), { audience: RESOURCE });
+        expect(payload.act).to.deep.equal({ sub: CLIENTS.service.client_id, client_id: CLIENTS.service.client_id });
+        expect(payload.sub).to.equal(env.user.id);
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, actor_token: 'not-a-token', actor_token_type: ACCESS_TOKEN_TYPE })))).to.equal('invalid_grant');
+      });
+
+      it('refuses scope escalation with invalid_scope: a scope the subject token lacks, or one the target does not define', async () => {
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, scope: 'notes:write' })))).to.equal('invalid_scope');
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, scope: 'notes:read notes:write' })))).to.equal('invalid_scope');
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, scope: 'notes:read mcp:tools' })))).to.equal('invalid_scope');
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, scope: 'openid offline_access' })))).to.equal('invalid_scope');
+      });
+
+      it('refuses an unregistered target, the subject\'s own resource, or none, with invalid_target', async () => {
+        expect(oauthError(await rejection(exchange(gateway, { resource: 'https://unknown.test.example' })))).to.equal('invalid_target');
+        expect(oauthError(await rejection(exchange(gateway, { audience: 'https://unknown.test.example' })))).to.equal('invalid_target');
+        expect(oauthError(await rejection(exchange(gateway, { resource: TOOLS })))).to.equal('invalid_target');
+        expect(oauthError(await rejection(exchange(gateway, {})))).to.equal('invalid_target');
+      });
+
+      it('refuses a foreign, opaque or made-up subject token with invalid_grant, and a client without token_exchange', async () => {
+        expect(oauthError(await rejection(exchange(stranger, { resource: RESOURCE, scope: 'notes:read' }))), 'another resource server').to.equal('invalid_grant');
+        const opaque = await oidc.clientCredentialsGrant(await env.discover('service'), { scope: '' });
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, subject_token: opaque.access_token })))).to.equal('invalid_grant');
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, subject_token: `${subjectToken.slice(0, -4)}AAAA` })))).to.equal('invalid_grant');
+        const notAllowed = await confidentialClient('plain-server', false);
+        expect(oauthError(await rejection(exchange(notAllowed, { resource: RESOURCE })))).to.be.oneOf(['unauthorized_client', 'invalid_request']);
+        const publicOne = await admin('POST', '/clients', { client_id: 'public-exchanger', token_exchange: true, token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1:7400/cb'] });
+        expect(publicOne.status).to.equal(422);
+        const failures = await eventually(auditTypes, (items) => items.filter((item) => item.outcome === 'failure').length >= 3);
+        expect(failures.some((item) => item.outcome === 'failure' && item.detail.error === 'invalid_grant')).to.equal(true);
+      });
+
+      it('refuses a subject token whose grant was revoked with invalid_grant', async () => {
+        for (const grantId of await env.server.deps.oidc.storage.grantIdsOfAccount(env.user.id)) await env.server.deps.oidc.storage.revokeGrant(grantId);
+        expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, scope: 'notes:read' })))).to.equal('invalid_grant');
       });
     });
 

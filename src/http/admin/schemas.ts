@@ -93,6 +93,8 @@ export const clientMetadataShape = {
   jwks_uri: uri,
   contacts: z.array(z.string().max(320)).max(20),
   id_token_signed_response_alg: z.enum(['RS256', 'ES256']),
+  /** May exchange tokens minted for the resources it runs (RFC 8693, CONTRACT §11). */
+  token_exchange: z.boolean(),
 };
 
 export const CLIENT_METADATA_KEYS = Object.keys(clientMetadataShape);
