@@ -19,6 +19,7 @@ import { createRoleService, type RoleService } from './services/roles.ts';
 import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
+import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
@@ -163,6 +164,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       pages: views,
       isUnavailable,
     });
+    // Also when registration has been turned off since: the clients it made still age out.
+    const stopCleanup = scheduleDynamicClientCleanup(models, logger.child({ component: 'oidc' }));
+    closers.push(async () => stopCleanup());
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
     return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, views, metrics, loginLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {

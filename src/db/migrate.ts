@@ -8,6 +8,7 @@ import * as createSigningKeys from './migrations/0005-create-signing-keys.ts';
 import * as createOidcClients from './migrations/0006-create-oidc-clients.ts';
 import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
 import * as createResources from './migrations/0014-create-resources.ts';
+import * as addOidcClientSource from './migrations/0015-add-oidc-client-source.ts';
 
 export interface MigrationModule {
   up(queryInterface: QueryInterface): Promise<void>;
@@ -28,6 +29,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0006-create-oidc-clients', createOidcClients],
   ['0007-create-audit-events', createAuditEvents],
   ['0014-create-resources', createResources],
+  ['0015-add-oidc-client-source', addOidcClientSource],
 ];
 
 export type Migrator = Umzug<QueryInterface>;

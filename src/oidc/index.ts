@@ -28,6 +28,8 @@ import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import { useRefreshRetryWindow } from './refresh-retry.ts';
 import { registerTokenExchange } from './token-exchange.ts';
+import { createRegistrationPolicy, type RegistrationPolicy } from './registration-policy.ts';
+import { trackDynamicClientUse } from './dynamic-clients.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -61,6 +63,8 @@ export interface Oidc {
   provider: Provider;
   storage: OidcStorage;
   sessionLink: SessionLink;
+  /** Dynamic client registration (CLIENT_REGISTRATION): the admin API issues initial access tokens through it. */
+  registration: RegistrationPolicy;
 }
 
 export class OidcClientError extends Error {
@@ -84,6 +88,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   });
   const staticClients = config.oidc.clientsFile ? loadClientsFile(config.oidc.clientsFile) : [];
   const { keySet } = options;
+  const registration = createRegistrationPolicy({ mode: config.agents.clientRegistration, store: options.store, resources: options.resources, audit: options.audit });
 
   const provider = createProvider({
     config,
@@ -92,6 +97,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     storage,
     staticClients,
     resources: options.resources,
+    registration,
     accounts: options.accounts,
     pages,
     logger,
@@ -106,6 +112,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     defaultAccessTokenTtl: config.tokens.accessTokenTtl,
     audit: options.audit,
   });
+  trackDynamicClientUse(provider, options.models, log);
   useRefreshRetryWindow(provider, { store: options.store, intervalSeconds: config.refreshReuseInterval, audit: options.audit });
 
   // Invalid metadata in the clients file stops the start, naming the client, instead of failing its first request.
@@ -150,7 +157,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     }
     await sessionLink.afterRequest(oidcCtx);
   });
+  provider.use(registration.middleware);
   provider.use(postAsGet([ROUTES.authorization, ROUTES.end_session], config.issuer, renderPlainError));
 
-  return { provider, storage, sessionLink };
+  return { provider, storage, sessionLink, registration };
 }

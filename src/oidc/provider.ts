@@ -10,7 +10,8 @@ import type { Logger } from '../logger.ts';
 import type { OidcStorage } from './adapter.ts';
 import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './find-account.ts';
 import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
-import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty } from './client-metadata.ts';
+import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty, DYNAMIC_METADATA } from './client-metadata.ts';
+import type { RegistrationPolicy } from './registration-policy.ts';
 import { resourceServerInfo } from './resource-server.ts';
 import { tokenExchangeClaims } from './token-exchange.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
@@ -23,6 +24,8 @@ export interface ProviderOptions {
   staticClients: NonNullable<Configuration['clients']>;
   /** OIDC_RESOURCES and the admin API's resources. */
   resources: Pick<ResourceRegistry, 'find'>;
+  /** Dynamic client registration (CLIENT_REGISTRATION); off when absent. */
+  registration?: Pick<RegistrationPolicy, 'features' | 'validate'>;
   accounts: AccountLookup;
   pages: PageRenderer;
   logger: Logger;
@@ -54,6 +57,12 @@ function interactionsPolicy() {
   policy.get('login')?.checks.add(
     new Check('account_unavailable', 'the signed-in account is no longer available', 'login_required', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  // Dynamically registered clients are third-party: the user decides on every authorization (CONTRACT §11).
+  policy.get('consent')?.checks.add(
+    new Check('dynamic_client', 'a dynamically registered client needs the user to consent', 'consent_required', (ctx) =>
+      ctx.oidc.client?.[DYNAMIC_METADATA] === true && !ctx.oidc.result?.consent ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
   return policy;
@@ -93,7 +102,13 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       requestObjectSigningAlgValues: [...asymmetric],
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     },
-    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA], validator: validateExtraClientMetadata },
+    extraClientMetadata: {
+      properties: [...EXTRA_CLIENT_METADATA],
+      validator(ctx, key, value, metadata) {
+        validateExtraClientMetadata(ctx, key, value, metadata);
+        options.registration?.validate(ctx, key, metadata);
+      },
+    },
     clientBasedCORS: clientBasedCors,
     cookies: {
       keys: options.cookieKeys,
@@ -125,6 +140,7 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       userinfo: { enabled: true },
+      ...(options.registration?.features() ?? {}),
     },
     loadExistingGrant: loadFirstPartyGrant,
     // The `act` claim of exchanged tokens (token-exchange.ts); no other token gets extra claims.

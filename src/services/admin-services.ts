@@ -10,6 +10,7 @@ import { createAdminRoleService } from './admin-roles.ts';
 import { createAdminOrganizationService } from './admin-organizations.ts';
 import { createAdminClientService, type AdminClientServiceOptions } from './admin-clients.ts';
 import { createAdminResourceService, type AdminResourceServiceOptions } from './admin-resources.ts';
+import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './admin-initial-access-tokens.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -22,6 +23,7 @@ export interface AdminServicesInput {
   fileClients?: AdminClientServiceOptions['fileClients'];
   protectedClientIds?: AdminClientServiceOptions['protectedClientIds'];
   resources: Pick<AdminResourceServiceOptions, 'registry' | 'maxAccessTokenTtl' | 'isConfidentialClient'>;
+  initialAccessTokens: Pick<AdminInitialAccessTokenOptions, 'enabled' | 'mint'>;
 }
 
 export function createAdminServices(input: AdminServicesInput) {
@@ -40,6 +42,7 @@ export function createAdminServices(input: AdminServicesInput) {
       protectedClientIds: input.protectedClientIds,
     }),
     resources: createAdminResourceService({ models, adminAudit: audit, ...input.resources }),
+    initialAccessTokens: createAdminInitialAccessTokenService({ adminAudit: audit, ...input.initialAccessTokens }),
   };
 }
 

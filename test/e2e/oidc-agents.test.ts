@@ -10,6 +10,7 @@ import { MODES } from '../helpers/app.ts';
 import { call, login as legacyLogin } from '../helpers/admin-api.ts';
 import { UserAgent } from './helpers/user-agent.ts';
 import { authorize, CLIENTS, RESOURCE, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
+import { removeIdleDynamicClients } from '../../src/oidc/dynamic-clients.ts';
 
 const MCP = 'https://mcp.test.example/mcp';
 const TOOLS = 'https://tools.test.example/mcp';
@@ -59,7 +60,7 @@ for (const mode of MODES) {
     let user: { login: string; password: string };
 
     before(async () => {
-      env = await startOidcEnv({ database: mode.database, store: mode.store, env: { REFRESH_REUSE_INTERVAL: '3' } });
+      env = await startOidcEnv({ database: mode.database, store: mode.store, env: { REFRESH_REUSE_INTERVAL: '3', CLIENT_REGISTRATION: 'token' } });
       confidential = await env.discover('confidential');
       user = { login: env.user.username, password: env.user.password };
       adminToken = await legacyLogin(env.server, env.user.username, env.user.password);
@@ -291,10 +292,148 @@ for (const mode of MODES) {
       });
     });
 
+    describe('dynamic client registration with CLIENT_REGISTRATION=token', () => {
+      const register = (token?: string) =>
+        fetch(`${env.issuer}/reg`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ redirect_uris: ['https://agent.example/cb'], client_name: 'Agent', token_endpoint_auth_method: 'client_secret_basic' }),
+        });
+
+      it('needs a one-time initial access token from POST /admin/api/initial-access-tokens', async () => {
+        expect(confidential.serverMetadata().registration_endpoint).to.equal(`${env.issuer}/reg`);
+        expect((await register()).status).to.equal(401);
+        expect((await register('made-up')).status).to.equal(401);
+        const issued = await admin<{ initial_access_token: string; expires_at: string }>('POST', '/initial-access-tokens', { expires_in: 600 });
+        expect(issued.status).to.equal(201);
+        expect(Date.parse(issued.body.expires_at) - Date.now()).to.be.within(590_000, 610_000);
+        const registered = await oidc.dynamicClientRegistration(
+          new URL(env.issuer),
+          { redirect_uris: ['https://agent.example/cb'], client_name: 'Token Agent', token_endpoint_auth_method: 'client_secret_basic' },
+          undefined,
+          { initialAccessToken: issued.body.initial_access_token, execute: [oidc.allowInsecureRequests] },
+        );
+        const { client_id: clientId, client_secret: secret } = registered.clientMetadata();
+        expect(secret, 'a confidential client under token gets its secret once').to.be.a('string');
+        const again = await register(issued.body.initial_access_token);
+        expect(again.status, 'the token is good for one registration').to.equal(401);
+        const listed = await admin<{ items: { client_id: string; source: string; first_party: boolean }[] }>('GET', '/clients');
+        expect(listed.body.items.find((item) => item.client_id === clientId)).to.include({ source: 'dynamic', first_party: false });
+        // The secret works at the token endpoint (it is stored hashed).
+        const token = await oidc.clientCredentialsGrant(registered, {}).catch((err: unknown) => err);
+        expect(oauthError(token), 'the secret authenticates; the grant is simply not allowed').to.not.equal('invalid_client');
+      });
+
+      it('two concurrent registrations with one initial access token: exactly one succeeds', async () => {
+        const issued = await admin<{ initial_access_token: string }>('POST', '/initial-access-tokens', {});
+        const statuses = (await Promise.all([register(issued.body.initial_access_token), register(issued.body.initial_access_token)])).map((res) => res.status);
+        expect(statuses.sort()).to.deep.equal([201, 401]);
+      });
+    });
+
     it('discovery advertises RFC 9207 iss and S256 only', () => {
       const metadata = confidential.serverMetadata();
       expect(metadata.authorization_response_iss_parameter_supported).to.equal(true);
       expect(metadata.code_challenge_methods_supported).to.deep.equal(['S256']);
+    });
+  });
+
+  describe(`Dynamic client registration with CLIENT_REGISTRATION=open (${mode.name})`, function () {
+    this.timeout(60_000);
+    let env: OidcEnv;
+    let adminToken: string;
+    let registrations = 0;
+
+    before(async () => {
+      env = await startOidcEnv({ database: mode.database, store: mode.store, env: { CLIENT_REGISTRATION: 'open' } });
+      adminToken = await legacyLogin(env.server, env.user.username, env.user.password);
+      const created = await call(env.server, 'POST', '/admin/api/resources', { token: adminToken, body: { indicator: MCP, scope: 'mcp:tools' } });
+      expect(created.status).to.equal(201);
+    });
+    after(async () => env?.close());
+
+    const registerRaw = (metadata: Record<string, unknown>) =>
+      fetch(`${env.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
+
+    async function refusal(metadata: Record<string, unknown>): Promise<{ status: number; error: string; description: string }> {
+      const res = await registerRaw(metadata);
+      const body = (await res.json()) as { error: string; error_description: string };
+      return { status: res.status, error: body.error, description: body.error_description };
+    }
+
+    const AGENT = { client_name: 'Claude-like agent', redirect_uris: ['http://127.0.0.1:7500/callback', 'https://agent.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] };
+
+    it('registers a public client with openid-client, which then completes a code flow with `resource`, always after consent', async () => {
+      const registered = await oidc.dynamicClientRegistration(new URL(env.issuer), AGENT, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+      registrations += 1;
+      const metadata = registered.clientMetadata();
+      expect(metadata.client_secret).to.equal(undefined);
+      expect(metadata.scope, 'no scope asked: the open OpenID scopes (resource scopes are bounded by the resources)').to.equal('openid profile email offline_access');
+      const user = { login: env.user.username, password: env.user.password };
+      const agent = new UserAgent();
+      const run = await authorize(agent, registered, { redirectUri: AGENT.redirect_uris[0]!, scope: 'openid mcp:tools offline_access', user, extra: { resource: MCP } });
+      expect(run.pages.some((page) => page.body.includes('name="decision"')), 'consent asked').to.equal(true);
+      const { OidcClient } = env.server.deps.models;
+      await OidcClient.update({ lastUsedAt: new Date(0) }, { where: { clientId: metadata.client_id } });
+      const tokens = await oidc.authorizationCodeGrant(registered, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce }, { resource: MCP });
+      const used = await eventually(() => OidcClient.findByPk(metadata.client_id), (row) => (row?.lastUsedAt?.getTime() ?? 0) > Date.now() - 60_000);
+      expect(used?.lastUsedAt?.getTime(), 'a token request counts as use').to.be.greaterThan(Date.now() - 60_000);
+      const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(registered.serverMetadata().jwks_uri as string)), { audience: MCP });
+      expect(payload).to.include({ sub: env.user.id, client_id: metadata.client_id, scope: 'mcp:tools' });
+      // A second authorization asks again: a dynamic client is third-party every time.
+      const second = await authorize(agent, registered, { redirectUri: AGENT.redirect_uris[0]!, scope: 'openid', extra: {} });
+      expect(second.pages.some((page) => page.body.includes('name="decision"'))).to.equal(true);
+      const listed = await call<{ items: { client_id: string; source: string }[] }>(env.server, 'GET', '/admin/api/clients', { token: adminToken });
+      expect(listed.body.items.find((item) => item.client_id === metadata.client_id)?.source).to.equal('dynamic');
+    });
+
+    it('refuses a confidential client, a non-loopback http redirect, other grants, wider scopes and first_party', async () => {
+      const confidentialOne = await refusal({ ...AGENT, token_endpoint_auth_method: 'client_secret_basic' });
+      expect(confidentialOne).to.include({ status: 400, error: 'invalid_client_metadata' });
+      expect(confidentialOne.description).to.include('public clients');
+      const defaultMethod = await refusal({ redirect_uris: ['https://agent.example/cb'] });
+      expect(defaultMethod.error, 'the RFC 7591 default is client_secret_basic').to.equal('invalid_client_metadata');
+      const httpRedirect = await refusal({ ...AGENT, redirect_uris: ['http://agent.example/cb'] });
+      expect(httpRedirect).to.include({ status: 400, error: 'invalid_redirect_uri' });
+      expect((await refusal({ ...AGENT, redirect_uris: ['http://10.0.0.8:8080/cb'] })).error).to.equal('invalid_redirect_uri');
+      expect((await refusal({ ...AGENT, grant_types: ['authorization_code', 'client_credentials'] })).error).to.equal('invalid_client_metadata');
+      expect((await refusal({ ...AGENT, scope: 'openid roles' })).error).to.equal('invalid_client_metadata');
+      expect((await refusal({ ...AGENT, scope: 'openid other:scope' })).error).to.equal('invalid_client_metadata');
+      expect((await refusal({ ...AGENT, first_party: true })).error).to.equal('invalid_client_metadata');
+      expect((await refusal({ ...AGENT, token_exchange: true })).error).to.equal('invalid_client_metadata');
+      // Loopback forms that are allowed.
+      const ok = await registerRaw({ ...AGENT, redirect_uris: ['http://[::1]:9000/cb', 'http://localhost:33418/cb'], scope: 'openid email mcp:tools' });
+      expect(ok.status).to.equal(201);
+      expect(((await ok.json()) as { scope: string }).scope).to.equal('openid email');
+      registrations += 1;
+    });
+
+    it('accepts at most 10 registrations per address per hour: the 11th is a 429 with Retry-After', async () => {
+      while (registrations < 10) {
+        const res = await registerRaw(AGENT);
+        expect(res.status).to.equal(201);
+        registrations += 1;
+      }
+      const eleventh = await registerRaw(AGENT);
+      expect(eleventh.status).to.equal(429);
+      expect(Number(eleventh.headers.get('retry-after'))).to.be.greaterThan(0);
+      expect(((await eleventh.json()) as { error: string }).error).to.equal('too_many_requests');
+    });
+
+    it('removes dynamic clients after 30 days without a token request, and a token request counts as use', async () => {
+      const { OidcClient } = env.server.deps.models;
+      const dynamic = await OidcClient.findAll({ where: { source: 'dynamic' } });
+      expect(dynamic.length).to.be.greaterThan(2);
+      const [idle, recent] = dynamic;
+      await OidcClient.update({ lastUsedAt: new Date(Date.now() - 31 * 24 * 3600_000) }, { where: { clientId: idle!.clientId } });
+      await OidcClient.update({ lastUsedAt: new Date(Date.now() - 29 * 24 * 3600_000) }, { where: { clientId: recent!.clientId } });
+      const adminClient = await call(env.server, 'POST', '/admin/api/clients', { token: adminToken, body: { client_id: 'old-admin-client', redirect_uris: ['https://x.example/cb'] } });
+      expect(adminClient.status).to.equal(201);
+      await OidcClient.update({ lastUsedAt: new Date(0) }, { where: { clientId: 'old-admin-client' } });
+      expect(await removeIdleDynamicClients(env.server.deps.models)).to.equal(1);
+      expect(await OidcClient.findByPk(idle!.clientId)).to.equal(null);
+      expect(await OidcClient.findByPk(recent!.clientId)).to.not.equal(null);
+      expect(await OidcClient.findByPk('old-admin-client'), 'admin clients never age out').to.not.equal(null);
     });
   });
 }

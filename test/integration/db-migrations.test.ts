@@ -6,7 +6,7 @@ import { MIGRATIONS, createMigrator, runMigrations } from '../../src/db/migrate.
 import { initModels } from '../../src/db/models/index.ts';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
-const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'roles', 'signing_keys', 'user_roles', 'users'];
+const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'resources', 'roles', 'signing_keys', 'user_roles', 'users'];
 
 async function tableNames(db: TestDatabase): Promise<string[]> {
   const tables = (await db.sequelize.getQueryInterface().showAllTables()) as unknown[];

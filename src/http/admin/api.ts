@@ -13,6 +13,7 @@ import { organizationRoutes } from './organizations.ts';
 import { clientRoutes } from './clients.ts';
 import { auditRoutes } from './audit.ts';
 import { resourceRoutes } from './resources.ts';
+import { initialAccessTokenRoutes } from './initial-access-tokens.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
@@ -33,5 +34,6 @@ export function createAdminApiRouter(options: { services: AdminServices; auth: B
   clientRoutes(router, auth, services.clients);
   auditRoutes(router, auth, services.audit);
   resourceRoutes(router, auth, services.resources);
+  initialAccessTokenRoutes(router, auth, services.initialAccessTokens);
   return router;
 }

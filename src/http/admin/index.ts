@@ -72,6 +72,10 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
         return client !== undefined && client.clientAuthMethod !== 'none';
       },
     },
+    initialAccessTokens: {
+      enabled: deps.oidc.registration.mode === 'token',
+      mint: (expiresIn) => deps.oidc.registration.issueInitialAccessToken(provider, expiresIn),
+    },
   });
   const pages = createConsolePages();
   const signIn = createSignIn({

@@ -124,3 +124,7 @@ export const createResourceBody = z
     server_client_id: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'server_client_id must be 1 to 255 printable ASCII characters').nullable().optional(),
   })
   .strict();
+
+export const initialAccessTokenBody = z
+  .object({ expires_in: z.number().int().min(60).max(30 * 86_400).optional() })
+  .strict();
