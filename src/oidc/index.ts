@@ -30,6 +30,7 @@ import { useRefreshRetryWindow } from './refresh-retry.ts';
 import { registerTokenExchange } from './token-exchange.ts';
 import { createRegistrationPolicy, type RegistrationPolicy } from './registration-policy.ts';
 import { trackDynamicClientUse } from './dynamic-clients.ts';
+import { withLoopbackDocuments } from './cimd-policy.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -83,7 +84,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   const sessionTtlSeconds = config.tokens.refreshTokenTtl;
   const storage = createOidcStorage({
     store: options.store,
-    clients: createDatabaseClientSource(options.models),
+    clients: withLoopbackDocuments(createDatabaseClientSource(options.models), config.agents.metadataDocuments),
     maxAccessTokenTtlSeconds: maxAccessTokenTtl(config),
   });
   const staticClients = config.oidc.clientsFile ? loadClientsFile(config.oidc.clientsFile) : [];

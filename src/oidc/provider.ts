@@ -12,12 +12,13 @@ import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './f
 import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
 import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty, DYNAMIC_METADATA } from './client-metadata.ts';
 import type { RegistrationPolicy } from './registration-policy.ts';
+import { cimdFeatures } from './cimd-policy.ts';
 import { resourceServerInfo } from './resource-server.ts';
 import { tokenExchangeClaims } from './token-exchange.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
 
 export interface ProviderOptions {
-  config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'>;
+  config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'> & Partial<Pick<Config, 'agents'>>;
   jwks: JWKS;
   cookieKeys: string[];
   storage: OidcStorage;
@@ -141,6 +142,7 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       dPoP: { enabled: true },
       userinfo: { enabled: true },
       ...(options.registration?.features() ?? {}),
+      ...(config.agents ? cimdFeatures(config.agents.metadataDocuments) : {}),
     },
     loadExistingGrant: loadFirstPartyGrant,
     // The `act` claim of exchanged tokens (token-exchange.ts); no other token gets extra claims.

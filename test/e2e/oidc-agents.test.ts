@@ -11,6 +11,8 @@ import { call, login as legacyLogin } from '../helpers/admin-api.ts';
 import { UserAgent } from './helpers/user-agent.ts';
 import { authorize, CLIENTS, RESOURCE, startOidcEnv, type OidcEnv } from './helpers/oidc-env.ts';
 import { removeIdleDynamicClients } from '../../src/oidc/dynamic-clients.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const MCP = 'https://mcp.test.example/mcp';
 const TOOLS = 'https://tools.test.example/mcp';
@@ -434,6 +436,152 @@ for (const mode of MODES) {
       expect(await OidcClient.findByPk(idle!.clientId)).to.equal(null);
       expect(await OidcClient.findByPk(recent!.clientId)).to.not.equal(null);
       expect(await OidcClient.findByPk('old-admin-client'), 'admin clients never age out').to.not.equal(null);
+    });
+  });
+
+  describe(`Client ID metadata documents (${mode.name})`, function () {
+    this.timeout(60_000);
+    let env: OidcEnv;
+    let documents: http.Server;
+    let base: string;
+    const served = new Map<string, { body: unknown; headers?: Record<string, string> }>();
+    let fetches = 0;
+
+    before(async () => {
+      documents = http.createServer((req, res) => {
+        fetches += 1;
+        const doc = served.get(req.url ?? '');
+        if (!doc) {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', ...doc.headers }).end(JSON.stringify(doc.body));
+      });
+      await new Promise<void>((resolve) => documents.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
+      // Shaped like the published Claude document: a public client with https callbacks, cacheable.
+      served.set('/oauth/claude-client-metadata', {
+        body: {
+          client_id: `${base}/oauth/claude-client-metadata`,
+          client_name: 'Claude',
+          client_uri: 'https://claude.ai',
+          logo_uri: 'https://claude.ai/images/claude_app_icon.png',
+          redirect_uris: ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'none',
+        },
+        headers: { 'cache-control': 'public, max-age=3600' },
+      });
+      // Shaped like the published ChatGPT document: RP Metadata Choices instead of one auth method.
+      served.set('/oauth/chatgpt-client-metadata.json', {
+        body: {
+          client_id: `${base}/oauth/chatgpt-client-metadata.json`,
+          client_name: 'ChatGPT',
+          client_uri: 'https://chatgpt.com',
+          redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_methods_supported: ['none'],
+          scope: 'openid email offline_access',
+        },
+      });
+      served.set('/cli-agent.json', {
+        body: { client_id: `${base}/cli-agent.json`, client_name: 'CLI agent', redirect_uris: ['http://127.0.0.1:7600/callback'], token_endpoint_auth_method: 'none' },
+      });
+      served.set('/mismatch.json', {
+        body: { client_id: `${base}/someone-else.json`, client_name: 'Impostor', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' },
+      });
+      served.set('/secret.json', {
+        body: { client_id: `${base}/secret.json`, redirect_uris: ['https://x.example/cb'], token_endpoint_auth_method: 'client_secret_basic' },
+      });
+      env = await startOidcEnv({ database: mode.database, store: mode.store, env: { CLIENT_ID_METADATA_DOCUMENTS: 'loopback,127.0.0.1' } });
+    });
+    after(async () => {
+      await env?.close();
+      documents?.closeAllConnections();
+      await new Promise<void>((resolve) => documents?.close(() => resolve()));
+    });
+
+    const configFor = (clientId: string) =>
+      oidc.discovery(new URL(env.issuer), clientId, { token_endpoint_auth_method: 'none' }, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+
+    it('discovery says client_id_metadata_document_supported and lists none among the token endpoint auth methods', async () => {
+      const metadata = (await configFor('x')).serverMetadata();
+      expect(metadata.client_id_metadata_document_supported).to.equal(true);
+      expect(metadata.token_endpoint_auth_methods_supported).to.include('none');
+    });
+
+    for (const [name, path, redirect] of [
+      ['Claude', '/oauth/claude-client-metadata', 'https://claude.ai/api/mcp/auth_callback'],
+      ['ChatGPT (RP Metadata Choices)', '/oauth/chatgpt-client-metadata.json', 'https://chatgpt.com/connector_platform_oauth_redirect'],
+    ] as const) {
+      it(`completes a code flow with the document URL as client_id: ${name}, the consent page naming the document's host`, async () => {
+        const clientId = `${base}${path}`;
+        const client = await configFor(clientId);
+        const user = { login: env.user.username, password: env.user.password };
+        const run = await authorize(new UserAgent(), client, { redirectUri: redirect, scope: 'openid offline_access', user, extra: { prompt: 'consent' } });
+        const consent = run.pages.find((page) => page.body.includes('name="decision"'));
+        expect(consent?.body).to.include(`<strong class="host">${new URL(base).host}</strong>`);
+        expect(consent?.body).to.not.include('role="alert"');
+        const tokens = await oidc.authorizationCodeGrant(client, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce });
+        expect(tokens.claims()?.aud).to.equal(clientId);
+        expect(tokens.refresh_token).to.be.a('string');
+      });
+    }
+
+    it('caches a document per its Cache-Control', async () => {
+      const before = fetches;
+      await authorizationPage(`${base}/oauth/claude-client-metadata`, 'https://claude.ai/api/mcp/auth_callback');
+      expect(fetches, 'max-age=3600: served from the cache').to.equal(before);
+    });
+
+    it('warns on the consent page when every redirect URI is loopback', async () => {
+      const client = await configFor(`${base}/cli-agent.json`);
+      const agent = new UserAgent();
+      const url = oidc.buildAuthorizationUrl(client, {
+        redirect_uri: 'http://127.0.0.1:7600/callback',
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      let page = await agent.open(url.href, 'http://127.0.0.1:7600/callback');
+      page = await agent.submit(page, '/login', { login: env.user.username, password: env.user.password }, 'http://127.0.0.1:7600/callback');
+      expect(page.body).to.include('name="decision"');
+      expect(page.body).to.include('role="alert"');
+      expect(page.body).to.include('loopback');
+    });
+
+    async function authorizationPage(clientId: string, redirectUri: string) {
+      const url = new URL(`${env.issuer}/auth`);
+      url.search = new URLSearchParams({
+        client_id: clientId,
+        redirect_uri: redirectUri,
+        response_type: 'code',
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      }).toString();
+      return new UserAgent().open(url.href, redirectUri);
+    }
+
+    it('refuses a document whose client_id differs from its URL, one with a shared secret, and a redirect_uri outside the document', async () => {
+      const mismatch = await authorizationPage(`${base}/mismatch.json`, 'https://claude.ai/api/mcp/auth_callback');
+      expect(mismatch.status, 'an error page, no redirect').to.equal(400);
+      expect(mismatch.body).to.not.include('name="password"');
+      expect((await authorizationPage(`${base}/secret.json`, 'https://x.example/cb')).status).to.equal(400);
+      const outside = await authorizationPage(`${base}/oauth/claude-client-metadata`, 'https://evil.example/cb');
+      expect(outside.status).to.equal(400);
+      expect((await authorizationPage(`${base}/missing.json`, 'https://x.example/cb')).status).to.equal(400);
+    });
+
+    it('refuses an https document on a loopback address and a host outside the list, fetching nothing', async () => {
+      const before = fetches;
+      const https = await authorizationPage(`https://127.0.0.1:${new URL(base).port}/oauth/claude-client-metadata`, 'https://claude.ai/api/mcp/auth_callback');
+      expect(https.status).to.equal(400);
+      const outside = await authorizationPage('https://agents.not-listed.example/doc.json', 'https://x.example/cb');
+      expect(outside.status).to.equal(400);
+      expect(fetches).to.equal(before);
     });
   });
 }
