@@ -121,9 +121,20 @@ export function createRegistrationPolicy(options: RegistrationPolicyOptions) {
     checkOpenRegistration(metadata, scopes);
   }
 
+  async function registrationScopes(): Promise<Set<string>> {
+    const resources = await options.resources.all();
+    return new Set([...OPEN_SCOPES, ...resources.flatMap((resource) => resource.scopes)]);
+  }
+
   /** provider.use middleware: the per-IP limit, and the scopes an open registration may ask for. */
   const middleware: Middleware = async (ctx, next) => {
-    if (mode === 'off' || ctx.method !== 'POST' || ctx.path !== REGISTRATION_PATH) return next();
+    if (mode === 'off') return next();
+    if (ctx.method === 'PUT' && ctx.path.startsWith(`${REGISTRATION_PATH}/`)) {
+      // An RFC 7592 update is held to the same rules as the registration (not counted against the limit).
+      allowedScopes.set(ctx, await registrationScopes());
+      return next();
+    }
+    if (ctx.method !== 'POST' || ctx.path !== REGISTRATION_PATH) return next();
     try {
       await limiter.consume(ctx.ip);
     } catch (rejection) {
@@ -135,8 +146,7 @@ export function createRegistrationPolicy(options: RegistrationPolicyOptions) {
       void options.audit.record({ type: 'client_registration', outcome: 'failure', ip: ctx.ip, userAgent: ctx.get('user-agent') || null, detail: { door: 'oidc', error: 'rate_limited' } });
       return;
     }
-    const resources = await options.resources.all();
-    allowedScopes.set(ctx, new Set([...OPEN_SCOPES, ...resources.flatMap((resource) => resource.scopes)]));
+    allowedScopes.set(ctx, await registrationScopes());
     await next();
     const clientId = ctx.status === 201 ? (ctx.body as { client_id?: string } | undefined)?.client_id : undefined;
     // Only registrations count: a refused request gives its point back.

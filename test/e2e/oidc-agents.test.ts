@@ -389,6 +389,28 @@ for (const mode of MODES) {
       expect(listed.body.items.find((item) => item.client_id === metadata.client_id)?.source).to.equal('dynamic');
     });
 
+    it('manages a registration (RFC 7592) under the same rules: read, update, refused widening, delete', async () => {
+      const created = await registerRaw({ ...AGENT, client_name: 'Managed agent' });
+      expect(created.status).to.equal(201);
+      registrations += 1;
+      const body = (await created.json()) as { client_id: string; registration_access_token: string; registration_client_uri: string };
+      const auth = { authorization: `Bearer ${body.registration_access_token}` };
+      const read = await fetch(body.registration_client_uri, { headers: auth });
+      expect(read.status).to.equal(200);
+      const current = (await read.json()) as Record<string, unknown> & { registration_access_token: string };
+      const { registration_access_token: token, registration_client_uri: _uri, client_id_issued_at: _issued, client_secret_expires_at: _expires, ...metadata } = current;
+      const put = (changes: Record<string, unknown>, bearer: string) =>
+        fetch(body.registration_client_uri, { method: 'PUT', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...metadata, ...changes }) });
+      const widened = await put({ token_endpoint_auth_method: 'client_secret_basic' }, token);
+      expect(widened.status).to.equal(400);
+      const renamed = await put({ client_name: 'Renamed agent' }, token);
+      expect(renamed.status, await renamed.clone().text()).to.equal(200);
+      const rotated = ((await renamed.json()) as { registration_access_token: string }).registration_access_token;
+      const gone = await fetch(body.registration_client_uri, { method: 'DELETE', headers: { authorization: `Bearer ${rotated}` } });
+      expect(gone.status).to.equal(204);
+      expect(await env.server.deps.models.OidcClient.findByPk(body.client_id)).to.equal(null);
+    });
+
     it('refuses a confidential client, a non-loopback http redirect, other grants, wider scopes and first_party', async () => {
       const confidentialOne = await refusal({ ...AGENT, token_endpoint_auth_method: 'client_secret_basic' });
       expect(confidentialOne).to.include({ status: 400, error: 'invalid_client_metadata' });
