@@ -591,6 +591,7 @@ for (const mode of MODES) {
       const mismatch = await authorizationPage(`${base}/mismatch.json`, 'https://claude.ai/api/mcp/auth_callback');
       expect(mismatch.status, 'an error page, no redirect').to.equal(400);
       expect(mismatch.body).to.not.include('name="password"');
+      expect(mismatch.body).to.include('does not match');
       expect((await authorizationPage(`${base}/secret.json`, 'https://x.example/cb')).status).to.equal(400);
       const outside = await authorizationPage(`${base}/oauth/claude-client-metadata`, 'https://evil.example/cb');
       expect(outside.status).to.equal(400);
