@@ -268,6 +268,23 @@ for (const mode of MODES) {
         expect(oauthError(await rejection(exchange(gateway, { resource: RESOURCE, scope: 'openid offline_access' })))).to.equal('invalid_scope');
       });
 
+      it('bounds the result by the subject token, not by its grant: a downscoped subject token cannot be widened back', async () => {
+        // The grant holds mcp:tools and notes:read; a refresh downscopes the token to mcp:tools alone.
+        const run = await authorize(new UserAgent(), confidential, {
+          redirectUri: CLIENTS.confidential.redirect_uris[0],
+          scope: 'openid offline_access mcp:tools notes:read',
+          user,
+          extra: { resource: TOOLS, prompt: 'consent' },
+        });
+        const tokens = await oidc.authorizationCodeGrant(confidential, run.callback, { pkceCodeVerifier: run.verifier, expectedState: run.state, expectedNonce: run.nonce }, { resource: TOOLS });
+        const narrow = await oidc.refreshTokenGrant(confidential, tokens.refresh_token as string, { resource: TOOLS, scope: 'mcp:tools' });
+        const { payload } = await jwtVerify(narrow.access_token, createRemoteJWKSet(new URL(confidential.serverMetadata().jwks_uri as string)), { audience: TOOLS });
+        expect(payload.scope).to.equal('mcp:tools');
+        const withNarrow = { subject_token: narrow.access_token };
+        expect(oauthError(await rejection(exchange(gateway, { ...withNarrow, resource: RESOURCE, scope: 'notes:read' })))).to.equal('invalid_scope');
+        expect(oauthError(await rejection(exchange(gateway, { ...withNarrow, resource: RESOURCE })))).to.equal('invalid_scope');
+      });
+
       it('refuses an unregistered target, the subject\'s own resource, or none, with invalid_target', async () => {
         expect(oauthError(await rejection(exchange(gateway, { resource: 'https://unknown.test.example' })))).to.equal('invalid_target');
         expect(oauthError(await rejection(exchange(gateway, { audience: 'https://unknown.test.example' })))).to.equal('invalid_target');
