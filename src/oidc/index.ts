@@ -27,7 +27,7 @@ import { errorMessage, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import { useRefreshRetryWindow } from './refresh-retry.ts';
-import { registerTokenExchange } from './token-exchange.ts';
+import { createTokenExchange } from './token-exchange.ts';
 import { createRegistrationPolicy, type RegistrationPolicy } from './registration-policy.ts';
 import { trackDynamicClientUse } from './dynamic-clients.ts';
 import { withLoopbackDocuments } from './cimd-policy.ts';
@@ -89,6 +89,13 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   });
   const staticClients = config.oidc.clientsFile ? loadClientsFile(config.oidc.clientsFile) : [];
   const { keySet } = options;
+  const tokenExchange = createTokenExchange({
+    store: options.store,
+    resources: options.resources,
+    publicJwks: keySet.publicJwks,
+    defaultAccessTokenTtl: config.tokens.accessTokenTtl,
+    audit: options.audit,
+  });
   const registration = createRegistrationPolicy({ mode: config.agents.clientRegistration, store: options.store, resources: options.resources, audit: options.audit });
 
   const provider = createProvider({
@@ -99,6 +106,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     staticClients,
     resources: options.resources,
     registration,
+    tokenClaims: tokenExchange.tokenClaims,
     accounts: options.accounts,
     pages,
     logger,
@@ -106,13 +114,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   });
   useHashedClientSecrets(provider, options.passwords);
   auditProviderEvents(provider, options.audit);
-  registerTokenExchange(provider, {
-    store: options.store,
-    resources: options.resources,
-    publicJwks: keySet.publicJwks,
-    defaultAccessTokenTtl: config.tokens.accessTokenTtl,
-    audit: options.audit,
-  });
+  tokenExchange.register(provider);
   trackDynamicClientUse(provider, options.models, log);
   useRefreshRetryWindow(provider, { store: options.store, intervalSeconds: config.refreshReuseInterval, audit: options.audit });
 

@@ -14,7 +14,6 @@ import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, is
 import type { RegistrationPolicy } from './registration-policy.ts';
 import { cimdFeatures } from './cimd-policy.ts';
 import { resourceServerInfo } from './resource-server.ts';
-import { tokenExchangeClaims } from './token-exchange.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
 
 export interface ProviderOptions {
@@ -27,6 +26,8 @@ export interface ProviderOptions {
   resources: Pick<ResourceRegistry, 'find'>;
   /** Dynamic client registration (CLIENT_REGISTRATION); off when absent. */
   registration?: Pick<RegistrationPolicy, 'features' | 'validate'>;
+  /** Claims added while an access token is minted (token-exchange.ts: `act`, and the jti record of JWTs). */
+  tokenClaims?: (token: object) => Promise<Record<string, unknown> | undefined>;
   accounts: AccountLookup;
   pages: PageRenderer;
   logger: Logger;
@@ -146,7 +147,7 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
     },
     loadExistingGrant: loadFirstPartyGrant,
     // The `act` claim of exchanged tokens (token-exchange.ts); no other token gets extra claims.
-    extraTokenClaims: async (_ctx, token) => tokenExchangeClaims(token),
+    extraTokenClaims: async (_ctx, token) => options.tokenClaims?.(token),
     extraParams: { [OFFLINE_HOOK_PARAM]: keepOfflineAccess },
     interactions: {
       policy: interactionsPolicy(),
