@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { MODES } from '../helpers/app.ts';
 import { call, login as legacyLogin } from '../helpers/admin-api.ts';
 import { UserAgent } from './helpers/user-agent.ts';
@@ -485,6 +485,7 @@ for (const mode of MODES) {
     let base: string;
     const served = new Map<string, { body: unknown; headers?: Record<string, string> }>();
     let fetches = 0;
+    let chatgptKeys: Awaited<ReturnType<typeof generateKeyPair>>;
 
     before(async () => {
       documents = http.createServer((req, res) => {
@@ -512,17 +513,31 @@ for (const mode of MODES) {
         },
         headers: { 'cache-control': 'public, max-age=3600' },
       });
-      // Shaped like the published ChatGPT document: RP Metadata Choices instead of one auth method.
+      // Shaped like the published ChatGPT document: it prefers private_key_jwt and offers both methods through
+      // RP Metadata Choices (its keys inline here, where the real one has a jwks_uri on chatgpt.com).
+      chatgptKeys = await generateKeyPair('RS256', { extractable: true });
       served.set('/oauth/chatgpt-client-metadata.json', {
         body: {
           client_id: `${base}/oauth/chatgpt-client-metadata.json`,
           client_name: 'ChatGPT',
-          client_uri: 'https://chatgpt.com',
+          client_uri: 'https://chatgpt.com/',
           redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'],
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+          token_endpoint_auth_signing_alg: 'RS256',
+          jwks: { keys: [{ ...(await exportJWK(chatgptKeys.publicKey)), alg: 'RS256', use: 'sig', kid: 'chatgpt-test' }] },
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
-          token_endpoint_auth_methods_supported: ['none'],
-          scope: 'openid email offline_access',
+        },
+      });
+      // Offers only choices, no declared method: the first the provider supports (none) is used.
+      served.set('/choices-only.json', {
+        body: {
+          client_id: `${base}/choices-only.json`,
+          client_name: 'Choices agent',
+          redirect_uris: ['https://agent.example/cb'],
+          token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+          grant_types: ['authorization_code', 'refresh_token'],
         },
       });
       served.set('/cli-agent.json', {
@@ -542,8 +557,8 @@ for (const mode of MODES) {
       await new Promise<void>((resolve) => documents?.close(() => resolve()));
     });
 
-    const configFor = (clientId: string) =>
-      oidc.discovery(new URL(env.issuer), clientId, { token_endpoint_auth_method: 'none' }, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const configFor = (clientId: string, auth: oidc.ClientAuth = oidc.None()) =>
+      oidc.discovery(new URL(env.issuer), clientId, undefined, auth, { execute: [oidc.allowInsecureRequests] });
 
     it('discovery says client_id_metadata_document_supported and lists none among the token endpoint auth methods', async () => {
       const metadata = (await configFor('x')).serverMetadata();
@@ -551,13 +566,21 @@ for (const mode of MODES) {
       expect(metadata.token_endpoint_auth_methods_supported).to.include('none');
     });
 
-    for (const [name, path, redirect] of [
-      ['Claude', '/oauth/claude-client-metadata', 'https://claude.ai/api/mcp/auth_callback'],
-      ['ChatGPT (RP Metadata Choices)', '/oauth/chatgpt-client-metadata.json', 'https://chatgpt.com/connector_platform_oauth_redirect'],
+    for (const [name, path, redirect, auth] of [
+      ['Claude (public client)', '/oauth/claude-client-metadata', 'https://claude.ai/api/mcp/auth_callback', 'none'],
+      ['ChatGPT (RP Metadata Choices, private_key_jwt)', '/oauth/chatgpt-client-metadata.json', 'https://chatgpt.com/connector_platform_oauth_redirect', 'private_key_jwt'],
+      ['choices only (none)', '/choices-only.json', 'https://agent.example/cb', 'none'],
     ] as const) {
       it(`completes a code flow with the document URL as client_id: ${name}, the consent page naming the document's host`, async () => {
         const clientId = `${base}${path}`;
-        const client = await configFor(clientId);
+        const client = await configFor(clientId, auth === 'none' ? oidc.None() : oidc.PrivateKeyJwt({ key: chatgptKeys.privateKey, kid: 'chatgpt-test' }));
+        if (auth === 'private_key_jwt') {
+          // Its declared preference is honoured: without a client assertion the token request is refused.
+          const publicTry = await configFor(clientId);
+          const tryRun = await authorize(new UserAgent(), publicTry, { redirectUri: redirect, scope: 'openid', user: { login: env.user.username, password: env.user.password } });
+          const refused = await rejection(oidc.authorizationCodeGrant(publicTry, tryRun.callback, { pkceCodeVerifier: tryRun.verifier, expectedState: tryRun.state, expectedNonce: tryRun.nonce }));
+          expect(oauthError(refused)).to.equal('invalid_client');
+        }
         const user = { login: env.user.username, password: env.user.password };
         const run = await authorize(new UserAgent(), client, { redirectUri: redirect, scope: 'openid offline_access', user, extra: { prompt: 'consent' } });
         const consent = run.pages.find((page) => page.body.includes('name="decision"'));
