@@ -153,6 +153,24 @@ const keyEncryptionKey = z.string().trim().transform((value, ctx) => {
   return bytes;
 });
 
+/** CLIENT_ID_METADATA_DOCUMENTS: `off`, `any`, or host suffixes (plus `loopback`, for tests outside production). */
+const metadataDocuments = z.string().transform((value, ctx) => {
+  const entries = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (entries.length === 0 || (entries.length === 1 && entries[0] === 'off')) return { mode: 'off' as const, hostSuffixes: [], loopback: false };
+  if (entries.length === 1 && entries[0] === 'any') return { mode: 'any' as const, hostSuffixes: [], loopback: false };
+  const hostSuffixes: string[] = [];
+  let loopback = false;
+  for (const entry of entries) {
+    if (entry === 'loopback') loopback = true;
+    else if (/^\.?([a-z0-9-]+\.)*[a-z0-9-]+$/.test(entry)) hostSuffixes.push(entry.replace(/^\./, ''));
+    else {
+      ctx.addIssue({ code: 'custom', message: `bad entry "${entry}": expected off, any, or a comma-separated list of host suffixes` });
+      return z.NEVER;
+    }
+  }
+  return { mode: 'list' as const, hostSuffixes, loopback };
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Raw keys as they appear in the environment and in config/*.json. */
@@ -190,6 +208,9 @@ const schema = z.object({
   WORKERS: int(1, 64),
   METRICS_TOKEN: optionalString,
   KEY_ENCRYPTION_KEY: keyEncryptionKey.optional(),
+  CLIENT_REGISTRATION: z.enum(['off', 'token', 'open']).default('off'),
+  CLIENT_ID_METADATA_DOCUMENTS: metadataDocuments.default({ mode: 'off', hostSuffixes: [], loopback: false }),
+  REFRESH_REUSE_INTERVAL: int(0, 300).default(0),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -221,6 +242,13 @@ export interface Config {
   metricsToken?: string;
   /** Encrypts private signing keys (and later other secrets) at rest; required in production. */
   keyEncryptionKey?: Buffer;
+  /** CONTRACT §11: dynamic client registration and client ID metadata documents. */
+  agents: {
+    clientRegistration: 'off' | 'token' | 'open';
+    metadataDocuments: { mode: 'off' | 'any' | 'list'; hostSuffixes: string[]; loopback: boolean };
+  };
+  /** Seconds during which a just-rotated refresh token presented again gets the same successor (§5). */
+  refreshReuseInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -328,6 +356,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     workers: raw.WORKERS,
     metricsToken: raw.METRICS_TOKEN,
     keyEncryptionKey: raw.KEY_ENCRYPTION_KEY,
+    agents: { clientRegistration: raw.CLIENT_REGISTRATION, metadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS },
+    refreshReuseInterval: raw.REFRESH_REUSE_INTERVAL,
   };
   const productionProblems = config.env === 'production' ? productionChecks(config, raw) : [];
   if (productionProblems.length) throw new ConfigError(productionProblems);
@@ -375,6 +405,9 @@ function productionChecks(config: Config, raw: Raw): string[] {
   }
   if (config.argon2.memoryCost < 19_456 || config.argon2.timeCost < 2) {
     problems.push('ARGON2_MEMORY_KIB/ARGON2_TIME_COST: below OWASP minimum (19456 KiB, t=2) in production');
+  }
+  if (config.agents.metadataDocuments.loopback) {
+    problems.push('CLIENT_ID_METADATA_DOCUMENTS: loopback (http documents on 127.0.0.1) is for tests and not allowed in production');
   }
   return problems;
 }

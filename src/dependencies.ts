@@ -17,8 +17,10 @@ import { createPasswordService, type PasswordHashingOptions, type PasswordServic
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
 import { createAccountServices, type AccountServices } from './services/account-services.ts';
 import { createRoleService, type RoleService } from './services/roles.ts';
+import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
+import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
@@ -51,6 +53,8 @@ export interface Dependencies {
   /** Mail sent in the background; settle() waits for it (tests, shutdown). */
   mailQueue: AccountServices['mailQueue'];
   roles: RoleService;
+  /** Registered RFC 8707 resources: OIDC_RESOURCES and the resources table. */
+  resources: ResourceRegistry;
   /** The OpenID Connect provider, its storage and its link to the shared session list. */
   oidc: Oidc;
   /** The ejs pages (interaction pages and the provider's own). */
@@ -159,6 +163,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     // Closers run last-in first-out: audit events still being written go in before the database closes.
     closers.push(() => accountServices.audit.flush());
     const roles = createRoleService({ models, adminRole: config.admin.role });
+    const resources = createResourceRegistry({ models, configured: config.oidc.resources });
     const cookieKeys = config.cookieKeys ?? loadOrCreateCookieKeys(config.dataDir);
 
     const readiness: ReadinessCheck[] = [
@@ -182,12 +187,16 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       accounts,
       sessions,
       audit,
+      resources,
       cookieKeys,
       pages: views,
       isUnavailable,
     });
+    // Also when registration has been turned off since: the clients it made still age out.
+    const stopCleanup = scheduleDynamicClientCleanup(models, logger.child({ component: 'oidc' }));
+    closers.push(async () => stopCleanup());
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -42,6 +42,7 @@ const provider = createProvider({
   cookieKeys: [randomBytes(32).toString('base64url')],
   storage,
   staticClients: [client],
+  resources: { find: async () => undefined },
   accounts: {
     async getById(id: string) {
       const user = await models.User.findOne({ where: { id }, include: [{ association: 'roles' }] });

@@ -10,6 +10,8 @@ import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
 import * as encryptSigningKeys from './migrations/0008-encrypt-signing-keys.ts';
 import * as grantIdpAdminRole from './migrations/0009-grant-idp-admin-role.ts';
 import * as normalizeUsernamesNfkc from './migrations/0010-normalize-usernames-nfkc.ts';
+import * as createResources from './migrations/0014-create-resources.ts';
+import * as addOidcClientSource from './migrations/0015-add-oidc-client-source.ts';
 import type { Sealer } from './signing-key-sealing.ts';
 
 /** What a migration may need beyond the schema: the secret box when KEY_ENCRYPTION_KEY is set. */
@@ -38,6 +40,8 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0008-encrypt-signing-keys', encryptSigningKeys],
   ['0009-grant-idp-admin-role', grantIdpAdminRole],
   ['0010-normalize-usernames-nfkc', normalizeUsernamesNfkc],
+  ['0014-create-resources', createResources],
+  ['0015-add-oidc-client-source', addOidcClientSource],
 ];
 
 export type Migrator = Umzug<QueryInterface>;

@@ -18,6 +18,7 @@ import type { Views } from './interactions/views.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { describeScopes } from './interactions/scope-text.ts';
 import { errorMessage } from '../oidc/pages.ts';
+import { metadataDocumentFacts } from '../oidc/cimd-policy.ts';
 
 export interface InteractionOptions {
   provider: Provider;
@@ -135,10 +136,10 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     return form;
   }
 
-  async function clientName(interaction: Interaction): Promise<{ name: string; uri?: string }> {
+  async function clientName(interaction: Interaction): Promise<{ name: string; uri?: string; document?: { host: string; loopbackOnly: boolean } }> {
     const clientId = String(interaction.params.client_id ?? '');
     const client = await provider.Client.find(clientId);
-    return { name: client?.clientName ?? clientId, uri: client?.clientUri };
+    return { name: client?.clientName ?? clientId, uri: client?.clientUri, document: metadataDocumentFacts(client) };
   }
 
   async function loginPage(ctx: Context, interaction: Interaction, status: number, login: string, error?: string) {
@@ -185,6 +186,9 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       title: 'Allow access',
       clientName: client.name,
       clientUri: client.uri && /^https?:\/\//.test(client.uri) ? client.uri : undefined,
+      // A client known only by its metadata document: the host that published it is what the user can judge.
+      documentHost: client.document?.host,
+      loopbackOnly: client.document?.loopbackOnly ?? false,
       accountName: account ? (account.username ?? account.email) : undefined,
       scopes: describeScopes(requested, details.missingResourceScopes),
       claims: details.missingOIDCClaims ?? [],

@@ -65,6 +65,9 @@ function unexposed<T extends (...args: never[]) => Promise<unknown>>(operation: 
 export interface ClientSource {
   /** Client metadata for oidc-provider (the secret as a hash), or undefined when there is no such client. */
   find(clientId: string): Promise<AdapterPayload | undefined>;
+  /** Stores a client the provider made itself (dynamic registration, RFC 7591/7592). */
+  upsert?(clientId: string, metadata: AdapterPayload): Promise<void>;
+  destroy?(clientId: string): Promise<void>;
 }
 
 export interface OidcStorageOptions {
@@ -179,6 +182,7 @@ export function createOidcStorage(options: OidcStorageOptions) {
 
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+        if (model === 'Client' && clients.upsert) return clients.upsert(id, payload);
         const ttl = keepFor(payload, expiresIn);
         // Indexes first: a crash in between leaves a dangling index member (harmless), never an unrevocable token.
         const ref = refOf(id);
@@ -236,6 +240,7 @@ export function createOidcStorage(options: OidcStorageOptions) {
       },
 
       async destroy(id: string): Promise<void> {
+        if (model === 'Client' && clients.destroy) return clients.destroy(id);
         const payload = await read(id);
         await store.delete(key(id));
         if (payload) await removeSecondaryIndexes(model, refOf(id), payload, id);

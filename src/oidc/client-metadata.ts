@@ -8,8 +8,15 @@
  */
 import { errors } from 'oidc-provider';
 import type { Client, ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
+import { TOKEN_EXCHANGE, TOKEN_EXCHANGE_METADATA } from './token-exchange.ts';
 
-export const EXTRA_CLIENT_METADATA = ['first_party', 'web_origins'] as const;
+/** Set on clients made by dynamic registration (never by the registrant): they are third-party, always asked for consent. */
+export const DYNAMIC_METADATA = 'dynamically_registered';
+
+export const EXTRA_CLIENT_METADATA = ['first_party', 'web_origins', TOKEN_EXCHANGE_METADATA, DYNAMIC_METADATA] as const;
+
+/** The routes on which client metadata comes from a registrant (RFC 7591 / 7592). */
+const REGISTRANT_ROUTES = new Set(['registration', 'client_update']);
 
 function originOf(value: string): string | undefined {
   try {
@@ -21,10 +28,30 @@ function originOf(value: string): string | undefined {
   }
 }
 
-export function validateExtraClientMetadata(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: ClientMetadata): void {
+export function validateExtraClientMetadata(ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: ClientMetadata): void {
+  const fromRegistrant = REGISTRANT_ROUTES.has(ctx?.oidc?.route ?? '');
+  if (key === DYNAMIC_METADATA) {
+    if (fromRegistrant) metadata[DYNAMIC_METADATA] = true;
+    else if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${DYNAMIC_METADATA} must be a boolean`);
+    return;
+  }
+  if (fromRegistrant && (key === 'first_party' || key === TOKEN_EXCHANGE_METADATA) && value === true) {
+    throw new errors.InvalidClientMetadata(`${key} cannot be registered dynamically`);
+  }
   if (key === 'first_party') {
     if (value === undefined) metadata.first_party = false;
     else if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
+    return;
+  }
+  if (key === TOKEN_EXCHANGE_METADATA) {
+    // The one switch for token exchange (CONTRACT §11): it alone puts the grant type in grant_types.
+    if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('token_exchange must be a boolean');
+    const grants = (metadata.grant_types ?? []).filter((grant) => grant !== TOKEN_EXCHANGE);
+    if (value === true) {
+      if (metadata.token_endpoint_auth_method === 'none') throw new errors.InvalidClientMetadata('token_exchange requires a confidential client');
+      grants.push(TOKEN_EXCHANGE);
+    }
+    metadata.grant_types = grants;
     return;
   }
   if (key === 'web_origins') {

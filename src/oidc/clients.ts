@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
-import type { Models } from '../db/models/index.ts';
+import type { JsonObject, Models } from '../db/models/index.ts';
+import { DYNAMIC_METADATA } from './client-metadata.ts';
 import type { ClientSource } from './adapter.ts';
 import { hashClientSecret, isClientSecretHash } from './client-secrets.ts';
 
@@ -67,7 +68,30 @@ export function createDatabaseClientSource(models: Pick<Models, 'OidcClient'>): 
         client_id: row.clientId,
         ...(row.secretHash ? { client_secret: row.secretHash } : {}),
         first_party: row.firstParty,
+        [DYNAMIC_METADATA]: row.source === 'dynamic',
       } as AdapterPayload;
+    },
+
+    /**
+     * A client registered (or updated, RFC 7592) through the registration endpoint: stored as `dynamic`,
+     * its secret (if it has one) as a hash. Never touches an admin client: the endpoint makes fresh ids,
+     * and updates need the registration access token of a dynamic client.
+     */
+    async upsert(clientId: string, payload: AdapterPayload): Promise<void> {
+      const { client_secret: secret, ...rest } = payload as Record<string, unknown>;
+      const metadata = { ...rest } as JsonObject;
+      delete metadata.client_id;
+      delete metadata.first_party;
+      delete metadata[DYNAMIC_METADATA];
+      const secretHash = typeof secret === 'string' ? (isClientSecretHash(secret) ? secret : hashClientSecret(secret)) : null;
+      const row = await models.OidcClient.findByPk(clientId);
+      if (row && row.source !== 'dynamic') throw new Error(`refusing to overwrite the ${row.source} client ${clientId}`);
+      if (row) await row.update({ metadata, secretHash });
+      else await models.OidcClient.create({ clientId, metadata, secretHash, firstParty: false, source: 'dynamic', lastUsedAt: new Date() });
+    },
+
+    async destroy(clientId: string): Promise<void> {
+      await models.OidcClient.destroy({ where: { clientId, source: 'dynamic' } });
     },
   };
 }

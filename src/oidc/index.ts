@@ -15,6 +15,7 @@ import type { Store } from '../store/store.ts';
 import type { KeySet } from '../services/keys.ts';
 import type { PasswordService } from '../services/passwords.ts';
 import type { AuditService } from '../services/audit.ts';
+import type { ResourceRegistry } from '../services/resources.ts';
 import type { SessionLinkOptions } from './session-link.ts';
 import { createOidcStorage, StoreUnavailableError, type OidcStorage } from './adapter.ts';
 import { createDatabaseClientSource, loadClientsFile } from './clients.ts';
@@ -25,6 +26,11 @@ import { postAsGet } from './post-as-get.ts';
 import { errorMessage, renderErrorPage, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
+import { useRefreshRetryWindow } from './refresh-retry.ts';
+import { createTokenExchange } from './token-exchange.ts';
+import { createRegistrationPolicy, type RegistrationPolicy } from './registration-policy.ts';
+import { trackDynamicClientUse } from './dynamic-clients.ts';
+import { withLoopbackDocuments } from './cimd-policy.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -47,6 +53,7 @@ export interface OidcOptions {
   accounts: AccountLookup;
   sessions: SessionLinkOptions['sessions'];
   audit: Pick<AuditService, 'record'>;
+  resources: ResourceRegistry;
   cookieKeys: string[];
   pages: PageRenderer;
   /** True for errors that mean "a dependency is down" (rendered as 503 with Retry-After). */
@@ -57,6 +64,8 @@ export interface Oidc {
   provider: Provider;
   storage: OidcStorage;
   sessionLink: SessionLink;
+  /** Dynamic client registration (CLIENT_REGISTRATION): the admin API issues initial access tokens through it. */
+  registration: RegistrationPolicy;
 }
 
 export class OidcClientError extends Error {
@@ -75,11 +84,19 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   const sessionTtlSeconds = config.tokens.refreshTokenTtl;
   const storage = createOidcStorage({
     store: options.store,
-    clients: createDatabaseClientSource(options.models),
+    clients: withLoopbackDocuments(createDatabaseClientSource(options.models), config.agents.metadataDocuments),
     maxAccessTokenTtlSeconds: maxAccessTokenTtl(config),
   });
   const staticClients = config.oidc.clientsFile ? loadClientsFile(config.oidc.clientsFile) : [];
   const { keySet } = options;
+  const tokenExchange = createTokenExchange({
+    store: options.store,
+    resources: options.resources,
+    publicJwks: keySet.publicJwks,
+    defaultAccessTokenTtl: config.tokens.accessTokenTtl,
+    audit: options.audit,
+  });
+  const registration = createRegistrationPolicy({ mode: config.agents.clientRegistration, store: options.store, resources: options.resources, audit: options.audit });
 
   const provider = createProvider({
     config,
@@ -87,6 +104,9 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     cookieKeys: options.cookieKeys,
     storage,
     staticClients,
+    resources: options.resources,
+    registration,
+    tokenClaims: tokenExchange.tokenClaims,
     accounts: options.accounts,
     pages,
     logger,
@@ -95,6 +115,9 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   useHashedClientSecrets(provider, options.passwords);
   logClientAuthFailures(provider, logger);
   auditProviderEvents(provider, options.audit);
+  tokenExchange.register(provider);
+  trackDynamicClientUse(provider, options.models, log);
+  useRefreshRetryWindow(provider, { store: options.store, intervalSeconds: config.refreshReuseInterval, audit: options.audit });
 
   // Invalid metadata in the clients file stops the start, naming the client, instead of failing its first request.
   for (const metadata of staticClients) {
@@ -169,7 +192,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     }
     await sessionLink.afterRequest(oidcCtx);
   });
+  provider.use(registration.middleware);
   provider.use(postAsGet([ROUTES.authorization, ROUTES.end_session], config.issuer, renderPlainError));
 
-  return { provider, storage, sessionLink };
+  return { provider, storage, sessionLink, registration };
 }

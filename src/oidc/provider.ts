@@ -5,19 +5,29 @@
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Configuration, JWKS, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type { Config } from '../config.ts';
+import type { ResourceRegistry } from '../services/resources.ts';
 import type { Logger } from '../logger.ts';
 import type { OidcStorage } from './adapter.ts';
 import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './find-account.ts';
 import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
-import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty } from './client-metadata.ts';
+import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty, DYNAMIC_METADATA } from './client-metadata.ts';
+import type { RegistrationPolicy } from './registration-policy.ts';
+import { cimdFeatures } from './cimd-policy.ts';
+import { resourceServerInfo } from './resource-server.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
 
 export interface ProviderOptions {
-  config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'>;
+  config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'> & Partial<Pick<Config, 'agents'>>;
   jwks: JWKS;
   cookieKeys: string[];
   storage: OidcStorage;
   staticClients: NonNullable<Configuration['clients']>;
+  /** OIDC_RESOURCES and the admin API's resources. */
+  resources: Pick<ResourceRegistry, 'find'>;
+  /** Dynamic client registration (CLIENT_REGISTRATION); off when absent. */
+  registration?: Pick<RegistrationPolicy, 'features' | 'validate'>;
+  /** Claims added while an access token is minted (token-exchange.ts: `act`, and the jti record of JWTs). */
+  tokenClaims?: (token: object) => Promise<Record<string, unknown> | undefined>;
   accounts: AccountLookup;
   pages: PageRenderer;
   logger: Logger;
@@ -28,23 +38,17 @@ export interface ProviderOptions {
 /** Endpoint paths, relative to the mount: oidc-provider's defaults, listed once for the POST handling. */
 export const ROUTES = { authorization: '/auth', end_session: '/session/end' } as const;
 
-/** JWT access tokens (RFC 9068) are signed with RS256, which every resource server must support. */
-const JWT_ACCESS_TOKEN_ALG = 'RS256';
 const ID_TOKEN_TTL = 3600;
 
-/** Resource indicators registered by OIDC_RESOURCES: each gets RFC 9068 JWT access tokens with itself as audience. */
-function resourceServers(config: ProviderOptions['config']) {
-  const { resources } = config.oidc;
+/**
+ * Registered resource indicators (OIDC_RESOURCES and the admin API's): each gets RFC 9068 JWT access
+ * tokens with itself as the one audience and at most its own scopes.
+ */
+function resourceServers(config: ProviderOptions['config'], resources: ProviderOptions['resources']) {
   return async (_ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> => {
-    const resource = Object.hasOwn(resources, indicator) ? resources[indicator] : undefined;
+    const resource = await resources.find(indicator);
     if (!resource) throw new errors.InvalidTarget('the resource indicator is not registered');
-    return {
-      scope: resource.scope,
-      audience: indicator,
-      accessTokenTTL: resource.accessTokenTTL ?? config.tokens.accessTokenTtl,
-      accessTokenFormat: 'jwt',
-      jwt: { sign: { alg: JWT_ACCESS_TOKEN_ALG } },
-    };
+    return resourceServerInfo(resource, config.tokens.accessTokenTtl);
   };
 }
 
@@ -55,6 +59,12 @@ function interactionsPolicy() {
   policy.get('login')?.checks.add(
     new Check('account_unavailable', 'the signed-in account is no longer available', 'login_required', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  // Dynamically registered clients are third-party: the user decides on every authorization (CONTRACT §11).
+  policy.get('consent')?.checks.add(
+    new Check('dynamic_client', 'a dynamically registered client needs the user to consent', 'consent_required', (ctx) =>
+      ctx.oidc.client?.[DYNAMIC_METADATA] === true && !ctx.oidc.result?.consent ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
   return policy;
@@ -94,7 +104,13 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       requestObjectSigningAlgValues: [...asymmetric],
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     },
-    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA], validator: validateExtraClientMetadata },
+    extraClientMetadata: {
+      properties: [...EXTRA_CLIENT_METADATA],
+      validator(ctx, key, value, metadata) {
+        validateExtraClientMetadata(ctx, key, value, metadata);
+        options.registration?.validate(ctx, key, metadata);
+      },
+    },
     clientBasedCORS: clientBasedCors,
     cookies: {
       keys: options.cookieKeys,
@@ -118,7 +134,7 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       rpInitiatedLogout: { enabled: true, ...logoutPages(pages) },
       resourceIndicators: {
         enabled: true,
-        getResourceServerInfo: resourceServers(config),
+        getResourceServerInfo: resourceServers(config, options.resources),
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => false,
       },
@@ -126,8 +142,12 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       userinfo: { enabled: true },
+      ...(options.registration?.features() ?? {}),
+      ...(config.agents ? cimdFeatures(config.agents.metadataDocuments) : {}),
     },
     loadExistingGrant: loadFirstPartyGrant,
+    // The `act` claim of exchanged tokens (token-exchange.ts); no other token gets extra claims.
+    extraTokenClaims: async (_ctx, token) => options.tokenClaims?.(token),
     extraParams: { [OFFLINE_HOOK_PARAM]: keepOfflineAccess },
     interactions: {
       policy: interactionsPolicy(),

@@ -13,7 +13,7 @@ import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
 
 export interface ClientView {
   client_id: string;
-  source: 'database' | 'file';
+  source: 'admin' | 'dynamic' | 'file';
   first_party: boolean;
   has_secret: boolean;
   created_at: Date | null;
@@ -79,7 +79,7 @@ export function createAdminClientService(options: AdminClientServiceOptions) {
   function fromRow(row: OidcClient): ClientView {
     return {
       client_id: row.clientId,
-      source: 'database',
+      source: row.source,
       first_party: row.firstParty,
       has_secret: Boolean(row.secretHash),
       created_at: row.createdAt,

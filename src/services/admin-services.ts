@@ -9,6 +9,8 @@ import { createAdminUserService } from './admin-users.ts';
 import { createAdminRoleService } from './admin-roles.ts';
 import { createAdminOrganizationService } from './admin-organizations.ts';
 import { createAdminClientService, type AdminClientServiceOptions } from './admin-clients.ts';
+import { createAdminResourceService, type AdminResourceServiceOptions } from './admin-resources.ts';
+import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './admin-initial-access-tokens.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -22,6 +24,8 @@ export interface AdminServicesInput {
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
   protectedClientIds?: AdminClientServiceOptions['protectedClientIds'];
+  resources: Pick<AdminResourceServiceOptions, 'registry' | 'maxAccessTokenTtl' | 'isConfidentialClient'>;
+  initialAccessTokens: Pick<AdminInitialAccessTokenOptions, 'enabled' | 'mint'>;
 }
 
 export function createAdminServices(input: AdminServicesInput) {
@@ -39,6 +43,8 @@ export function createAdminServices(input: AdminServicesInput) {
       fileClients: input.fileClients,
       protectedClientIds: input.protectedClientIds,
     }),
+    resources: createAdminResourceService({ models, adminAudit: audit, ...input.resources }),
+    initialAccessTokens: createAdminInitialAccessTokenService({ adminAudit: audit, ...input.initialAccessTokens }),
   };
 }
 

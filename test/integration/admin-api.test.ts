@@ -460,7 +460,7 @@ for (const mode of MODES) {
           redirect_uris: [],
         });
         expect(created.status).to.equal(201);
-        expect(created.body).to.include({ has_secret: true, source: 'database', client_name: 'Reporting job' });
+        expect(created.body).to.include({ has_secret: true, source: 'admin', client_name: 'Reporting job' });
         const { client_id: clientId, client_secret: secret } = created.body;
         expect(secret).to.match(/^[A-Za-z0-9_-]{43}$/);
 

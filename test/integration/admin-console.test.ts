@@ -194,6 +194,17 @@ for (const mode of MODES) {
         expect(listed.text).to.include('Reads the log');
         expect((await browser.post(`/admin/roles/${role}/delete`, { csrf: csrfOf(listed) })).location).to.equal('/admin/roles?notice=role-deleted');
 
+        const resources = await browser.get('/admin/resources');
+        expect(resources.status).to.equal(200);
+        expect((await browser.post('/admin/resources', { csrf: csrfOf(resources), indicator: 'not a uri', scope: 'x' })).status).to.equal(422);
+        const resourceCreated = await browser.post('/admin/resources', { csrf: csrfOf(resources), indicator: 'https://mcp.console.example/mcp', scope: 'mcp:tools', access_token_ttl: '', server_client_id: '' });
+        expect(resourceCreated.location).to.equal('/admin/resources?notice=resource-created');
+        const resourceList = await browser.get('/admin/resources');
+        expect(resourceList.text).to.include('https://mcp.console.example/mcp');
+        const resourceId = (await server.deps.models.Resource.findOne({ where: { indicator: 'https://mcp.console.example/mcp' } }))?.id;
+        expect((await browser.post(`/admin/resources/${resourceId}/delete`, { csrf: csrfOf(resourceList) })).location).to.equal('/admin/resources?notice=resource-deleted');
+        expect(await server.deps.models.Resource.count()).to.equal(0);
+
         const created = await browser.post('/admin/organizations', { csrf: csrfOf(roles), name: 'Console Org', slug: '' });
         expect(created.status).to.equal(303);
         const orgPath = (created.location ?? '').split('?')[0] ?? '';

@@ -59,6 +59,7 @@ describe('OIDC signing keys across a rotation (embedded)', function () {
       accounts: deps.accounts,
       sessions: deps.sessions,
       audit: deps.audit,
+      resources: deps.resources,
       cookieKeys: deps.cookieKeys,
       pages: deps.views,
       isUnavailable: (err) => err instanceof ServiceUnavailableError,

@@ -95,3 +95,30 @@ describe('OIDC client metadata: first_party and web_origins', () => {
     expect(clientBasedCors(ctx, 'http://127.0.0.1', native)).to.equal(false);
   });
 });
+
+describe('client metadata token_exchange and dynamically_registered (CONTRACT §11)', () => {
+  const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+  const registrationCtx = { oidc: { route: 'registration' } } as unknown as KoaContextWithOIDC;
+
+  it('token_exchange: true alone puts the grant type in grant_types (clients file and admin API alike); false takes it out', () => {
+    const allowed = { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' } as unknown as ClientMetadata;
+    validateExtraClientMetadata(ctx, 'token_exchange', true, allowed);
+    expect(allowed.grant_types).to.deep.equal(['client_credentials', TOKEN_EXCHANGE]);
+    const listedWithoutFlag = { grant_types: [TOKEN_EXCHANGE], token_endpoint_auth_method: 'client_secret_basic' } as unknown as ClientMetadata;
+    validateExtraClientMetadata(ctx, 'token_exchange', undefined, listedWithoutFlag);
+    expect(listedWithoutFlag.grant_types).to.deep.equal([]);
+  });
+
+  it('refuses token_exchange for a public client and a non-boolean value', () => {
+    expect(() => validateExtraClientMetadata(ctx, 'token_exchange', true, { token_endpoint_auth_method: 'none' } as unknown as ClientMetadata)).to.throw(errors.InvalidClientMetadata);
+    expect(() => validateExtraClientMetadata(ctx, 'token_exchange', 'yes', {} as unknown as ClientMetadata)).to.throw(errors.InvalidClientMetadata);
+  });
+
+  it('a registrant can set neither first_party nor token_exchange, and its client is always marked dynamically_registered', () => {
+    expect(() => validateExtraClientMetadata(registrationCtx, 'first_party', true, {} as unknown as ClientMetadata)).to.throw(errors.InvalidClientMetadata);
+    expect(() => validateExtraClientMetadata(registrationCtx, 'token_exchange', true, {} as unknown as ClientMetadata)).to.throw(errors.InvalidClientMetadata);
+    const metadata = { dynamically_registered: false } as unknown as ClientMetadata;
+    validateExtraClientMetadata(registrationCtx, 'dynamically_registered', false, metadata);
+    expect(metadata.dynamically_registered).to.equal(true);
+  });
+});

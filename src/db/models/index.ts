@@ -3,6 +3,7 @@ import { defineAuditEvent } from './audit-event.ts';
 import { defineMembership } from './membership.ts';
 import { defineOidcClient } from './oidc-client.ts';
 import { defineOrganization } from './organization.ts';
+import { defineResource } from './resource.ts';
 import { defineRole } from './role.ts';
 import { defineSigningKey } from './signing-key.ts';
 import { defineUserRole } from './user-role.ts';
@@ -13,6 +14,7 @@ export { MEMBERSHIP_ROLES } from './membership.ts';
 export type { Membership, MembershipRole } from './membership.ts';
 export type { OidcClient } from './oidc-client.ts';
 export type { Organization } from './organization.ts';
+export type { Resource } from './resource.ts';
 export type { Role } from './role.ts';
 export { SIGNING_ALGS } from './signing-key.ts';
 export type { SigningAlg, SigningKey } from './signing-key.ts';
@@ -30,6 +32,7 @@ export function initModels(sequelize: Sequelize) {
   const SigningKey = defineSigningKey(sequelize);
   const OidcClient = defineOidcClient(sequelize);
   const AuditEvent = defineAuditEvent(sequelize);
+  const Resource = defineResource(sequelize);
 
   User.belongsToMany(Role, { through: UserRole, foreignKey: 'userId', otherKey: 'roleId', as: 'roles' });
   Role.belongsToMany(User, { through: UserRole, foreignKey: 'roleId', otherKey: 'userId', as: 'users' });
@@ -44,7 +47,7 @@ export function initModels(sequelize: Sequelize) {
   User.belongsToMany(Organization, { through: Membership, foreignKey: 'userId', otherKey: 'organizationId', as: 'organizations' });
   Organization.belongsToMany(User, { through: Membership, foreignKey: 'organizationId', otherKey: 'userId', as: 'members' });
 
-  return { User, Role, UserRole, Organization, Membership, SigningKey, OidcClient, AuditEvent };
+  return { User, Role, UserRole, Organization, Membership, SigningKey, OidcClient, AuditEvent, Resource };
 }
 
 export type Models = ReturnType<typeof initModels>;

@@ -12,6 +12,8 @@ import { roleRoutes } from './roles.ts';
 import { organizationRoutes } from './organizations.ts';
 import { clientRoutes } from './clients.ts';
 import { auditRoutes } from './audit.ts';
+import { resourceRoutes } from './resources.ts';
+import { initialAccessTokenRoutes } from './initial-access-tokens.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
@@ -31,5 +33,7 @@ export function createAdminApiRouter(options: { services: AdminServices; auth: B
   organizationRoutes(router, auth, services.organizations);
   clientRoutes(router, auth, services.clients);
   auditRoutes(router, auth, services.audit);
+  resourceRoutes(router, auth, services.resources);
+  initialAccessTokenRoutes(router, auth, services.initialAccessTokens);
   return router;
 }

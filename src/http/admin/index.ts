@@ -8,6 +8,7 @@ import type { JsonObject } from '../../db/models/index.ts';
 import { ValidationError } from '../../errors.ts';
 import { loadClientsFile } from '../../oidc/clients.ts';
 import { createJwksUriCheck } from '../../oidc/jwks-uri-policy.ts';
+import { maxAccessTokenTtl } from '../../oidc/provider.ts';
 import { createAdminServices } from '../../services/admin-services.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
 import { createAdminConsoleSessions } from '../../services/admin-console-sessions.ts';
@@ -20,7 +21,7 @@ import { createConsoleRouters } from './console/router.ts';
 
 type AdminDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators'
+  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'resources' | 'errorTranslators'
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
@@ -61,6 +62,18 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     },
     fileClients: deps.config.oidc.clientsFile ? (loadClientsFile(deps.config.oidc.clientsFile) as unknown as JsonObject[]) : [],
     protectedClientIds: [CONSOLE_CLIENT_ID],
+    resources: {
+      registry: deps.resources,
+      maxAccessTokenTtl: maxAccessTokenTtl(deps.config),
+      async isConfidentialClient(clientId: string) {
+        const client = await provider.Client.find(clientId).catch(() => undefined);
+        return client !== undefined && client.clientAuthMethod !== 'none';
+      },
+    },
+    initialAccessTokens: {
+      enabled: deps.oidc.registration.mode === 'token',
+      mint: (expiresIn) => deps.oidc.registration.issueInitialAccessToken(provider, expiresIn),
+    },
   });
   const pages = createConsolePages();
   const signIn = createSignIn({

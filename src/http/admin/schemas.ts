@@ -96,6 +96,8 @@ export const clientMetadataShape = {
   jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) }).strict(),
   contacts: z.array(z.string().max(320)).max(20),
   id_token_signed_response_alg: z.enum(['RS256', 'ES256']),
+  /** May exchange tokens minted for the resources it runs (RFC 8693, CONTRACT §11). */
+  token_exchange: z.boolean(),
 };
 
 export const CLIENT_METADATA_KEYS = Object.keys(clientMetadataShape);
@@ -115,4 +117,17 @@ export const updateClientBody = z
     // null removes a member (back to the provider's default).
     ...Object.fromEntries(Object.entries(clientMetadataShape).map(([key, schema]) => [key, schema.nullable().optional()])),
   })
+  .strict();
+
+export const createResourceBody = z
+  .object({
+    indicator: z.string().min(1).max(2000),
+    scope: z.string().min(1).max(1000),
+    access_token_ttl: z.number().int().min(60).max(86_400).nullable().optional(),
+    server_client_id: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'server_client_id must be 1 to 255 printable ASCII characters').nullable().optional(),
+  })
+  .strict();
+
+export const initialAccessTokenBody = z
+  .object({ expires_in: z.number().int().min(60).max(30 * 86_400).optional() })
   .strict();

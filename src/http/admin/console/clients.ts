@@ -27,7 +27,7 @@ export function clientPages(router: Router, options: { services: AdminServices; 
   }
 
   async function show(ctx: Context, client: ClientView, secret?: string) {
-    const editable = client.source === 'database' && !options.protectedClientIds.includes(client.client_id);
+    const editable = client.source !== 'file' && !options.protectedClientIds.includes(client.client_id);
     await pages.render(ctx, 200, 'client', { title: String(client.client_name ?? client.client_id), section: 'clients', client, secret, editable });
   }
 

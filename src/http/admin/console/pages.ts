@@ -24,6 +24,8 @@ const NOTICES: Record<string, string> = {
   'member-saved': 'The membership was saved.',
   'member-removed': 'The member was removed.',
   'client-deleted': 'The client was deleted.',
+  'resource-created': 'The resource was added.',
+  'resource-deleted': 'The resource was deleted.',
 };
 
 const FIELD_LABELS: Record<string, string> = {

@@ -20,6 +20,7 @@ import { userPages } from './users.ts';
 import { rolePages } from './roles.ts';
 import { organizationPages } from './organizations.ts';
 import { clientPages } from './clients.ts';
+import { resourcePages } from './resources.ts';
 import { auditPages } from './audit.ts';
 
 export interface ConsoleRouterOptions {
@@ -100,6 +101,7 @@ export function createConsoleRouters(options: ConsoleRouterOptions): Router[] {
   rolePages(guarded, options);
   organizationPages(guarded, options);
   clientPages(guarded, options);
+  resourcePages(guarded, options);
   auditPages(guarded, options);
   return [router, guarded];
 }
