@@ -302,7 +302,7 @@ describe('admin console client across PUBLIC_URLs (PostgreSQL + Redis)', functio
     expect(row?.metadata.redirect_uris).to.deep.equal([`${first.url}/admin/callback`, `${second.url}/admin/callback`]);
     expect(row?.metadata.post_logout_redirect_uris).to.deep.equal([`${first.url}/admin/signed-out`, `${second.url}/admin/signed-out`]);
 
-    await createUser(first, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['admin'] });
+    await createUser(first, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['idp_admin'] });
     for (const server of [first, second]) {
       const page = await signIn(createBrowserFetch(server.url), 'root', PASSWORD);
       expect(page.status, server.url).to.equal(200);

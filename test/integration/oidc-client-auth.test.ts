@@ -30,7 +30,7 @@ describe('OIDC client keys and client authentication failures (embedded)', funct
     db = await createTestDatabase('sqlite', { mocha: this });
     logs = captureLogs('info');
     server = await startServerWith({ databaseUrl: db.url, store: 'memory', logger: logs.logger });
-    await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['admin'] });
+    await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['idp_admin'] });
     token = await login(server, 'root', PASSWORD);
     const pair = await generateKeyPair('ES256');
     key = pair.privateKey;
