@@ -46,7 +46,10 @@ export interface OpenRouteLimiterOptions {
 
 export function createOpenRouteLimiter(options: OpenRouteLimiterOptions) {
   const limits: OpenRouteLimits = { ...DEFAULT_OPEN_ROUTE_LIMITS, ...options.limits };
-  const perIp = (route: OpenRoute, points: number) => storeLimiter(options.store, `rl:${route}:ip`, points, limits.windowSeconds);
+  // Registration and the link routes need only the database: a Redis outage must not stop them (CONTRACT §6
+  // asks a 503 only of what needs the store), so their counters fall back to this process's meanwhile.
+  const perIp = (route: OpenRoute, points: number) =>
+    storeLimiter(options.store, `rl:${route}:ip`, points, limits.windowSeconds, { outage: 'count-in-process' });
   const byRoute: Record<OpenRoute, ReturnType<typeof storeLimiter>> = {
     register: perIp('register', limits.registerPerIp),
     forgot_password: perIp('forgot_password', limits.mailRequestsPerIp),
@@ -54,7 +57,7 @@ export function createOpenRouteLimiter(options: OpenRouteLimiterOptions) {
     verify_email: perIp('verify_email', limits.linkUsesPerIp),
     reset_password: perIp('reset_password', limits.linkUsesPerIp),
   };
-  const mails = storeLimiter(options.store, 'rl:mail:address', limits.mailsPerAddress, limits.windowSeconds);
+  const mails = storeLimiter(options.store, 'rl:mail:address', limits.mailsPerAddress, limits.windowSeconds, { outage: 'count-in-process' });
 
   return {
     limits,

@@ -115,10 +115,18 @@ export function identifierKey(identifier: string): string {
 }
 
 /** A rate-limiter-flexible limiter on Redis when the store has it, else in this process. */
-export function storeLimiter(store: Pick<Store, 'redis'>, keyPrefix: string, points: number, duration: number): Limiter {
+export function storeLimiter(
+  store: Pick<Store, 'redis'>,
+  keyPrefix: string,
+  points: number,
+  duration: number,
+  options: { outage?: 'refuse' | 'count-in-process' } = {},
+): Limiter {
   if (store.redis) {
-    // Not ready (Redis down or reconnecting) → the call fails at once, and the request with a 503.
-    return new RateLimiterRedis({ storeClient: store.redis, keyPrefix, points, duration, rejectIfRedisNotReady: true });
+    // Not ready (Redis down or reconnecting) → the call fails at once, and the request with a 503; or, for a
+    // route that needs only the database, the library's insurance limiter counts in this process meanwhile.
+    const insuranceLimiter = options.outage === 'count-in-process' ? new RateLimiterMemory({ keyPrefix, points, duration }) : undefined;
+    return new RateLimiterRedis({ storeClient: store.redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter });
   }
   return new RateLimiterMemory({ keyPrefix, points, duration });
 }

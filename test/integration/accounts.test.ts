@@ -138,7 +138,11 @@ for (const kind of DATABASE_KINDS) {
     it("prefers the account whose e-mail matches over one whose username is that e-mail", async () => {
       const t = tag();
       const owner = await accounts.register({ email: `owner${t}@example.com`, password: 'password-1' }, ctx);
-      const squatter = await accounts.register({ email: `squat${t}@example.com`, password: 'password-2', username: `Owner${t}@example.com` }, ctx);
+      // Registration refuses a username equal to another user's e-mail (CONTRACT §2); one that existed before
+      // that rule (an import, an older version) must still never win over the e-mail it imitates.
+      expect(await rejection(accounts.register({ email: `squat${t}@example.com`, password: 'password-2', username: `Owner${t}@example.com` }, ctx))).to.be.instanceOf(AccountExistsError);
+      const squatter = await accounts.register({ email: `squat${t}@example.com`, password: 'password-2', username: `squat${t}` }, ctx);
+      await db.models.User.update({ username: `Owner${t}@example.com` }, { where: { id: squatter.id } });
       expect((await accounts.authenticate(`owner${t}@example.com`, 'password-1', ctx)).id).to.equal(owner.id);
       expect(await rejection(accounts.authenticate(`owner${t}@example.com`, 'password-2', ctx))).to.be.instanceOf(InvalidCredentialsError);
       expect((await accounts.authenticate(`squat${t}@example.com`, 'password-2', ctx)).id).to.equal(squatter.id);

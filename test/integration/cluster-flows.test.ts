@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { redisServerAvailable, startRedisCluster, type RedisCluster } from '../helpers/redis.ts';
 import { servicesRequired } from '../helpers/database.ts';
-import { legacyClient, newUser, PROFILE_ADAPTERS, type LegacyClient } from '../helpers/legacy-client.ts';
+import { ALL_PROFILES, legacyClient, newUser, PROFILE_ADAPTERS, type LegacyClient } from '../helpers/legacy-client.ts';
 import { UserAgent } from '../e2e/helpers/user-agent.ts';
 import { authorize, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 
@@ -27,7 +27,7 @@ describe('everything on a Redis Cluster (REDIS_CLUSTER_NODES, 3 masters)', funct
       this.skip();
     }
     cluster = await startRedisCluster({ ports: CLUSTER_PORTS });
-    env = await startOidcEnv({ store: 'memory', mocha: this, env: { REDIS_CLUSTER_NODES: cluster.nodes.join(',') }, loginLimits: {} });
+    env = await startOidcEnv({ store: 'memory', mocha: this, env: { REDIS_CLUSTER_NODES: cluster.nodes.join(','), COMPAT_PROFILES: ALL_PROFILES }, loginLimits: {} });
     api = legacyClient(env.server.url, AUTH_SERVICE);
   });
 

@@ -15,7 +15,8 @@ for (const mode of MODES) {
 
     before(async function () {
       this.timeout(60_000);
-      server = await startTestServer({ database: mode.database, store: mode.store, mocha: this, env: { COMPAT_PROFILES: ALL_PROFILES } });
+      // Races, not load shedding: a hash queue long enough for every request at once (the bound has its own tests).
+      server = await startTestServer({ database: mode.database, store: mode.store, mocha: this, env: { COMPAT_PROFILES: ALL_PROFILES }, passwordHashing: { queueLimit: 1000 } });
     });
     after(async () => server?.close());
 

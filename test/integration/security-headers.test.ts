@@ -119,7 +119,8 @@ for (const { name, https, trustProxy } of MODES) {
 
       const console_ = new UserAgent();
       const signIn = await console_.open(`${base}/admin/login`);
-      const home = await console_.submit(signIn, '/login', user);
+      const root = await env.createUser('root', ['idp_admin']);
+      const home = await console_.submit(signIn, '/login', { login: root.username, password: root.password });
       expect(home.status, home.body.slice(0, 300)).to.equal(200);
       await console_.open(`${base}/oidc/session/end`);
 
