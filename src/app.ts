@@ -46,7 +46,7 @@ function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
     ...(deps.inFlight ? [deps.inFlight.middleware] : []),
     publicOrigin({ publicUrl: deps.config.publicUrl, trustProxy: deps.config.trustProxy }),
     requestId(),
-    accessLog(deps.logger, deps.observers, { mountPath }),
+    accessLog(deps.logger, deps.observers, { mountPath, mode: deps.config.accessLog }),
     settleUnreadBody(),
   ];
 }

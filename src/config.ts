@@ -200,6 +200,7 @@ const schema = z.object({
   CORS_ORIGINS: list.pipe(z.array(z.url())).default([]),
   TRUST_PROXY: bool,
   LOG_LEVEL: logLevel,
+  ACCESS_LOG: z.enum(['all', 'errors', 'off']),
   MIGRATE_ON_START: bool.optional(),
   DATA_DIR: z.string().min(1),
   ARGON2_MEMORY_KIB: int(1024, 4_194_304),
@@ -235,6 +236,8 @@ export interface Config {
   corsOrigins: string[];
   trustProxy: boolean;
   logLevel: Raw['LOG_LEVEL'];
+  /** Which requests get an access line: every one, the failed and abandoned ones (status ≥ 400), or none. */
+  accessLog: Raw['ACCESS_LOG'];
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   /** libuv's thread pool size (Node's own UV_THREADPOOL_SIZE, default 4): sizes the password-hash queue. */
   hashThreads: number;
@@ -351,6 +354,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     corsOrigins: raw.CORS_ORIGINS.map((o) => new URL(o).origin),
     trustProxy: raw.TRUST_PROXY,
     logLevel: raw.LOG_LEVEL,
+    accessLog: raw.ACCESS_LOG,
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_TIME_COST, parallelism: raw.ARGON2_PARALLELISM },
     hashThreads: threadpool.data,
     workers: raw.WORKERS,

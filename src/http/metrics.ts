@@ -70,8 +70,7 @@ export function dependencyOf(err: unknown, translators: readonly ErrorTranslator
 
 /** Counts and times every request by route template (for accessLog, which sees every response, oidc-provider's too). */
 export function requestMetrics(metrics: Pick<Metrics, 'observeRequest'>, options: { oidcPrefix?: string } = {}): RequestObserver {
-  return (ctx, { path, seconds }) =>
-    metrics.observeRequest({ method: ctx.method, route: routeLabel(ctx, path, options.oidcPrefix), status: ctx.res.statusCode }, seconds);
+  return (ctx, { path, seconds, status }) => metrics.observeRequest({ method: ctx.method, route: routeLabel(ctx, path, options.oidcPrefix), status }, seconds);
 }
 
 /** Counts the requests that failed because the database or the store could not be reached. Put it before any router. */

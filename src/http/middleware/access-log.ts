@@ -6,7 +6,14 @@ export interface FinishedRequest {
   /** The path as it arrived, with the mount path of a mounted app (oidc-provider). */
   path: string;
   seconds: number;
+  /** The response status, or 499 (nginx's "client closed request") when the client left before it was written. */
+  status: number;
 }
+
+export type AccessLogMode = 'all' | 'errors' | 'off';
+
+/** nginx's status for a request whose client closed the connection before the response was written. */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /** Told about every request once its response is done (written, or the connection lost). */
 export type RequestObserver = (ctx: Context, request: FinishedRequest) => void;
@@ -17,8 +24,14 @@ export type RequestObserver = (ctx: Context, request: FinishedRequest) => void;
  * would end the process: what it needs of the request is read before the request is handled (the socket,
  * and so the client address, may be gone by the time it fires), and a failing observer is only logged.
  */
-export function accessLog(logger: Logger, observers: readonly RequestObserver[] = [], options: { mountPath?: string } = {}): Middleware {
+export function accessLog(
+  logger: Logger,
+  observers: readonly RequestObserver[] = [],
+  options: { mountPath?: string; mode?: AccessLogMode } = {},
+): Middleware {
   const mountPath = options.mountPath ?? '';
+  // `errors`: only what failed (status 400 and above, abandoned requests included); `off`: no line at all.
+  const minimumStatus = { all: 0, errors: 400, off: Infinity }[options.mode ?? 'all'];
   // The line carries only the fields below, none of them secret, so it skips the redaction pass, which
   // cost three times the rest of the line (bench/README.md). Everything logged through ctx.log is
   // still redacted.
@@ -32,8 +45,14 @@ export function accessLog(logger: Logger, observers: readonly RequestObserver[] 
     ctx.res.once('close', () => {
       try {
         const seconds = (performance.now() - started) / 1000;
-        access.info({ reqId: ctx.requestId, method: ctx.method, url: path, status: ctx.res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip }, 'request');
-        const finished = { path, seconds };
+        // Closed before the response was written: the client went away (Koa's default 404 is not what happened).
+        const aborted = !ctx.res.writableFinished;
+        const status = aborted ? CLIENT_CLOSED_REQUEST : ctx.res.statusCode;
+        if (status >= minimumStatus) {
+          const ms = Math.round(seconds * 10_000) / 10;
+          access.info({ reqId: ctx.requestId, method: ctx.method, url: path, status, ms, ip, ...(aborted ? { aborted } : {}) }, 'request');
+        }
+        const finished = { path, seconds, status };
         for (const observe of observers) observe(ctx, finished);
       } catch (err) {
         logger.error({ err, reqId: ctx.requestId }, 'access log: recording a finished request failed');
