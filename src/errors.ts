@@ -127,6 +127,13 @@ export class ServiceUnavailableError extends AppError {
  * and Retry-After instead of queueing behind the others. Same code and message as an outage, so every door
  * renders it as one (CONTRACT §6), but no dependency is down.
  */
+/** The client closed the connection before its answer: the work it asked for is not done (nginx's 499). */
+export class RequestAbandonedError extends AppError {
+  constructor() {
+    super(499, 'CLIENT_CLOSED_REQUEST', 'Client closed request', { expose: true });
+  }
+}
+
 export class ServerBusyError extends AppError {
   constructor(retryAfterSeconds = 1) {
     super(503, 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable', {

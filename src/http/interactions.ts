@@ -14,6 +14,7 @@ import type { ErrorTranslator } from './middleware/errors.ts';
 import { AccountInactiveError, EmailAlreadyVerifiedError, InvalidCredentialsError } from '../services/account-errors.ts';
 import type { AccountView } from '../services/account-view.ts';
 import type { RequestContext } from '../services/request-context.ts';
+import { abandonedSignal } from './abandoned.ts';
 import type { Views } from './interactions/views.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { describeScopes } from './interactions/scope-text.ts';
@@ -230,7 +231,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     let account: AccountView;
     try {
       const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined;
-      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId });
+      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId, abandoned: abandonedSignal(ctx) });
     } catch (err) {
       const failure = loginFailure(err);
       if (!failure) throw err;

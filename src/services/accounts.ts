@@ -3,7 +3,7 @@ import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Sequelize } from 'sequelize';
 import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
 import type { Logger } from '../logger.ts';
-import { ServiceUnavailableError, ValidationError } from '../errors.ts';
+import { RequestAbandonedError, ServiceUnavailableError, ValidationError } from '../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
 import type { SessionService } from './sessions.ts';
 import type { AuditService } from './audit.ts';
@@ -306,15 +306,20 @@ export function createAccountService(options: AccountServiceOptions) {
       throw new InvalidCredentialsError();
     }
     if (!found) {
-      await passwords.verifyDummy(password);
+      await passwords.verifyDummy(password, ctx.abandoned);
       await audit.record({ type: 'login', outcome: 'failure', ...auditFrom(ctx), detail: { reason: 'unknown_user', door: ctx.door } });
       throw new InvalidCredentialsError();
     }
     const { user, roles } = found;
-    const { ok, needsRehash } = await passwords.verify(user.passwordHash, password);
+    const { ok, needsRehash } = await passwords.verify(user.passwordHash, password, ctx.abandoned);
     if (!ok) {
       await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });
       throw new InvalidCredentialsError();
+    }
+    if (ctx.abandoned?.aborted) {
+      // The client went away while its password was checked: no session, and no row saying it signed in.
+      await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: 'abandoned', door: ctx.door } });
+      throw new RequestAbandonedError();
     }
     if (user.status !== 'active') {
       await audit.record({ type: 'login', outcome: 'failure', userId: user.id, ...auditFrom(ctx), detail: { reason: user.status, door: ctx.door } });
@@ -343,7 +348,7 @@ export function createAccountService(options: AccountServiceOptions) {
       assertPasswordLength('password', input.password);
       const normalized: RegisterInput = { ...input, email: canonicalEmail(input.email) ?? input.email.trim().toLowerCase() };
       await assertFree(normalized, ctx);
-      const passwordHash = await passwords.hash(input.password);
+      const passwordHash = await passwords.hash(input.password, ctx.abandoned);
       let user: User | undefined;
       for (let attempt = 1; !user; attempt += 1) {
         try {

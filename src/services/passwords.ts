@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
-import { ServerBusyError } from '../errors.ts';
+import { RequestAbandonedError, ServerBusyError } from '../errors.ts';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -57,16 +57,36 @@ export function isSupportedHash(hash: string): boolean {
 function createHashQueue(slots: number, limit: number) {
   let running = 0;
   const waiting: (() => void)[] = [];
+  /** Resolves when a finishing job hands its slot over; rejects (leaving the line) if the client goes first. */
+  function waitForSlot(abandoned?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const leave = () => {
+        const at = waiting.indexOf(take);
+        if (at === -1) return;
+        waiting.splice(at, 1);
+        reject(new RequestAbandonedError());
+      };
+      const take = () => {
+        abandoned?.removeEventListener('abort', leave);
+        resolve();
+      };
+      waiting.push(take);
+      abandoned?.addEventListener('abort', leave, { once: true });
+    });
+  }
   return {
     /** Jobs running or waiting now. */
     get size(): number {
       return running + waiting.length;
     },
-    async run<T>(task: () => Promise<T>): Promise<T> {
+    /** `abandoned`: the job's client has gone; it is dropped, before it runs or from its place in the line. */
+    async run<T>(task: () => Promise<T>, abandoned?: AbortSignal): Promise<T> {
+      if (abandoned?.aborted) throw new RequestAbandonedError();
       if (running + waiting.length >= limit) throw new ServerBusyError();
-      if (running >= slots) await new Promise<void>((resolve) => waiting.push(resolve));
+      if (running >= slots) await waitForSlot(abandoned);
       else running += 1;
       try {
+        if (abandoned?.aborted) throw new RequestAbandonedError();
         return await task();
       } finally {
         const next = waiting.shift();
@@ -91,30 +111,30 @@ export function createPasswordService(params: Argon2Params, hashing: PasswordHas
   const queue = createHashQueue(Math.max(1, hashing.slots ?? availableParallelism()), Math.max(1, hashing.queueLimit ?? 4 * threads));
   let dummyHash: Promise<string> | undefined;
 
-  async function hash(plain: string): Promise<string> {
-    return queue.run(() => engine.hash(plain, options));
+  async function hash(plain: string, abandoned?: AbortSignal): Promise<string> {
+    return queue.run(() => engine.hash(plain, options), abandoned);
   }
 
-  async function verify(stored: string, plain: string): Promise<{ ok: boolean; needsRehash: boolean }> {
+  async function verify(stored: string, plain: string, abandoned?: AbortSignal): Promise<{ ok: boolean; needsRehash: boolean }> {
     if (BCRYPT.test(stored)) {
       // bcryptjs knows $2a$/$2b$; $2y$ (PHP) is the same algorithm under another name.
-      const ok = await queue.run(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')));
+      const ok = await queue.run(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')), abandoned);
       return { ok, needsRehash: ok };
     }
     if (!stored.startsWith('$argon2')) return { ok: false, needsRehash: false };
     // A malformed stored hash is a failed check; a full queue is not (it propagates as a 503).
-    const ok = await queue.run(() => engine.verify(stored, plain).catch(() => false));
+    const ok = await queue.run(() => engine.verify(stored, plain).catch(() => false), abandoned);
     return { ok, needsRehash: ok && engine.needsRehash(stored, options) };
   }
 
-  async function verifyDummy(plain: string): Promise<void> {
+  async function verifyDummy(plain: string, abandoned?: AbortSignal): Promise<void> {
     // Made once; a first attempt refused by a full queue is not remembered.
     dummyHash ??= hash('dummy password that no account has').catch((err: unknown) => {
       dummyHash = undefined;
       throw err;
     });
     const dummy = await dummyHash;
-    await queue.run(() => engine.verify(dummy, plain).catch(() => false));
+    await queue.run(() => engine.verify(dummy, plain).catch(() => false), abandoned);
   }
 
   return {

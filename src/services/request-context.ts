@@ -13,4 +13,6 @@ export interface RequestContext {
   /** The OIDC client the request is for (an interaction login), for the audit trail. */
   clientId?: string;
   door: Door | string;
+  /** Aborted when the client has gone before its answer: a login is then not hashed and starts no session. */
+  abandoned?: AbortSignal;
 }

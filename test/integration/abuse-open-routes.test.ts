@@ -379,3 +379,67 @@ describe('abuse: mails per address, and no requester text in mail to an unverifi
     expect(reset?.text.trimStart()).to.match(/^Hello Ada Lovelace,\n/);
   });
 });
+
+describe('load shedding: a login whose client has gone is dropped (not hashed, no session, no success recorded)', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  const gated = gatedArgon2();
+  const verified: string[] = [];
+
+  before(async function () {
+    this.timeout(60_000);
+    gated.release();
+    // One hash at a time, so a second password check waits in line behind a gated first one.
+    const engine: Argon2Engine = {
+      ...gated.engine,
+      verify: (stored, plain) => {
+        verified.push(plain);
+        return gated.engine.verify(stored, plain);
+      },
+    };
+    server = await startTestServer({ database: 'sqlite', store: 'memory', mocha: this, passwordHashing: { threads: 1, slots: 1, engine }, env: { COMPAT_PROFILES: ALL_PROFILES } });
+  });
+  after(async () => {
+    gated.release();
+    await server?.close();
+  });
+
+  async function untilQueued(count: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (server.deps.passwords.queued() !== count) {
+      if (Date.now() > deadline) throw new Error(`the hash queue holds ${server.deps.passwords.queued()}, not ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('takes the login out of the hash queue when its client hangs up while it waits, and starts nothing for it', async () => {
+    const profile = adapter('aurora');
+    const api = legacyClient(server.url, profile);
+    const user = newUser('shed');
+    expect((await api.register(user)).status).to.equal(profile.registerStatus);
+    gated.close();
+    const ahead = api.post('/register', { json: profile.registerBody(newUser('ahead')) });
+    await untilQueued(1);
+    const hangUp = new AbortController();
+    const login = fetch(`${server.url}${profile.prefix}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(profile.loginBody(user)),
+      signal: hangUp.signal,
+    }).catch((err: unknown) => err);
+    await untilQueued(2);
+    hangUp.abort();
+    expect(await login).to.be.instanceOf(Error);
+    await untilQueued(1); // it left the line without running
+    gated.release();
+    expect((await ahead).status).to.equal(profile.registerStatus);
+    expect(verified.filter((plain) => plain === user.password), 'the abandoned password was never checked').to.deep.equal([]);
+    const userId = (await server.deps.accounts.findByEmail(user.email))!.id;
+    expect(await server.deps.sessions.list(userId, { includeExpired: true })).to.deep.equal([]);
+    await server.deps.audit.flush();
+    const signedIn = await server.deps.models.AuditEvent.count({ where: { userId, type: 'login', outcome: 'success' } });
+    expect(signedIn).to.equal(0);
+    // The same login with a client that waits works.
+    expect((await api.post('/login', { json: profile.loginBody(user) })).status).to.equal(200);
+  });
+});

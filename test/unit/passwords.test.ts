@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import { createPasswordService, isSupportedHash } from '../../src/services/passwords.ts';
-import { ServerBusyError } from '../../src/errors.ts';
+import { RequestAbandonedError, ServerBusyError } from '../../src/errors.ts';
 
 describe('password hashing (src/services/passwords.ts)', () => {
   const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
@@ -86,6 +86,28 @@ describe('the password-hash queue (src/services/passwords.ts)', () => {
     expect(passwords.queued()).to.equal(0);
     // Room again: the dummy hash that was refused is made now.
     await passwords.verifyDummy('x');
+  });
+
+  it('drops a job whose client has gone: before it starts, and from its place in the line, which then moves on', async () => {
+    const slow = gated();
+    const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 }, { threads: 2, slots: 1, engine: slow.engine });
+    const gone = new AbortController();
+    gone.abort();
+    expect(await passwords.hash('never', gone.signal).then(() => 'hashed', (e: unknown) => e)).to.be.instanceOf(RequestAbandonedError);
+    expect(slow.started).to.equal(0);
+
+    const running = passwords.hash('first');
+    const leaving = new AbortController();
+    const waiting = passwords.verify('$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA', 'second', leaving.signal);
+    const behind = passwords.hash('third');
+    expect(passwords.queued()).to.equal(3);
+    leaving.abort();
+    expect(await waiting.then(() => 'checked', (e: unknown) => e)).to.include({ status: 499 });
+    expect(passwords.queued(), 'it left the line at once').to.equal(2);
+    slow.release();
+    await Promise.all([running, behind]);
+    expect(slow.started, 'the first and the third ran; the second never did').to.equal(2);
+    expect(passwords.queued()).to.equal(0);
   });
 
   it('sizes the queue from the default thread pool (4 threads → 16 jobs)', async () => {

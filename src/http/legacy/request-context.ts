@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { RequestContext } from '../../services/request-context.ts';
+import { abandonedSignal } from '../abandoned.ts';
 
 /** `::ffff:10.0.0.1` (an IPv4 client on a dual-stack socket) is recorded as `10.0.0.1`. */
 export function clientIp(ctx: Context): string | undefined {
@@ -15,7 +16,12 @@ export function clientIp(ctx: Context): string | undefined {
  */
 export function requestContext(ctx: Context, door: string): RequestContext {
   const header = (name: string): string | undefined => ctx.get(name) || undefined;
+  let abandoned: AbortSignal | undefined;
   return {
+    // Made when a service first asks (a password check), not on every request.
+    get abandoned() {
+      return (abandoned ??= abandonedSignal(ctx));
+    },
     ip: clientIp(ctx),
     userAgent: header('User-Agent'),
     deviceId: header('X-Device-ID'),
