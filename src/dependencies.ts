@@ -18,6 +18,8 @@ import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
 import { createAccountServices, type AccountServices } from './services/account-services.ts';
 import { createRoleService, type RoleService } from './services/roles.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
+import type { SessionLink } from './oidc/session-link.ts';
+import type { SessionService } from './services/sessions.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
@@ -29,6 +31,9 @@ import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 import { securePrivateDir } from './private-files.ts';
+import { sealSigningKeys } from './db/signing-key-sealing.ts';
+import { createAuditService, type AuditService } from './services/audit.ts';
+import { createUserImporter } from './services/admin-import.ts';
 
 export interface Dependencies {
   config: Config;
@@ -66,6 +71,21 @@ export interface Dependencies {
   errorTranslators: ErrorTranslator[];
   /** Closes the database and the store; safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * The hooks that follow a revoked session across layers, connected here by name so they can be seen
+ * (back-channel logout and audit listeners join them here). A failing link fails the revocation, and
+ * the session stays so the caller can retry: a session reported ended must not keep grants alive.
+ */
+export function wireSessionHooks(
+  sessions: Pick<SessionService, 'onRevoke' | 'onRevokeAll'>,
+  oidcLink: Pick<SessionLink, 'sessionRevoked' | 'userSessionsRevoked'>,
+): void {
+  // A revoked shared session of kind `oidc` ends its SSO session and the grants made in it.
+  sessions.onRevoke(oidcLink.sessionRevoked);
+  // revokeAll (password change, deactivation, "log out everywhere") revokes every grant of the user.
+  sessions.onRevokeAll(oidcLink.userSessionsRevoked);
 }
 
 async function createStore(config: Config, logger: Logger, keyPrefix: string): Promise<Store> {
@@ -187,9 +207,62 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
+    wireSessionHooks(sessions, oidc.sessionLink);
     return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** What the commands that work on the database alone need (migrate, keys:rotate, import-users): no store, provider or HTTP. */
+export interface CliDependencies {
+  config: Config;
+  logger: Logger;
+  keys: KeyService;
+  roles: RoleService;
+  audit: AuditService;
+  importer: ReturnType<typeof createUserImporter>;
+  /** Applies pending migrations, then seals the signing keys still in plaintext when KEY_ENCRYPTION_KEY is set. */
+  migrate(): Promise<{ applied: string[]; sealed: number }>;
+  /** Writes the audit events still queued and closes the database; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface CliBuildOptions {
+  /** Users per transaction of import-users (tests use small batches). */
+  importBatchSize?: number;
+}
+
+/**
+ * The same root for one command, without the store, the provider and the HTTP side: the database, its
+ * models and the services the command needs. Nothing connects until a service is used.
+ */
+export function buildCliDependencies(config: Config, logger: Logger, options: CliBuildOptions = {}): CliDependencies {
+  // Commands only write: replicas are not needed, and two connections cover the migration lock.
+  const sequelize = createSequelize({ url: config.database.url, poolMax: 2 });
+  const models = initModels(sequelize);
+  const secretBox = config.keyEncryptionKey ? createSecretBox(config.keyEncryptionKey) : undefined;
+  // The same retention as the server's: a 24-h auth-service token outlives the 30-min default.
+  const keys = createKeyService({ models, maxTokenTtlSeconds: maxAccessTokenTtl(config), secretBox });
+  const roles = createRoleService({ models, adminRole: config.admin.role });
+  const audit = createAuditService({ models, logger });
+  const importer = createUserImporter({ models, sequelize, roles, batchSize: options.importBatchSize });
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    keys,
+    roles,
+    audit,
+    importer,
+    async migrate() {
+      const applied = await runMigrations(sequelize, { sealer: secretBox });
+      return { applied, sealed: secretBox ? await sealSigningKeys(sequelize, secretBox) : 0 };
+    },
+    close() {
+      closed ??= audit.flush().then(() => sequelize.close());
+      return closed;
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Models } from '../db/models/index.ts';
 import type { ClientSource } from './adapter.ts';
-import { hashClientSecret, isClientSecretHash } from './client-secrets.ts';
+import { hashClientSecret, isClientSecretHash } from '../services/client-secrets.ts';
 
 export class ClientsFileError extends Error {
   constructor(file: string, problem: string) {

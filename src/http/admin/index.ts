@@ -4,7 +4,7 @@
  */
 import type Router from '@koa/router';
 import type { Dependencies } from '../../dependencies.ts';
-import type { JsonObject } from '../../db/models/index.ts';
+import type { JsonObject } from '../../json.ts';
 import { ValidationError } from '../../errors.ts';
 import { loadClientsFile } from '../../oidc/clients.ts';
 import { createJwksUriCheck } from '../../oidc/jwks-uri-policy.ts';
