@@ -34,6 +34,12 @@ import { securePrivateDir } from './private-files.ts';
 import { sealSigningKeys } from './db/signing-key-sealing.ts';
 import { createAuditService, type AuditService } from './services/audit.ts';
 import { createUserImporter } from './services/admin-import.ts';
+import { createAdminServices, type AdminServices } from './services/admin-services.ts';
+import { createAdminConsoleSessions, type AdminConsoleSessions } from './services/admin-console-sessions.ts';
+import { CONSOLE_CLIENT_ID } from './services/admin-console-client.ts';
+import { loadClientsFile } from './oidc/clients.ts';
+import { createClientValidator } from './http/admin/index.ts';
+import type { JsonObject } from './json.ts';
 
 export interface Dependencies {
   config: Config;
@@ -58,6 +64,10 @@ export interface Dependencies {
   roles: RoleService;
   /** The OpenID Connect provider, its storage and its link to the shared session list. */
   oidc: Oidc;
+  /** The admin API's and console's services (users, roles, organizations, clients, admin audit). */
+  admin: AdminServices;
+  /** The admin console's sign-in sessions. */
+  adminConsoleSessions: AdminConsoleSessions;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   /** This server's Prometheus metrics (its own registry). */
@@ -208,7 +218,20 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
     wireSessionHooks(sessions, oidc.sessionLink);
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
+    const admin = createAdminServices({
+      models,
+      sequelize,
+      accounts,
+      sessions,
+      audit,
+      adminRole: config.admin.role,
+      // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
+      validateClient: createClientValidator(oidc.provider),
+      fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
+      protectedClientIds: [CONSOLE_CLIENT_ID],
+    });
+    const adminConsoleSessions = createAdminConsoleSessions({ store });
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, oidc, admin, adminConsoleSessions, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;
