@@ -18,6 +18,7 @@ import type { Views } from './interactions/views.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { describeScopes } from './interactions/scope-text.ts';
 import { errorMessage } from '../oidc/pages.ts';
+import { setNoStore } from './middleware/no-store.ts';
 
 export interface InteractionOptions {
   provider: Provider;
@@ -84,7 +85,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
 
   async function render(ctx: Context, status: number, name: string, locals: Record<string, unknown> & { title: string }) {
     ctx.status = status;
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.type = 'html';
     ctx.body = await views.render(name, locals);
   }
@@ -195,7 +196,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
 
   async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
     const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.status = 303;
     ctx.redirect(redirectTo);
   }
