@@ -19,6 +19,7 @@ import { createCsrf } from './interactions/csrf.ts';
 import { describeScopes } from './interactions/scope-text.ts';
 import { errorMessage } from '../oidc/pages.ts';
 import { setNoStore } from './middleware/no-store.ts';
+import { clientIp } from './client-ip.ts';
 
 export interface InteractionOptions {
   provider: Provider;
@@ -227,7 +228,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     let account: AccountView;
     try {
       const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined;
-      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId });
+      account = await options.authenticate(login, password, { door: 'interaction', ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined, clientId });
     } catch (err) {
       const failure = loginFailure(err);
       if (!failure) throw err;
@@ -252,7 +253,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     const account = await options.getAccount(accountId);
     if (!account || account.status !== 'active') throw new PageError(400, EXPIRED, 'session_not_found');
     try {
-      await options.resendVerification(account.id, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+      await options.resendVerification(account.id, { door: 'interaction', ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined });
     } catch (err) {
       if (err instanceof EmailAlreadyVerifiedError) {
         await loginPage(ctx, interaction, 200, account.username ?? account.email, 'Your e-mail is already verified. Sign in again.');

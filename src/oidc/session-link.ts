@@ -16,6 +16,7 @@ import type { Store } from '../store/store.ts';
 import type { RevokeAllListener, RevokeListener, SessionRecord, SessionService } from '../services/sessions.ts';
 import type { OidcStorage } from './adapter.ts';
 import { sessionLinkKey } from './storage-keys.ts';
+import { clientIp } from '../http/client-ip.ts';
 
 export interface SessionLinkOptions {
   store: Store;
@@ -79,7 +80,7 @@ export function createSessionLink(options: SessionLinkOptions) {
       ttlSeconds: options.sessionTtlSeconds,
       context: {
         door: 'interaction',
-        ip: ctx.ip,
+        ip: clientIp(ctx),
         userAgent: ctx.get('user-agent') || undefined,
         deviceId: ctx.get('x-device-id') || undefined,
         deviceName: ctx.get('x-device-name') || undefined,
