@@ -14,6 +14,7 @@ import { publicOrigin } from './http/middleware/public-origin.ts';
 import { rejectNulInput } from './http/middleware/reject-nul.ts';
 import { settleUnreadBody } from './http/middleware/unread-body.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
+import { isUnder } from './http/path-prefix.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -30,10 +31,6 @@ export interface AppDependencies {
   inFlight?: InFlight;
   /** oidc-provider's Koa app, mounted at /oidc (see requestListener); it parses its own bodies. */
   oidc?: { prefix: string; app: Koa };
-}
-
-function isUnder(path: string, prefix: string): boolean {
-  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /**

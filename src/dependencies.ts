@@ -19,6 +19,8 @@ import { createAccountServices, type AccountServices } from './services/account-
 import { createRoleService, type RoleService } from './services/roles.ts';
 import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
+import type { SessionLink } from './oidc/session-link.ts';
+import type { SessionService } from './services/sessions.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
@@ -31,6 +33,15 @@ import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 import { securePrivateDir } from './private-files.ts';
+import { sealSigningKeys } from './db/signing-key-sealing.ts';
+import { createAuditService, type AuditService } from './services/audit.ts';
+import { createUserImporter } from './services/admin-import.ts';
+import { createAdminServices, type AdminServices } from './services/admin-services.ts';
+import { createAdminConsoleSessions, type AdminConsoleSessions } from './services/admin-console-sessions.ts';
+import { CONSOLE_CLIENT_ID } from './services/admin-console-client.ts';
+import { loadClientsFile } from './oidc/clients.ts';
+import { createClientValidator } from './http/admin/index.ts';
+import type { JsonObject } from './json.ts';
 
 export interface Dependencies {
   config: Config;
@@ -57,6 +68,10 @@ export interface Dependencies {
   resources: ResourceRegistry;
   /** The OpenID Connect provider, its storage and its link to the shared session list. */
   oidc: Oidc;
+  /** The admin API's and console's services (users, roles, organizations, clients, admin audit). */
+  admin: AdminServices;
+  /** The admin console's sign-in sessions. */
+  adminConsoleSessions: AdminConsoleSessions;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   /** This server's Prometheus metrics (its own registry). */
@@ -70,6 +85,21 @@ export interface Dependencies {
   errorTranslators: ErrorTranslator[];
   /** Closes the database and the store; safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * The hooks that follow a revoked session across layers, connected here by name so they can be seen
+ * (back-channel logout and audit listeners join them here). A failing link fails the revocation, and
+ * the session stays so the caller can retry: a session reported ended must not keep grants alive.
+ */
+export function wireSessionHooks(
+  sessions: Pick<SessionService, 'onRevoke' | 'onRevokeAll'>,
+  oidcLink: Pick<SessionLink, 'sessionRevoked' | 'userSessionsRevoked'>,
+): void {
+  // A revoked shared session of kind `oidc` ends its SSO session and the grants made in it.
+  sessions.onRevoke(oidcLink.sessionRevoked);
+  // revokeAll (password change, deactivation, "log out everywhere") revokes every grant of the user.
+  sessions.onRevokeAll(oidcLink.userSessionsRevoked);
 }
 
 async function createStore(config: Config, logger: Logger, keyPrefix: string): Promise<Store> {
@@ -196,9 +226,88 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const stopCleanup = scheduleDynamicClientCleanup(models, logger.child({ component: 'oidc' }));
     closers.push(async () => stopCleanup());
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
+    wireSessionHooks(sessions, oidc.sessionLink);
+    const { provider } = oidc;
+    const admin = createAdminServices({
+      models,
+      sequelize,
+      accounts,
+      sessions,
+      audit,
+      adminRole: config.admin.role,
+      // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
+      validateClient: createClientValidator(provider),
+      fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
+      protectedClientIds: [CONSOLE_CLIENT_ID],
+      resources: {
+        registry: resources,
+        maxAccessTokenTtl: maxAccessTokenTtl(config),
+        async isConfidentialClient(clientId: string) {
+          const client = await provider.Client.find(clientId).catch(() => undefined);
+          return client !== undefined && client.clientAuthMethod !== 'none';
+        },
+      },
+      initialAccessTokens: {
+        enabled: oidc.registration.mode === 'token',
+        mint: (expiresIn) => oidc.registration.issueInitialAccessToken(provider, expiresIn),
+      },
+    });
+    const adminConsoleSessions = createAdminConsoleSessions({ store });
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** What the commands that work on the database alone need (migrate, keys:rotate, import-users): no store, provider or HTTP. */
+export interface CliDependencies {
+  config: Config;
+  logger: Logger;
+  keys: KeyService;
+  roles: RoleService;
+  audit: AuditService;
+  importer: ReturnType<typeof createUserImporter>;
+  /** Applies pending migrations, then seals the signing keys still in plaintext when KEY_ENCRYPTION_KEY is set. */
+  migrate(): Promise<{ applied: string[]; sealed: number }>;
+  /** Writes the audit events still queued and closes the database; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface CliBuildOptions {
+  /** Users per transaction of import-users (tests use small batches). */
+  importBatchSize?: number;
+}
+
+/**
+ * The same root for one command, without the store, the provider and the HTTP side: the database, its
+ * models and the services the command needs. Nothing connects until a service is used.
+ */
+export function buildCliDependencies(config: Config, logger: Logger, options: CliBuildOptions = {}): CliDependencies {
+  // Commands only write: replicas are not needed, and two connections cover the migration lock.
+  const sequelize = createSequelize({ url: config.database.url, poolMax: 2 });
+  const models = initModels(sequelize);
+  const secretBox = config.keyEncryptionKey ? createSecretBox(config.keyEncryptionKey) : undefined;
+  // The same retention as the server's: a 24-h auth-service token outlives the 30-min default.
+  const keys = createKeyService({ models, maxTokenTtlSeconds: maxAccessTokenTtl(config), secretBox });
+  const roles = createRoleService({ models, adminRole: config.admin.role });
+  const audit = createAuditService({ models, logger });
+  const importer = createUserImporter({ models, sequelize, roles, batchSize: options.importBatchSize });
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    keys,
+    roles,
+    audit,
+    importer,
+    async migrate() {
+      const applied = await runMigrations(sequelize, { sealer: secretBox });
+      return { applied, sealed: secretBox ? await sealSigningKeys(sequelize, secretBox) : 0 };
+    },
+    close() {
+      closed ??= audit.flush().then(() => sequelize.close());
+      return closed;
+    },
+  };
 }

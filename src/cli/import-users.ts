@@ -1,12 +1,9 @@
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config.ts';
-import { runMigrations } from '../db/migrate.ts';
-import { initModels } from '../db/models/index.ts';
-import { createUserImporter, type ImportSummary } from '../services/admin-import.ts';
-import { createRoleService } from '../services/roles.ts';
+import type { ImportSummary } from '../services/admin-import.ts';
 import type { Print } from './migrate.ts';
-import { withDatabase } from './database.ts';
+import { withCliServices } from './services.ts';
 import { readUserFile } from './user-file.ts';
 
 export interface ImportUsersOptions {
@@ -25,25 +22,23 @@ export interface ImportUsersOptions {
  * imported, and running it again (after fixing those rows) picks up where it left off.
  */
 export async function runImportUsersCommand(
-  config: Pick<Config, 'database' | 'admin'>,
+  config: Config,
   file: string,
   options: ImportUsersOptions = {},
 ): Promise<ImportSummary> {
   const print = options.print ?? console.log;
   const printError = options.printError ?? console.error;
   const { rows, unreadable } = await readUserFile(file);
-  const summary = await withDatabase(config, async (sequelize) => {
-    if (config.database.migrateOnStart) await runMigrations(sequelize);
-    const models = initModels(sequelize);
-    const importer = createUserImporter({ models, sequelize, roles: createRoleService({ models, adminRole: config.admin.role }), batchSize: options.batchSize });
+  const summary = await withCliServices(config, async (deps) => {
+    if (config.database.migrateOnStart) await deps.migrate();
     const total = rows.length + unreadable.length;
     const bar = (options.progress ?? process.stderr.isTTY)
       ? new SingleBar({ format: 'importing users [{bar}] {percentage}% | {value}/{total}', stream: process.stderr, hideCursor: true }, Presets.shades_classic)
       : undefined;
     bar?.start(total, unreadable.length);
     try {
-      const result = await importer.run(rows, (done) => bar?.update(unreadable.length + done));
-      await models.AuditEvent.create({
+      const result = await deps.importer.run(rows, (done) => bar?.update(unreadable.length + done));
+      await deps.audit.record({
         type: 'cli.import_users',
         outcome: 'success',
         detail: { file: path.basename(file), created: result.created, skipped: result.skipped, rejected: result.rejected.length + unreadable.length, door: 'cli' },
@@ -52,7 +47,7 @@ export async function runImportUsersCommand(
     } finally {
       bar?.stop();
     }
-  });
+  }, { importBatchSize: options.batchSize });
   summary.rejected = [...unreadable, ...summary.rejected].sort((a, b) => a.line - b.line);
   for (const rejection of summary.rejected) printError(`line ${rejection.line}: ${rejection.reason}`);
   print(`created ${summary.created}, skipped ${summary.skipped}, rejected ${summary.rejected.length}`);

@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { isUuid } from '../db/uuid.ts';
+import { isUuid } from '../services/identifiers.ts';
 import type { Print } from './migrate.ts';
 import { withServices } from './services.ts';
 

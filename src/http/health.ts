@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { noStore } from './middleware/no-store.ts';
 
 /** A named readiness check; it throws (or rejects) when its dependency is not usable. */
 export interface ReadinessCheck {
@@ -19,11 +20,10 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
 /** /healthz: the process lives. /readyz: every dependency answers; 503 names the ones that do not. */
 export function healthRouter(checks: ReadinessCheck[]): Router {
   const router = new Router();
-  router.get('/healthz', (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
+  router.get('/healthz', noStore, (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  router.get('/readyz', async (ctx) => {
+  router.get('/readyz', noStore, async (ctx) => {
     const results = await Promise.all(
       checks.map(async ({ name, check }) => {
         try {
@@ -36,7 +36,6 @@ export function healthRouter(checks: ReadinessCheck[]): Router {
       }),
     );
     const failed = results.filter(([, state]) => state !== 'ok').map(([name]) => name);
-    ctx.set('Cache-Control', 'no-store');
     if (failed.length) {
       ctx.status = 503;
       ctx.set('Retry-After', '5');

@@ -20,6 +20,8 @@ import { createCsrf } from './interactions/csrf.ts';
 import { describeScopes } from './interactions/scope-text.ts';
 import { errorMessage } from '../oidc/pages.ts';
 import { metadataDocumentFacts } from '../oidc/cimd-policy.ts';
+import { setNoStore } from './middleware/no-store.ts';
+import { clientIp } from './client-ip.ts';
 
 export interface InteractionOptions {
   provider: Provider;
@@ -86,7 +88,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
 
   async function render(ctx: Context, status: number, name: string, locals: Record<string, unknown> & { title: string }) {
     ctx.status = status;
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.type = 'html';
     ctx.body = await views.render(name, locals);
   }
@@ -200,7 +202,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
 
   async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
     const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.status = 303;
     ctx.redirect(redirectTo);
   }
@@ -231,7 +233,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     let account: AccountView;
     try {
       const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined;
-      account = await options.authenticate(login, password, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId, abandoned: abandonedSignal(ctx) });
+      account = await options.authenticate(login, password, { door: 'interaction', ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined, clientId, abandoned: abandonedSignal(ctx) });
     } catch (err) {
       const failure = loginFailure(err);
       if (!failure) throw err;
@@ -256,7 +258,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     const account = await options.getAccount(accountId);
     if (!account || account.status !== 'active') throw new PageError(400, EXPIRED, 'session_not_found');
     try {
-      await options.resendVerification(account.id, { door: 'interaction', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+      await options.resendVerification(account.id, { door: 'interaction', ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined });
     } catch (err) {
       if (err instanceof EmailAlreadyVerifiedError) {
         await loginPage(ctx, interaction, 200, account.username ?? account.email, 'Your e-mail is already verified. Sign in again.');

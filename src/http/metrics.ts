@@ -9,6 +9,8 @@ import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import type { Dependency, Metrics } from '../services/metrics.ts';
 import type { ErrorTranslator } from './middleware/errors.ts';
 import type { RequestObserver } from './middleware/access-log.ts';
+import { isUnder } from './path-prefix.ts';
+import { setNoStore } from './middleware/no-store.ts';
 
 // oidc-provider's fixed path segments; any other segment is an id (interaction uid, client id, user code).
 const OIDC_SEGMENTS = new Set([
@@ -29,7 +31,6 @@ function oidcRoute(prefix: string, path: string): string {
   return label;
 }
 
-const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 interface MatchedLayer {
   path: unknown;
@@ -55,7 +56,7 @@ function matchedTemplate(ctx: Context): string | undefined {
 export function routeLabel(ctx: Context, path: string, oidcPrefix?: string): string {
   const matched = ctx.state.routeName ?? matchedTemplate(ctx);
   if (matched) return matched;
-  if (oidcPrefix && under(path, oidcPrefix)) return oidcRoute(oidcPrefix, path);
+  if (oidcPrefix && isUnder(path, oidcPrefix)) return oidcRoute(oidcPrefix, path);
   return ctx.res.statusCode === 404 ? 'unmatched' : 'other';
 }
 
@@ -100,7 +101,7 @@ export function metricsRouter(metrics: Pick<Metrics, 'scrape' | 'contentType'>, 
       const presented = /^Bearer[ ]+(\S+)$/i.exec(ctx.get('Authorization'))?.[1];
       if (!presented || !sameSecret(presented, token)) throw new UnauthorizedError('Not authenticated', 'METRICS_UNAUTHORIZED');
     }
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.type = metrics.contentType;
     ctx.body = await metrics.scrape();
   });

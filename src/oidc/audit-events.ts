@@ -7,11 +7,12 @@ import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditService } from '../services/audit.ts';
+import { clientIp } from '../http/client-ip.ts';
 
 const REPLAY = /already (used|consumed)/;
 
 function requestFacts(ctx: KoaContextWithOIDC) {
-  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, clientId: ctx.oidc?.client?.clientId ?? null };
+  return { ip: clientIp(ctx), userAgent: ctx.get('user-agent') || null, clientId: ctx.oidc?.client?.clientId ?? null };
 }
 
 export function auditProviderEvents(provider: Provider, audit: Pick<AuditService, 'record'>): void {

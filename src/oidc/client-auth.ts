@@ -16,7 +16,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../logger.ts';
 import type { PasswordService } from '../services/passwords.ts';
-import { verifyClientSecret } from './client-secrets.ts';
+import { verifyClientSecret } from '../services/client-secrets.ts';
 
 interface ClientWithSecret {
   clientSecret?: string;

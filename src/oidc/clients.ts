@@ -9,7 +9,7 @@ import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { JsonObject, Models } from '../db/models/index.ts';
 import { DYNAMIC_METADATA } from './client-metadata.ts';
 import type { ClientSource } from './adapter.ts';
-import { hashClientSecret, isClientSecretHash } from './client-secrets.ts';
+import { hashClientSecret, isClientSecretHash } from '../services/client-secrets.ts';
 
 export class ClientsFileError extends Error {
   constructor(file: string, problem: string) {

@@ -7,6 +7,7 @@
  */
 import coBody from 'co-body';
 import type { Context, Middleware } from 'koa';
+import { setNoStore } from '../http/middleware/no-store.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 const BODY_LIMIT = '100kb';
@@ -67,7 +68,7 @@ export function postAsGet(
     for (const [name, value] of form) params.append(name, value);
     const query = params.toString();
     ctx.status = 303;
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.redirect(`${issuer}${ctx.path}${query ? `?${query}` : ''}`);
   };
 }

@@ -5,21 +5,23 @@
  *  - login (the `resume` step after the login page) → a shared session is created and linked to the
  *    SSO session's uid (stable across re-logins, unlike its id);
  *  - the shared session is revoked (DELETE /sessions/:id, admin, password change, deactivation) →
- *    `onRevoke` ends the SSO session and revokes every grant made in it; `onRevokeAll` revokes every
- *    remaining grant of the user (offline grants outlive SSO sessions);
+ *    `sessionRevoked` ends the SSO session and revokes every grant made in it; `userSessionsRevoked`
+ *    revokes every remaining grant of the user (offline grants outlive SSO sessions). dependencies.ts
+ *    connects both to the session service's revoke events; nothing here registers itself;
  *  - the user ends the SSO session at end_session → the shared session entry is removed.
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/store.ts';
-import type { SessionRecord, SessionService } from '../services/sessions.ts';
+import type { RevokeAllListener, RevokeListener, SessionRecord, SessionService } from '../services/sessions.ts';
 import type { OidcStorage } from './adapter.ts';
 import { sessionLinkKey } from './storage-keys.ts';
+import { clientIp } from '../http/client-ip.ts';
 
 export interface SessionLinkOptions {
   store: Store;
   storage: OidcStorage;
-  sessions: Pick<SessionService, 'create' | 'get' | 'touch' | 'renew' | 'revoke' | 'onRevoke' | 'onRevokeAll'>;
+  sessions: Pick<SessionService, 'create' | 'get' | 'touch' | 'renew' | 'revoke'>;
   /** Lifetime of an SSO session, and so of its shared session entry. */
   sessionTtlSeconds: number;
   logger: Logger;
@@ -78,7 +80,7 @@ export function createSessionLink(options: SessionLinkOptions) {
       ttlSeconds: options.sessionTtlSeconds,
       context: {
         door: 'interaction',
-        ip: ctx.ip,
+        ip: clientIp(ctx),
         userAgent: ctx.get('user-agent') || undefined,
         deviceId: ctx.get('x-device-id') || undefined,
         deviceName: ctx.get('x-device-name') || undefined,
@@ -103,15 +105,15 @@ export function createSessionLink(options: SessionLinkOptions) {
   }
 
   // A revoked shared session takes its SSO session and that session's grants with it.
-  sessions.onRevoke(async (session: SessionRecord) => {
+  const sessionRevoked: RevokeListener = async (session: SessionRecord) => {
     const uid = (session.oidc as OidcLinkage | undefined)?.sessionUid;
     if (session.kind !== 'oidc' || typeof uid !== 'string') return;
     await endSsoSession(uid);
-  });
+  };
 
   // Password change/reset, deactivation, "log out everywhere": every grant of the user goes, offline
   // ones included, except those of the one session that is kept.
-  sessions.onRevokeAll(async (userId, event) => {
+  const userSessionsRevoked: RevokeAllListener = async (userId, event) => {
     const keep = new Set<string>();
     if (event.exceptSessionId) {
       const kept = await sessions.get(userId, event.exceptSessionId);
@@ -124,10 +126,14 @@ export function createSessionLink(options: SessionLinkOptions) {
     for (const grantId of await storage.grantIdsOfAccount(userId)) {
       if (!keep.has(grantId)) await storage.revokeGrant(grantId);
     }
-  });
+  };
 
   return {
     endSsoSession,
+    /** Listener of the session service's revoke event (connected in dependencies.ts). */
+    sessionRevoked,
+    /** Listener of the session service's revokeAll event (connected in dependencies.ts). */
+    userSessionsRevoked,
     /**
      * Runs after oidc-provider has handled a request (provider.use): by then the SSO session is saved
      * (on login) or destroyed (on logout), so its uid and account are final.

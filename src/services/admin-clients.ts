@@ -1,14 +1,14 @@
 /**
  * OIDC clients as admins manage them (CONTRACT §4, §7). Rows of `oidc_clients` are read by the provider
  * on every use (src/oidc/clients.ts), so a change applies at once in every process. Secrets are made
- * here, shown once in the answer that created them, and stored only as their hash (src/oidc/client-secrets.ts).
+ * here, shown once in the answer that created them, and stored only as their hash (services/client-secrets.ts).
  * Clients from OIDC_CLIENTS_FILE are listed read-only: the file is their source of truth.
  */
 import { randomBytes } from 'node:crypto';
 import { UniqueConstraintError } from 'sequelize';
 import type { JsonObject, Models, OidcClient } from '../db/models/index.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import { generateClientSecret, hashClientSecret } from '../oidc/client-secrets.ts';
+import { generateClientSecret, hashClientSecret } from './client-secrets.ts';
 import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
 
 export interface ClientView {

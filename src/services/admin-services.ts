@@ -1,4 +1,4 @@
-/** The admin API's and console's services, built once from the shared ones (see server.ts). */
+/** The admin API's and console's services, built once from the shared ones by the composition root (dependencies.ts). */
 import type { Sequelize } from 'sequelize';
 import type { JsonObject, Models } from '../db/models/index.ts';
 import type { AccountService } from './accounts.ts';

@@ -7,6 +7,7 @@
 import { Op, col, fn, where as sqlWhere } from 'sequelize';
 import type { Sequelize, WhereOptions } from 'sequelize';
 import type { Models, Role, User, UserStatus } from '../db/models/index.ts';
+import { USER_STATUSES } from '../db/models/index.ts';
 import { isUuid } from '../db/uuid.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { AccountService } from './accounts.ts';
@@ -15,6 +16,9 @@ import { compareRoleNames, toAccountView, type AccountView } from './account-vie
 import type { AccountLinks } from './account-mail.ts';
 import { toSessionView, type SessionService, type SessionView } from './sessions.ts';
 import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
+
+/** The statuses an admin can set or filter by (the model's), for the doors' schemas. */
+export { USER_STATUSES };
 
 export type AdminUserView = Omit<AccountView, 'role_details'>;
 

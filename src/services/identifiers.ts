@@ -18,6 +18,8 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 // The model owns the stored forms (its setter applies them on every write); re-exported for the doors.
 export { cleanUsername, normalizeUsername };
+// Ids the doors accept are checked before any query (db/uuid.ts says why); re-exported for the doors.
+export { isUuid } from '../db/uuid.ts';
 
 /** Why a username is refused, in words a client can show; undefined when it is acceptable. */
 export function usernameProblem(raw: string): string | undefined {

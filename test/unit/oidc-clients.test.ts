@@ -5,7 +5,7 @@ import path from 'node:path';
 import { errors } from 'oidc-provider';
 import type { Client, ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
 import { createPasswordService } from '../../src/services/passwords.ts';
-import { generateClientSecret, hashClientSecret, verifyClientSecret } from '../../src/oidc/client-secrets.ts';
+import { generateClientSecret, hashClientSecret, verifyClientSecret } from '../../src/services/client-secrets.ts';
 import { loadClientsFile, ClientsFileError } from '../../src/oidc/clients.ts';
 import { clientBasedCors, validateExtraClientMetadata, webOriginsOf } from '../../src/oidc/client-metadata.ts';
 

@@ -14,10 +14,12 @@ import type {
 import type { Membership } from './membership.ts';
 import type { Organization } from './organization.ts';
 import type { Role } from './role.ts';
+import type { JsonObject } from '../../json.ts';
+
+export type { JsonObject };
 
 export const USER_STATUSES = ['active', 'inactive', 'suspended'] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
-export type JsonObject = { [key: string]: unknown };
 
 /** E-mail addresses are stored and compared lower-case. */
 export function normalizeEmail(email: string): string {

@@ -14,14 +14,14 @@ import { clientRoutes } from './clients.ts';
 import { auditRoutes } from './audit.ts';
 import { resourceRoutes } from './resources.ts';
 import { initialAccessTokenRoutes } from './initial-access-tokens.ts';
+import { noStore } from '../middleware/no-store.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
 export function createAdminApiRouter(options: { services: AdminServices; auth: BearerAuthServices; adminRole: string }): Router {
   const router = new Router({ prefix: ADMIN_API_PREFIX });
-  router.use(async (ctx, next) => {
+  router.use(noStore, async (ctx, next) => {
     ctx.state.renderError = renderDetail;
-    ctx.set('Cache-Control', 'no-store');
     await next();
   });
   // On each route rather than router.use, so the route template (for metrics and logs) is known

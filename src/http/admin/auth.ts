@@ -7,6 +7,7 @@ import type { Context, Middleware } from 'koa';
 import { ForbiddenError, UnauthorizedError } from '../../errors.ts';
 import type { AdminContext } from '../../services/admin-audit.ts';
 import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';
+import { clientIp } from '../client-ip.ts';
 
 export class AdminRequiredError extends ForbiddenError {
   constructor() {
@@ -22,13 +23,6 @@ export function requireAdmin(services: BearerAuthServices, adminRole: string): M
       if (!ctx.state.auth?.account.roles.includes(adminRole)) throw new AdminRequiredError();
       await next();
     });
-}
-
-/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) is recorded as `10.0.0.1`. */
-function clientIp(ctx: Context): string | undefined {
-  const ip = ctx.ip;
-  if (!ip) return undefined;
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice('::ffff:'.length) : ip;
 }
 
 /** The acting admin and where the request came from, for the services and the audit trail. */

@@ -1,7 +1,7 @@
 /** /admin/api/clients: OIDC clients; the secret appears once, in the answer that made it (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { JsonObject } from '../../db/models/index.ts';
+import type { JsonObject } from '../../json.ts';
 import type { AdminClientService } from '../../services/admin-clients.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';

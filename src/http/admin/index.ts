@@ -3,15 +3,12 @@
  * metadata is validated by oidc-provider itself, so the API accepts exactly what the provider will load.
  */
 import type Router from '@koa/router';
+import type { Provider } from 'oidc-provider';
 import type { Dependencies } from '../../dependencies.ts';
-import type { JsonObject } from '../../db/models/index.ts';
+import type { JsonObject } from '../../json.ts';
 import { ValidationError } from '../../errors.ts';
-import { loadClientsFile } from '../../oidc/clients.ts';
 import { createJwksUriCheck } from '../../oidc/jwks-uri-policy.ts';
-import { maxAccessTokenTtl } from '../../oidc/provider.ts';
-import { createAdminServices } from '../../services/admin-services.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
-import { createAdminConsoleSessions } from '../../services/admin-console-sessions.ts';
 import { firstMountLinks } from '../account-links.ts';
 import { createAdminApiRouter } from './api.ts';
 import { CLIENT_METADATA_KEYS } from './schemas.ts';
@@ -21,7 +18,7 @@ import { createConsoleRouters } from './console/router.ts';
 
 type AdminDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'resources' | 'errorTranslators'
+  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators' | 'admin' | 'adminConsoleSessions'
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
@@ -42,45 +39,28 @@ export function clientMetadataError(err: unknown): ValidationError | undefined {
   return new ValidationError([{ loc: member ? ['body', member] : ['body'], msg: description, type: 'value_error' }]);
 }
 
+/** The admin client service's check of client metadata: oidc-provider's own validation, then the jwks_uri policy. */
+export function createClientValidator(provider: Provider): (metadata: JsonObject) => Promise<void> {
+  const checkJwksUri = createJwksUriCheck();
+  return async (metadata) => {
+    try {
+      await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
+      await checkJwksUri(metadata.jwks_uri);
+    } catch (err) {
+      throw clientMetadataError(err) ?? err;
+    }
+  };
+}
+
 export function createAdminRouters(deps: AdminDependencies): Router[] {
   const { provider } = deps.oidc;
-  const checkJwksUri = createJwksUriCheck();
-  const services = createAdminServices({
-    models: deps.models,
-    sequelize: deps.sequelize,
-    accounts: deps.accounts,
-    sessions: deps.sessions,
-    audit: deps.audit,
-    adminRole: deps.config.admin.role,
-    async validateClient(metadata: JsonObject) {
-      try {
-        await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
-        await checkJwksUri(metadata.jwks_uri);
-      } catch (err) {
-        throw clientMetadataError(err) ?? err;
-      }
-    },
-    fileClients: deps.config.oidc.clientsFile ? (loadClientsFile(deps.config.oidc.clientsFile) as unknown as JsonObject[]) : [],
-    protectedClientIds: [CONSOLE_CLIENT_ID],
-    resources: {
-      registry: deps.resources,
-      maxAccessTokenTtl: maxAccessTokenTtl(deps.config),
-      async isConfidentialClient(clientId: string) {
-        const client = await provider.Client.find(clientId).catch(() => undefined);
-        return client !== undefined && client.clientAuthMethod !== 'none';
-      },
-    },
-    initialAccessTokens: {
-      enabled: deps.oidc.registration.mode === 'token',
-      mint: (expiresIn) => deps.oidc.registration.issueInitialAccessToken(provider, expiresIn),
-    },
-  });
+  const services = deps.admin;
   const pages = createConsolePages();
   const signIn = createSignIn({
     config: deps.config,
     provider,
     revokeGrant: (grantId) => deps.oidc.storage.revokeGrant(grantId),
-    consoleSessions: createAdminConsoleSessions({ store: deps.store }),
+    consoleSessions: deps.adminConsoleSessions,
     accounts: deps.accounts,
     keys: deps.keys,
     adminAudit: services.audit,

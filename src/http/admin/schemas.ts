@@ -4,8 +4,9 @@
  */
 import { z } from 'zod';
 import { emailField, usernameField } from '../identifier-fields.ts';
-import { MEMBERSHIP_ROLES, USER_STATUSES } from '../../db/models/index.ts';
-import { isUuid } from '../../db/uuid.ts';
+import { USER_STATUSES } from '../../services/admin-users.ts';
+import { MEMBERSHIP_ROLES } from '../../services/admin-organizations.ts';
+import { isUuid } from '../../services/identifiers.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
 
 export const MAX_PAGE = 200;

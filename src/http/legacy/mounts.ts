@@ -15,6 +15,7 @@ import { authServiceProfile } from './auth-service.ts';
 import { auroraProfile } from './aurora.ts';
 import { v2Profile } from './v2.ts';
 import { envelopeProfile } from './envelope.ts';
+import { isUnder } from '../path-prefix.ts';
 
 export const PROFILES: Record<ProfileName, Profile> = {
   'auth-service': authServiceProfile,
@@ -40,7 +41,6 @@ export function tokenPolicy(mount: CompatMount, publicUrl: string): TokenPolicy 
   };
 }
 
-const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 export function createLegacyRouters(deps: LegacyDependencies): Router[] {
   // Open routes with their per-IP limits (CONTRACT §6); bearer checks read accounts through `deps` as before.
@@ -68,12 +68,12 @@ export function createLegacyEarlyMiddleware(deps: Pick<Dependencies, 'config'>):
   // Longest prefix first, so /auth/v2 (if mounted) wins over /auth.
   const mounts = [...deps.config.compatProfiles].sort((a, b) => b.prefix.length - a.prefix.length);
   const renderer: Middleware = async (ctx, next) => {
-    const mount = mounts.find(({ prefix }) => under(ctx.path, prefix));
+    const mount = mounts.find(({ prefix }) => isUnder(ctx.path, prefix));
     if (mount) ctx.state.renderError = PROFILES[mount.profile].renderError;
     await next();
   };
   const methodsOf = (path: string): string[] | undefined => {
-    const mount = mounts.find(({ prefix }) => under(path, prefix));
+    const mount = mounts.find(({ prefix }) => isUnder(path, prefix));
     return mount ? legacyMethods(PROFILES[mount.profile], path.slice(mount.prefix.length)) : undefined;
   };
   const cors = corsFor({ origins: deps.config.corsOrigins, pathPrefixes: [...mounts.map((m) => m.prefix), '/admin/api'], methodsOf });

@@ -1,13 +1,7 @@
 import type { Context } from 'koa';
 import type { RequestContext } from '../../services/request-context.ts';
 import { abandonedSignal } from '../abandoned.ts';
-
-/** `::ffff:10.0.0.1` (an IPv4 client on a dual-stack socket) is recorded as `10.0.0.1`. */
-export function clientIp(ctx: Context): string | undefined {
-  const ip = ctx.ip;
-  if (!ip) return undefined;
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice('::ffff:'.length) : ip;
-}
+import { clientIp } from '../client-ip.ts';
 
 /**
  * What the services record about a legacy request: the device headers of CONTRACT §3, the user agent

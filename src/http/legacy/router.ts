@@ -11,6 +11,7 @@ import { ROUTES, type OperationContext, type Operations, type Route } from './op
 import type { Profile, Reply, RequestSpec } from './profile.ts';
 import { requestContext } from './request-context.ts';
 import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
+import { setNoStore } from '../middleware/no-store.ts';
 
 export interface LegacyRouterOptions {
   prefix: string;
@@ -91,7 +92,7 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
   const setup: Middleware = async (ctx, next) => {
     ctx.state.renderError = profile.renderError;
     // Tokens and personal data: never cached by a browser or a proxy.
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.set('Pragma', 'no-cache');
     await next();
   };

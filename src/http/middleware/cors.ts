@@ -1,5 +1,6 @@
 import cors from '@koa/cors';
 import type { Middleware } from 'koa';
+import { isUnder } from '../path-prefix.ts';
 
 export interface CorsOptions {
   /** Exact origins (scheme://host[:port]) allowed to call from a browser: CORS_ORIGINS. */
@@ -12,7 +13,6 @@ export interface CorsOptions {
 
 const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 /**
  * CORS for the legacy and admin APIs (CONTRACT §6): only the configured origins get
@@ -45,7 +45,7 @@ export function corsFor(options: CorsOptions): Middleware {
     return policy;
   };
   return async (ctx, next) => {
-    if (allowed.size === 0 || !options.pathPrefixes.some((prefix) => under(ctx.path, prefix))) return next();
+    if (allowed.size === 0 || !options.pathPrefixes.some((prefix) => isUnder(ctx.path, prefix))) return next();
     return policyFor(options.methodsOf?.(ctx.path) ?? DEFAULT_METHODS)(ctx, next);
   };
 }

@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError, ValidationError } from '../../../errors.ts';
-import type { JsonObject } from '../../../db/models/index.ts';
+import type { JsonObject } from '../../../json.ts';
 import type { AdminServices } from '../../../services/admin-services.ts';
 import type { ClientView } from '../../../services/admin-clients.ts';
 import { validate } from '../../middleware/validate.ts';

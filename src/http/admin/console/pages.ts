@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Context } from 'koa';
 import { VIEWS_DIR, createViews } from '../../interactions/views.ts';
 import type { ValidationIssue } from '../../../errors.ts';
+import { setNoStore } from '../../middleware/no-store.ts';
 
 const NOTICES: Record<string, string> = {
   'user-created': 'The user was created.',
@@ -126,7 +127,7 @@ export function createConsolePages(options: { dir?: string } = {}) {
     const state = ctx.state.console;
     const notice = typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined;
     ctx.status = status;
-    ctx.set('Cache-Control', 'no-store');
+    setNoStore(ctx);
     ctx.type = 'html';
     ctx.body = await views.render(name, {
       admin: state?.account,

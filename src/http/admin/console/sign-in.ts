@@ -19,6 +19,7 @@ import type { AdminAuditService } from '../../../services/admin-audit.ts';
 import type { KeyService } from '../../../services/keys.ts';
 import { adminContext } from '../auth.ts';
 import type { ConsolePages } from './pages.ts';
+import { setNoStore } from '../../middleware/no-store.ts';
 
 export const SESSION_COOKIE = 'idp_admin';
 const LOGIN_COOKIE = 'idp_admin_login';
@@ -180,7 +181,7 @@ export function createSignIn(options: SignInOptions) {
         code_challenge: challenge,
         code_challenge_method: 'S256',
       });
-      ctx.set('Cache-Control', 'no-store');
+      setNoStore(ctx);
       ctx.status = 303;
       ctx.redirect(`${config.issuer}/auth?${params.toString()}`);
     });
