@@ -49,6 +49,18 @@ const resources = z
   })
   .pipe(z.record(z.url(), z.object({ scope: z.string().min(1), accessTokenTTL: z.coerce.number().int().positive().optional() })));
 
+/** MFA_POLICY (CONTRACT §9): `optional`, `required`, or `roles:a,b` (holders of those roles need a second factor). */
+export type MfaPolicy = { kind: 'optional' } | { kind: 'required' } | { kind: 'roles'; roles: string[] };
+
+const mfaPolicy = z.string().transform((value, ctx): MfaPolicy => {
+  const text = value.trim();
+  if (text === 'optional' || text === 'required') return { kind: text };
+  const roles = /^roles:(.*)$/.exec(text)?.[1]?.split(',').map((role) => role.trim()).filter(Boolean) ?? [];
+  if (roles.length) return { kind: 'roles', roles };
+  ctx.addIssue({ code: 'custom', message: 'expected optional, required or roles:<name>,<name>' });
+  return z.NEVER;
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Raw keys as they appear in the environment and in config/*.json. */
@@ -82,6 +94,7 @@ const schema = z.object({
   ARGON2_PARALLELISM: int(1, 64),
   WORKERS: int(1, 64),
   METRICS_TOKEN: optionalString,
+  MFA_POLICY: mfaPolicy,
 });
 
 type Raw = z.infer<typeof schema>;
@@ -108,6 +121,7 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   workers: number;
   metricsToken?: string;
+  mfaPolicy: MfaPolicy;
 }
 
 export class ConfigError extends Error {
@@ -197,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_TIME_COST, parallelism: raw.ARGON2_PARALLELISM },
     workers: raw.WORKERS,
     metricsToken: raw.METRICS_TOKEN,
+    mfaPolicy: raw.MFA_POLICY,
   };
   const productionProblems = config.env === 'production' ? productionChecks(config) : [];
   if (productionProblems.length) throw new ConfigError(productionProblems);

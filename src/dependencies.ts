@@ -25,6 +25,10 @@ import { createLoginRateLimiter, withLoginRateLimit, type LoginLimits, type Logi
 import { dependencyOf } from './http/metrics.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { createMfaService, type MfaService } from './services/mfa/factors.ts';
+import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
+import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
+import { unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 
 export interface Dependencies {
@@ -52,6 +56,10 @@ export interface Dependencies {
   metrics: Metrics;
   /** Brute-force limits on password logins; `accounts.authenticate` already goes through them. */
   loginLimiter: LoginRateLimiter;
+  /** Second factors (CONTRACT §9): enrolment, removal, status... */
+  mfa: MfaService;
+  /** ...and the step after the password, for every door. */
+  mfaLogin: MfaLogin;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -76,6 +84,8 @@ export interface BuildOptions {
   storeKeyPrefix?: string;
   /** Overrides of the login limits (tests that need short blocks); CONTRACT §6 values by default. */
   loginLimits?: Partial<LoginLimits>;
+  /** How factor secrets are sealed at rest (default: unsealedSecrets until a KEY_ENCRYPTION_KEY sealer is wired). */
+  factorSecrets?: SecretSealer;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -143,6 +153,18 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     // limits sit inside the counting, so a 429 is counted as a rate-limited login.
     const accounts = instrumentAccounts(withLoginRateLimit(accountServices.accounts, loginLimiter), metrics);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
+    // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
+    const guard = <T>(attempt: { identifier: string; ip?: string }, check: () => Promise<T>) => loginLimiter.guard(attempt, check);
+    const mfa = createMfaService({
+      models,
+      sequelize,
+      secrets: options.factorSecrets ?? unsealedSecrets,
+      passwords,
+      audit,
+      issuerName: new URL(config.publicUrl).hostname,
+      guard,
+    });
+    const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
     const views = createViews();
     const oidc = await createOidc({
       config,
@@ -159,7 +181,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, mfa, mfaLogin, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

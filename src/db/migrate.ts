@@ -7,6 +7,9 @@ import * as createMemberships from './migrations/0004-create-memberships.ts';
 import * as createSigningKeys from './migrations/0005-create-signing-keys.ts';
 import * as createOidcClients from './migrations/0006-create-oidc-clients.ts';
 import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
+import * as createTotpFactors from './migrations/0011-create-totp-factors.ts';
+import * as createRecoveryCodes from './migrations/0012-create-recovery-codes.ts';
+import * as createPasskeys from './migrations/0013-create-passkeys.ts';
 
 export interface MigrationModule {
   up(queryInterface: QueryInterface): Promise<void>;
@@ -26,6 +29,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0005-create-signing-keys', createSigningKeys],
   ['0006-create-oidc-clients', createOidcClients],
   ['0007-create-audit-events', createAuditEvents],
+  ['0011-create-totp-factors', createTotpFactors],
+  ['0012-create-recovery-codes', createRecoveryCodes],
+  ['0013-create-passkeys', createPasskeys],
 ];
 
 export type Migrator = Umzug<QueryInterface>;

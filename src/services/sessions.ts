@@ -18,6 +18,8 @@ export interface SessionRecord {
   created_at: string;
   last_active_at: string;
   expires_at: string;
+  /** How the login was proven (RFC 8176 values, CONTRACT §5); absent on entries written before it was recorded. */
+  amr?: string[];
   /** Whatever the OIDC side needs to find its SSO session and grants again. */
   oidc?: Record<string, unknown>;
 }
@@ -33,11 +35,13 @@ export interface CreateSessionInput {
   clientId?: string | null;
   context: RequestContext;
   ttlSeconds?: number;
+  /** Default `["pwd"]`. */
+  amr?: readonly string[];
   oidc?: Record<string, unknown>;
 }
 
 export type SessionPatch = Partial<
-  Pick<SessionRecord, 'client_id' | 'device_id' | 'device_name' | 'device_type' | 'user_agent' | 'ip_address' | 'oidc'>
+  Pick<SessionRecord, 'client_id' | 'device_id' | 'device_name' | 'device_type' | 'user_agent' | 'ip_address' | 'amr' | 'oidc'>
 >;
 
 export interface RevocationEvent {
@@ -157,6 +161,7 @@ export function createSessionService(options: SessionServiceOptions) {
       created_at: at.toISOString(),
       last_active_at: at.toISOString(),
       expires_at: new Date(at.getTime() + ttl * 1000).toISOString(),
+      amr: [...(input.amr ?? ['pwd'])],
       ...(input.oidc ? { oidc: input.oidc } : {}),
     };
     return { record, writes: writesOf(record) };

@@ -20,6 +20,7 @@ export interface AccessTokenClaims {
   preferred_username: string;
   roles: string[];
   org_id: string | null;
+  amr: string[];
   iat: number;
   exp: number;
   jti: string;
@@ -110,6 +111,7 @@ export function createTokenService(options: TokenServiceOptions) {
       preferred_username: account.username ?? account.email,
       roles: account.roles,
       org_id: account.organization_id,
+      amr: session.amr ?? ['pwd'],
     })
       .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'JWT' })
       .setIssuer(options.issuer)

@@ -25,7 +25,7 @@ const AUTH_SERVICE_USER = ['id', 'username', 'email', 'is_active'];
 const AURORA_REGISTERED = ['id', 'username', 'email', 'full_name', 'status', 'is_active', 'email_verified', 'created_at'];
 const AURORA_USER = ['id', 'username', 'email', 'full_name', 'role', 'status', 'is_active'];
 const V2_USER = ['id', 'email', 'full_name', 'phone', 'organization_id', 'status', 'onboarding_completed', 'onboarding_step', 'onboarding_data', 'created_at', 'updated_at'];
-const SESSION = ['session_id', 'kind', 'client_id', 'device_id', 'device_name', 'device_type', 'user_agent', 'ip_address', 'created_at', 'last_active_at', 'expires_at', 'is_current'];
+const SESSION = ['session_id', 'kind', 'client_id', 'device_id', 'device_name', 'device_type', 'user_agent', 'ip_address', 'created_at', 'last_active_at', 'expires_at', 'is_current', 'amr'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const SHAPES: Record<ProfileAdapter['name'], { register: string[]; me: string[]; login: string[]; refresh: string[] }> = {

@@ -1,4 +1,5 @@
 import type { ErrorRenderer } from '../context.ts';
+import { MfaRequiredError } from '../../services/mfa/errors.ts';
 
 /**
  * FastAPI's error body, `{"detail": "…"}` (or the list of issues for a 422), with a profile's own wording
@@ -7,6 +8,10 @@ import type { ErrorRenderer } from '../context.ts';
 export function detailErrors(messages: Partial<Record<string, string>> = {}): ErrorRenderer {
   return (error) => ({
     status: error.status,
-    body: { detail: error.status === 422 && Array.isArray(error.detail) ? error.detail : (messages[error.code] ?? error.message) },
+    body: {
+      detail: error.status === 422 && Array.isArray(error.detail) ? error.detail : (messages[error.code] ?? error.message),
+      // The challenge of a two-step login (CONTRACT §9).
+      ...(error instanceof MfaRequiredError ? { mfa_required: true, mfa_token: error.mfaToken, methods: error.methods } : {}),
+    },
   });
 }

@@ -9,6 +9,7 @@ import { dataReply, request, type Profile, type Replies, type Reply } from './pr
 import { fields } from './schemas.ts';
 import { AuroraUser, auroraProfile, auroraUser } from './aurora.ts';
 import type { OperationName, SignedIn } from './operations.ts';
+import { MfaRequiredError } from '../../services/mfa/errors.ts';
 
 /** The one place the envelope differs in status: a taken e-mail or username is a conflict. */
 const STATUS_BY_CODE: Partial<Record<string, number>> = { AUTH_EMAIL_EXISTS: 409, AUTH_USERNAME_EXISTS: 409 };
@@ -68,7 +69,12 @@ const renderError: ErrorRenderer = (error) => ({
   status: envelopeStatus(error.code, error.status),
   body: {
     success: false,
-    error: { code: error.code, message: error.status === 422 && Array.isArray(error.detail) ? summarize(error.detail as ValidationIssue[]) : error.message },
+    error: {
+      code: error.code,
+      message: error.status === 422 && Array.isArray(error.detail) ? summarize(error.detail as ValidationIssue[]) : error.message,
+      // The challenge of a two-step login (CONTRACT §9).
+      ...(error instanceof MfaRequiredError ? { mfa_token: error.mfaToken, methods: error.methods } : {}),
+    },
   },
 });
 
@@ -99,4 +105,5 @@ export const envelopeProfile: Profile = {
   renderError,
   errorSchemas: { error: EnvelopeError, validation: EnvelopeError },
   errorStatus: envelopeStatus,
+  wrapData: (data) => ({ success: true, data, message: null }),
 };

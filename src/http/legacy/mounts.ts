@@ -24,7 +24,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
 
 const API_VERSION = '1.0.0';
 
-type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'sessions' | 'tokens' | 'audit'>;
+type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'sessions' | 'tokens' | 'audit'> & Partial<Pick<Dependencies, 'mfa' | 'mfaLogin'>>;
 
 const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
@@ -35,6 +35,7 @@ export function createLegacyRouters(deps: LegacyDependencies): Router[] {
       prefix,
       profile: PROFILES[profile],
       operations,
+      mfa: deps.mfa && deps.mfaLogin ? { mfa: deps.mfa, mfaLogin: deps.mfaLogin, accounts: deps.accounts, sessions: deps.sessions, tokens: deps.tokens } : undefined,
       auth: deps,
       publicUrl: deps.config.publicUrl,
       requireEmailVerification: deps.config.requireEmailVerification,

@@ -54,4 +54,6 @@ export interface Profile {
   errorSchemas: { error: z.ZodType; validation: z.ZodType };
   /** Status a given error code is answered with when the profile differs from the service's (envelope: 409). */
   errorStatus?: (code: string, status: number) => number;
+  /** How the `/mfa` routes' bodies are sent (envelope: inside `{success, data, message: null}`); as they are by default. */
+  wrapData?: (data: unknown) => unknown;
 }

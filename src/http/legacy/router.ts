@@ -9,11 +9,14 @@ import { ROUTES, type OperationContext, type Operations, type Route } from './op
 import type { Profile, Reply, RequestSpec } from './profile.ts';
 import { requestContext } from './request-context.ts';
 import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
+import { mfaRoutes, type LegacyMfaServices } from './mfa-routes.ts';
 
 export interface LegacyRouterOptions {
   prefix: string;
   profile: Profile;
   operations: Operations;
+  /** The second-factor routes (CONTRACT §9); absent → not mounted. */
+  mfa?: LegacyMfaServices;
   auth: BearerAuthServices;
   publicUrl: string;
   requireEmailVerification: boolean;
@@ -105,6 +108,11 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
             }),
           ];
     router[route.method](route.path, setup, ...auth, handler(route));
+  }
+
+  if (options.mfa) {
+    const bearer = bearerAuth(options.auth, { requireEmailVerification: options.requireEmailVerification });
+    mfaRoutes(router, { profile, services: options.mfa, bearer, setup, links });
   }
 
   router.get('/reset-password', setup, (ctx) => {

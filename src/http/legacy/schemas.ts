@@ -141,6 +141,8 @@ export const SessionBody = z.object({
   last_active_at: isoDate,
   expires_at: isoDate,
   is_current: z.boolean(),
+  /** How the login was proven (RFC 8176, CONTRACT §5). */
+  amr: z.array(z.string()),
 });
 
 export function sessionBody(item: SessionListItem): z.input<typeof SessionBody> {
@@ -157,6 +159,7 @@ export function sessionBody(item: SessionListItem): z.input<typeof SessionBody> 
     last_active_at: item.last_active_at,
     expires_at: item.expires_at,
     is_current: item.is_current,
+    amr: item.amr ?? ['pwd'],
   };
 }
 

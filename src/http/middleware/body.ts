@@ -7,6 +7,8 @@ export const BODY_LIMIT = '100kb';
 export function parseBody(): Middleware {
   return bodyParser({
     enableTypes: ['json', 'form'],
+    // DELETE too: removing a second factor takes the password in the body (CONTRACT §9).
+    parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'],
     jsonLimit: BODY_LIMIT,
     formLimit: BODY_LIMIT,
     encoding: 'utf-8',
