@@ -28,6 +28,7 @@ import type { ReadinessCheck } from './http/health.ts';
 import { createMfaService, type MfaService } from './services/mfa/factors.ts';
 import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
 import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
+import { createPendingLoginService, type PendingLoginService } from './services/mfa/pending-logins.ts';
 import { unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 
@@ -60,6 +61,8 @@ export interface Dependencies {
   mfa: MfaService;
   /** ...and the step after the password, for every door. */
   mfaLogin: MfaLogin;
+  /** Login page sign-ins between the password and the second factor. */
+  pendingLogins: PendingLoginService;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -181,7 +184,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, mfa, mfaLogin, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

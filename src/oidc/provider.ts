@@ -11,6 +11,7 @@ import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './f
 import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
 import { clientBasedCors, validateExtraClientMetadata, EXTRA_CLIENT_METADATA, isFirstParty } from './client-metadata.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
+import { ACR_MFA, ACR_PWD } from '../services/mfa/mfa-login.ts';
 
 export interface ProviderOptions {
   config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'>;
@@ -52,6 +53,14 @@ function resourceServers(config: ProviderOptions['config']) {
 function interactionsPolicy() {
   const { Check, base } = interactionPolicy;
   const policy = base();
+  // Step-up: a session proven by the password alone must present a second factor when the client asks for it.
+  policy.get('login')?.checks.add(
+    new Check('acr_mfa', 'a second factor is requested', 'login_required', (ctx) => {
+      const requested = String(ctx.oidc.params?.acr_values ?? '').split(' ');
+      if (!requested.includes(ACR_MFA) || !ctx.oidc.session?.accountId || ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+      return ctx.oidc.acr === ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
   policy.get('login')?.checks.add(
     new Check('account_unavailable', 'the signed-in account is no longer available', 'login_required', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
@@ -71,7 +80,9 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
     clients: options.staticClients,
     findAccount: createFindAccount(options.accounts),
     jwks: options.jwks,
-    claims: { ...SCOPE_CLAIMS, acr: null, auth_time: null, sid: null, iss: null },
+    claims: { ...SCOPE_CLAIMS, acr: null, amr: null, auth_time: null, sid: null, iss: null },
+    // How a login was proven (CONTRACT §4): a password alone, or with a second factor or a passkey.
+    acrValues: [ACR_PWD, ACR_MFA],
     scopes: SCOPES,
     // Relying parties expect the scope's claims in the ID token of the code flow too, not only at userinfo.
     conformIdTokenClaims: false,

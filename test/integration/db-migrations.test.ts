@@ -6,7 +6,7 @@ import { MIGRATIONS, createMigrator, runMigrations } from '../../src/db/migrate.
 import { initModels } from '../../src/db/models/index.ts';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
-const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'roles', 'signing_keys', 'user_roles', 'users'];
+const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'passkeys', 'recovery_codes', 'roles', 'signing_keys', 'totp_factors', 'user_roles', 'users'];
 
 async function tableNames(db: TestDatabase): Promise<string[]> {
   const tables = (await db.sequelize.getQueryInterface().showAllTables()) as unknown[];
@@ -21,6 +21,7 @@ const TYPE_FAMILIES: Record<string, RegExp> = {
   TEXT: /^TEXT/,
   UUID: /^UUID/,
   INTEGER: /^INT/,
+  BIGINT: /^BIGINT/,
   BOOLEAN: /^(BOOLEAN|TINYINT\(1\))/,
   JSON: /^JSON/,
   DATE: /^(TIMESTAMP WITH TIME ZONE|DATETIME)/,

@@ -209,7 +209,8 @@ describe('legacy password API contract (CONTRACT §3)', function () {
             const discovery = await http('GET', `${server.url}/oidc/.well-known/openid-configuration`);
             const jwks = await http('GET', String(field(discovery.body, 'jwks_uri')));
             const { payload } = await jwtVerify(tokens.access, createLocalJWKSet(jwks.body as JSONWebKeySet), { issuer: server.config.issuer });
-            expect(keysOf(payload)).to.deep.equal(['email', 'exp', 'iat', 'iss', 'jti', 'org_id', 'preferred_username', 'roles', 'session_id', 'sid', 'sub']);
+            expect(keysOf(payload)).to.deep.equal(['amr', 'email', 'exp', 'iat', 'iss', 'jti', 'org_id', 'preferred_username', 'roles', 'session_id', 'sid', 'sub']);
+            expect(payload.amr).to.deep.equal(['pwd']);
             expect(payload.sub).to.equal(await userId(user.email));
             expect(payload.sid).to.equal(payload.session_id);
             expect(payload.email).to.equal(user.email.toLowerCase());

@@ -175,6 +175,15 @@ export function createMfaService(options: MfaServiceOptions) {
       return { secret, otpauthUri: totpUri(secret, accountName, options.issuerName) };
     },
 
+    /** The TOTP enrolment in progress (its secret again, so a page can be shown twice), or a new one. */
+    async totpEnrolment(userId: string, accountName: string): Promise<{ secret: string; otpauthUri: string }> {
+      const existing = await TotpFactor.findByPk(userId, { useMaster: true });
+      if (existing?.confirmedAt) throw new TotpAlreadyEnabledError();
+      if (!existing) return this.startTotp(userId, accountName);
+      const secret = secrets.open(existing.secretSealed);
+      return { secret, otpauthUri: totpUri(secret, accountName, options.issuerName) };
+    },
+
     /** Confirms enrolment with a first code; answers a fresh set of recovery codes (shown once). */
     async confirmTotp(userId: string, code: string, ctx: RequestContext): Promise<string[]> {
       const factor = await TotpFactor.findByPk(userId, { useMaster: true });
