@@ -80,8 +80,8 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
     clients: options.staticClients,
     findAccount: createFindAccount(options.accounts),
     jwks: options.jwks,
-    claims: { ...SCOPE_CLAIMS, acr: null, amr: null, auth_time: null, sid: null, iss: null },
-    // How a login was proven (CONTRACT §4): a password alone, or with a second factor or a passkey.
+    // `acr` and `amr` (how the login was proven, CONTRACT §4) in every ID token, not only when requested.
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'], acr: null, auth_time: null, sid: null, iss: null },
     acrValues: [ACR_PWD, ACR_MFA],
     scopes: SCOPES,
     // Relying parties expect the scope's claims in the ID token of the code flow too, not only at userinfo.
