@@ -9,6 +9,8 @@ import { createAdminUserService } from './admin-users.ts';
 import { createAdminRoleService } from './admin-roles.ts';
 import { createAdminOrganizationService } from './admin-organizations.ts';
 import { createAdminClientService, type AdminClientServiceOptions } from './admin-clients.ts';
+import { createAdminMfaService } from './admin-mfa.ts';
+import type { MfaService } from './mfa/factors.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -16,6 +18,8 @@ export interface AdminServicesInput {
   accounts: AccountService;
   sessions: SessionService;
   audit: Pick<AuditService, 'record'>;
+  /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
+  mfa: Pick<MfaService, 'status' | 'removeAll'>;
   /** Client metadata validation by the provider (see admin-clients.ts). */
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
@@ -25,9 +29,11 @@ export interface AdminServicesInput {
 export function createAdminServices(input: AdminServicesInput) {
   const { models, sequelize } = input;
   const audit = createAdminAuditService({ models, audit: input.audit });
+  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit });
   return {
     audit,
-    users: createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit }),
+    users,
+    mfa: createAdminMfaService({ mfa: input.mfa, requireUser: (id) => users.get(id) }),
     roles: createAdminRoleService({ models, adminAudit: audit }),
     organizations: createAdminOrganizationService({ models, sequelize, adminAudit: audit }),
     clients: createAdminClientService({

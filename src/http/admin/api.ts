@@ -12,6 +12,7 @@ import { roleRoutes } from './roles.ts';
 import { organizationRoutes } from './organizations.ts';
 import { clientRoutes } from './clients.ts';
 import { auditRoutes } from './audit.ts';
+import { mfaRoutes } from './mfa.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
@@ -31,5 +32,6 @@ export function createAdminApiRouter(options: { services: AdminServices; auth: B
   organizationRoutes(router, auth, services.organizations);
   clientRoutes(router, auth, services.clients);
   auditRoutes(router, auth, services.audit);
+  mfaRoutes(router, auth, services.mfa);
   return router;
 }

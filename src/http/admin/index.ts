@@ -19,7 +19,7 @@ import { createConsoleRouters } from './console/router.ts';
 
 type AdminDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators'
+  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators' | 'mfa'
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
@@ -54,6 +54,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     accounts: deps.accounts,
     sessions: deps.sessions,
     audit: deps.audit,
+    mfa: deps.mfa,
     async validateClient(metadata: JsonObject) {
       try {
         await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
