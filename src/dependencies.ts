@@ -29,6 +29,7 @@ import { createMfaService, type MfaService } from './services/mfa/factors.ts';
 import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
 import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
 import { createPendingLoginService, type PendingLoginService } from './services/mfa/pending-logins.ts';
+import { createPasskeyService, type PasskeyService } from './services/mfa/passkeys.ts';
 import { unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 
@@ -63,6 +64,8 @@ export interface Dependencies {
   mfaLogin: MfaLogin;
   /** Login page sign-ins between the password and the second factor. */
   pendingLogins: PendingLoginService;
+  /** WebAuthn registration and sign-in (relying party: PUBLIC_URL's host). */
+  passkeys: PasskeyService;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -167,6 +170,14 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       issuerName: new URL(config.publicUrl).hostname,
       guard,
     });
+    const passkeys = createPasskeyService({
+      models,
+      store,
+      secrets: options.factorSecrets ?? unsealedSecrets,
+      audit,
+      publicUrl: config.publicUrl,
+      rpName: new URL(config.publicUrl).hostname,
+    });
     const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
     const views = createViews();
     const oidc = await createOidc({
@@ -184,7 +195,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isUnavailable,
     });
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, passwords, accounts, sessions, tokens, audit, mail, mailQueue, roles, oidc, views, metrics, loginLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

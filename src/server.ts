@@ -19,7 +19,7 @@ function createDoors(deps: Dependencies): Router[] {
     authenticate: (login, password, ctx) => deps.accounts.authenticate(login, password, ctx),
     getAccount: (id) => deps.accounts.getById(id),
     errorTranslators: deps.errorTranslators,
-    secondFactor: { mfa: deps.mfa, mfaLogin: deps.mfaLogin, pending: deps.pendingLogins },
+    secondFactor: { mfa: deps.mfa, mfaLogin: deps.mfaLogin, pending: deps.pendingLogins, passkeys: deps.passkeys },
   });
   return [
     assetsRouter(),

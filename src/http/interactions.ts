@@ -144,6 +144,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       csrf: csrf.token(interaction.uid),
       login,
       error,
+      passkey: await secondFactor?.passkeySignIn(interaction.uid),
     });
   }
 

@@ -13,12 +13,14 @@ import { RateLimitedError } from '../../errors.ts';
 import type { AccountView } from '../../services/account-view.ts';
 import type { RequestContext } from '../../services/request-context.ts';
 import type { MfaService } from '../../services/mfa/factors.ts';
-import { ACR_MFA, ACR_PWD, PASSWORD_AND_CODE_AMR, PASSWORD_AMR, type Amr, type MfaLogin } from '../../services/mfa/mfa-login.ts';
+import { PASSKEY_AMR, PASSWORD_AND_CODE_AMR, PASSWORD_AMR, acrOf, type Amr, type MfaLogin } from '../../services/mfa/mfa-login.ts';
+import { PasskeyRejectedError, type PasskeyService } from '../../services/mfa/passkeys.ts';
 import type { PendingLogin, PendingLoginService } from '../../services/mfa/pending-logins.ts';
 import { InvalidMfaCodeError } from '../../services/mfa/errors.ts';
 
 export interface SecondFactorServices {
-  mfa: Pick<MfaService, 'totpEnrolment' | 'confirmTotp'>;
+  mfa: Pick<MfaService, 'totpEnrolment' | 'confirmTotp' | 'recoveryCodesIfNone'>;
+  passkeys: Pick<PasskeyService, 'registrationOptions' | 'register' | 'authenticationOptions' | 'authenticate'>;
   mfaLogin: Pick<MfaLogin, 'methods' | 'requiresFactor' | 'checkCode'>;
   pending: PendingLoginService;
   getAccount: (id: string) => Promise<AccountView | undefined>;
@@ -41,6 +43,19 @@ const STEP_UP_REASONS = new Set(['acr_mfa', 'max_age']);
 
 const codeText = (value: unknown): string => (typeof value === 'string' ? value.slice(0, 64).trim() : '');
 
+/** The JSON a passkey form posts (a WebAuthn response is a few kB); undefined when it is not JSON. */
+function credentialOf(value: unknown): unknown {
+  if (typeof value !== 'string' || !value || value.length > 32_768) return undefined;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Password plus passkey: both kinds of proof (RFC 8176). */
+const PASSWORD_AND_PASSKEY_AMR: Amr[] = ['pwd', 'hwk', 'user', 'mfa'];
+
 function retryText(err: RateLimitedError): string {
   const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
   return seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
@@ -51,7 +66,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
 
   async function complete(ctx: Context, accountId: string, amr: readonly Amr[], uid: string): Promise<void> {
     await pending.finish(uid);
-    await kit.finish(ctx, { login: { accountId, amr: [...amr], acr: amr.includes('mfa') ? ACR_MFA : ACR_PWD } }, false);
+    await kit.finish(ctx, { login: { accountId, amr: [...amr], acr: acrOf(amr) } }, false);
   }
 
   function redirectTo(ctx: Context, path: string): void {
@@ -60,13 +75,41 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
     ctx.redirect(path);
   }
 
+  async function passkeyForm(uid: string, action: string, label: string) {
+    const { challengeId, options } = await services.passkeys.authenticationOptions();
+    return { mode: 'verify', action: `/interaction/${uid}/${action}`, label, challengeId, options };
+  }
+
   async function codePage(ctx: Context, interaction: Interaction, status: number, error?: string): Promise<void> {
+    const login = await pending.get(interaction.uid);
+    const methods = login ? await services.mfaLogin.methods(login.accountId) : [];
     await kit.render(ctx, status, 'second-factor', {
       title: 'Two-step verification',
       action: `/interaction/${interaction.uid}/second-factor`,
       csrf: kit.csrfToken(interaction.uid),
       error,
+      passkey: methods.includes('passkey') ? await passkeyForm(interaction.uid, 'second-factor/passkey', 'Use your passkey') : undefined,
     });
+  }
+
+  /** The codes page after a first factor is enrolled: the sign-in finishes with one more click. */
+  async function codesPage(ctx: Context, interaction: Interaction, login: PendingLogin, amr: Amr[], codes: string[]): Promise<void> {
+    await pending.start(interaction.uid, { ...login, stage: 'enrolled', amr });
+    if (!codes.length) {
+      await complete(ctx, login.accountId, amr, interaction.uid);
+      return;
+    }
+    await kit.render(ctx, 200, 'second-factor-codes', {
+      title: 'Your recovery codes',
+      action: `/interaction/${interaction.uid}/enrol/done`,
+      csrf: kit.csrfToken(interaction.uid),
+      codes,
+    });
+  }
+
+  function passkeyFailure(ctx: Context, err: unknown): void {
+    if (!(err instanceof PasskeyRejectedError)) throw err;
+    ctx.status = 400;
   }
 
   async function enrolPage(ctx: Context, interaction: Interaction, login: PendingLogin, status: number, error?: string): Promise<void> {
@@ -74,6 +117,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
     if (!account) throw new InvalidMfaCodeError();
     const { secret, otpauthUri } = await services.mfa.totpEnrolment(account.id, account.email);
     const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+    const registration = await services.passkeys.registrationOptions({ id: account.id, email: account.email, displayName: account.full_name });
     await kit.render(ctx, status, 'second-factor-enrol', {
       title: 'Set up two-step verification',
       action: `/interaction/${interaction.uid}/enrol`,
@@ -81,6 +125,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       qrSvg,
       secret: secret.replace(/(.{4})/g, '$1 ').trim(),
       error,
+      passkey: { mode: 'register', action: `/interaction/${interaction.uid}/enrol/passkey`, label: 'Add a passkey instead', ...registration },
     });
   }
 
@@ -144,13 +189,64 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       await enrolPage(ctx, interaction, login, 400, 'That code is not valid. Scan the code again or check the time on your device.');
       return;
     }
-    await pending.start(interaction.uid, { ...login, stage: 'enrolled', amr: PASSWORD_AND_CODE_AMR });
-    await kit.render(ctx, 200, 'second-factor-codes', {
-      title: 'Your recovery codes',
-      action: `/interaction/${interaction.uid}/enrol/done`,
-      csrf: kit.csrfToken(interaction.uid),
-      codes,
-    });
+    await codesPage(ctx, interaction, login, PASSWORD_AND_CODE_AMR, codes);
+  });
+
+  router.post('/:uid/enrol/passkey', async (ctx) => {
+    const interaction = await kit.interactionFor(ctx, 'login');
+    const form = kit.requireCsrf(ctx, interaction);
+    const login = await pendingAt(ctx, interaction, 'enrol');
+    if (!login) return;
+    try {
+      const name = typeof form.name === 'string' ? form.name : '';
+      await services.passkeys.register(login.accountId, form.challenge_id, credentialOf(form.credential), name, kit.requestContext(ctx, interaction));
+    } catch (err) {
+      passkeyFailure(ctx, err);
+      await enrolPage(ctx, interaction, login, 400, 'The passkey could not be added. Try again, or use an authenticator app.');
+      return;
+    }
+    await codesPage(ctx, interaction, login, PASSWORD_AND_PASSKEY_AMR, await services.mfa.recoveryCodesIfNone(login.accountId));
+  });
+
+  /** The passkey as the second factor after the password. */
+  router.post('/:uid/second-factor/passkey', async (ctx) => {
+    const interaction = await kit.interactionFor(ctx, 'login');
+    const form = kit.requireCsrf(ctx, interaction);
+    const login = await pendingAt(ctx, interaction, 'code');
+    if (!login) return;
+    let userId: string | undefined;
+    try {
+      ({ userId } = await services.passkeys.authenticate(form.challenge_id, credentialOf(form.credential), kit.requestContext(ctx, interaction)));
+    } catch (err) {
+      passkeyFailure(ctx, err);
+    }
+    if (userId !== login.accountId) {
+      await codePage(ctx, interaction, 400, 'That passkey could not be verified for this account.');
+      return;
+    }
+    await complete(ctx, login.accountId, PASSWORD_AND_PASSKEY_AMR, interaction.uid);
+  });
+
+  /** "Sign in with a passkey" (or the browser's autofill) on the login page: a complete login by itself. */
+  router.post('/:uid/passkey', async (ctx) => {
+    const interaction = await kit.interactionFor(ctx, 'login');
+    const form = kit.requireCsrf(ctx, interaction);
+    let account: AccountView | undefined;
+    try {
+      const { userId } = await services.passkeys.authenticate(form.challenge_id, credentialOf(form.credential), kit.requestContext(ctx, interaction));
+      account = await services.getAccount(userId);
+    } catch (err) {
+      passkeyFailure(ctx, err);
+    }
+    if (!account) {
+      await kit.loginPage(ctx, interaction, 400, '', 'The passkey could not be verified. Try again or sign in with your password.');
+      return;
+    }
+    if (account.status !== 'active') {
+      await kit.loginPage(ctx, interaction, 403, '', 'This account is not active. Contact your administrator.');
+      return;
+    }
+    await complete(ctx, account.id, PASSKEY_AMR, interaction.uid);
   });
 
   router.post('/:uid/enrol/done', async (ctx) => {
@@ -161,13 +257,19 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
   });
 
   return {
+    /** The "Sign in with a passkey" form of the login page (options with a fresh challenge). */
+    async passkeySignIn(uid: string) {
+      const { challengeId, options } = await services.passkeys.authenticationOptions();
+      return { mode: 'login', action: `/interaction/${uid}/passkey`, label: 'Sign in with a passkey', challengeId, options };
+    },
+
     /**
      * After a right password: the code page when the user has a code factor, the enrolment when the policy
      * wants one they lack, else the login is complete with `pwd`.
      */
     async afterPassword(ctx: Context, interaction: Interaction, account: AccountView, identifier: string): Promise<void> {
       const methods = await services.mfaLogin.methods(account.id);
-      if (methods.includes('totp') || methods.includes('recovery_code')) {
+      if (methods.length) {
         await pending.start(interaction.uid, { accountId: account.id, identifier, stage: 'code', amr: PASSWORD_AMR });
         redirectTo(ctx, `/interaction/${interaction.uid}/second-factor`);
       } else if (!methods.length && services.mfaLogin.requiresFactor(account.roles)) {

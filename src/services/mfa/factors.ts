@@ -204,6 +204,11 @@ export function createMfaService(options: MfaServiceOptions) {
       return codes;
     },
 
+    /** A first set of recovery codes after a first factor is enrolled; none (empty) when the user has some left. */
+    async recoveryCodesIfNone(userId: string): Promise<string[]> {
+      return (await counts(userId)).recoveryCodes ? [] : replaceRecoveryCodes(userId);
+    },
+
     /** Removes TOTP after the password; with no factor left, the recovery codes go too. */
     async removeTotp(userId: string, password: string, ctx: RequestContext): Promise<void> {
       await checkPassword(userId, password, ctx, 'mfa_remove');
