@@ -1,3 +1,4 @@
+/* global window, document */
 /*
  * Passkey ceremonies on the login and enrolment pages (CONTRACT §9). Forms marked data-passkey are hidden
  * without JavaScript; here they are shown, and their button (or, on the login page, the browser's

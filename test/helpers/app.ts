@@ -31,6 +31,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** The calling hook's context: lets a missing PostgreSQL skip the suite unless REQUIRE_SERVICES=1. */
   mocha?: Mocha.Context;
+  /** The host name of PUBLIC_URL (default 127.0.0.1); passkeys need a name such as localhost (CONTRACT §9). */
+  publicHost?: string;
   /** Login limits; `{}` gives exactly CONTRACT §6's. Default: those, with a per-IP cap of TEST_IP_ATTEMPTS. */
   loginLimits?: Partial<LoginLimits>;
 }
@@ -66,6 +68,7 @@ export interface ServerWithOptions {
   logger?: Logger;
   /** As in startTestServer: `{}` gives exactly CONTRACT §6's limits. */
   loginLimits?: Partial<LoginLimits>;
+  publicHost?: string;
 }
 
 /**
@@ -80,7 +83,7 @@ export async function startServerWith(options: ServerWithOptions): Promise<TestS
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    PUBLIC_URL: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
     DATABASE_URL: options.databaseUrl,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -115,7 +118,13 @@ export async function startServerWith(options: ServerWithOptions): Promise<TestS
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase(options.database ?? 'postgres', { mocha: options.mocha });
   try {
-    const server = await startServerWith({ databaseUrl: database.url, store: options.store, env: options.env, loginLimits: options.loginLimits });
+    const server = await startServerWith({
+      databaseUrl: database.url,
+      store: options.store,
+      env: options.env,
+      loginLimits: options.loginLimits,
+      publicHost: options.publicHost,
+    });
     let dropped = false;
     return {
       ...server,
