@@ -93,6 +93,10 @@ for (const mode of MODES) {
       expect(claims.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
       expect(claims.acr).to.equal('urn:idp:acr:mfa');
       expect(claims.sub).to.equal(user.id);
+      // The shared session list records it too (CONTRACT §5).
+      const [session] = await env.server.deps.sessions.list(user.id);
+      expect(session?.kind).to.equal('oidc');
+      expect(session?.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
     });
 
     it('after five wrong codes the sign-in starts again from the password', async () => {
@@ -128,6 +132,8 @@ for (const mode of MODES) {
       const claims = await idToken(spa, stepUp, done);
       expect(claims.acr).to.equal('urn:idp:acr:mfa');
       expect(claims.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
+      const sessions = await env.server.deps.sessions.list(user.id);
+      expect(sessions.map((item) => item.amr)).to.deep.equal([['pwd', 'otp', 'mfa']]);
 
       const recovery = await env.server.deps.mfa.regenerateRecoveryCodes(user.id, user.password, { door: 'cli' });
       // max_age=0 is prompt=login (a new sign-in); a max_age that has elapsed is the step-up case.
