@@ -49,6 +49,13 @@ SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS
        (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS passkeys,
        (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes`;
 
+const TOTP_QUERY = 'SELECT secret_sealed, confirmed_at FROM totp_factors WHERE user_id = $1';
+/** Only a step newer than the last one used: a replayed or older code changes no row. */
+const TOTP_USE = `
+UPDATE totp_factors SET last_used_step = $2, last_used_at = $3, updated_at = $3
+WHERE user_id = $1 AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $2)
+RETURNING user_id`;
+
 interface CountsRow {
   totp: number | string;
   passkeys: number | string;
@@ -119,12 +126,18 @@ export function createMfaService(options: MfaServiceOptions) {
 
   /** Accepts a TOTP code once: the step is recorded with a conditional update, so a replay (or a race) loses. */
   async function useTotp(userId: string, code: string): Promise<boolean> {
-    const factor = await TotpFactor.findByPk(userId, { useMaster: true });
-    if (!factor?.confirmedAt) return false;
-    const step = matchTotp(secrets.open(factor.secretSealed), code, now());
+    // On PostgreSQL straight on a primary connection: these two statements are most of a code step's
+    // work, and Sequelize's query layer cost more CPU than the rest of the step (bench: --only totp).
+    const factor = direct
+      ? (await direct<{ secret_sealed: string; confirmed_at: Date | null }>(TOTP_QUERY, [userId]))[0]
+      : await TotpFactor.findByPk(userId, { useMaster: true }).then((row) => row && { secret_sealed: row.secretSealed, confirmed_at: row.confirmedAt });
+    if (!factor?.confirmed_at) return false;
+    const step = matchTotp(secrets.open(factor.secret_sealed), code, now());
     if (step === undefined) return false;
+    const at = new Date(now());
+    if (direct) return (await direct(TOTP_USE, [userId, step, at])).length === 1;
     const [updated] = await TotpFactor.update(
-      { lastUsedStep: step, lastUsedAt: new Date(now()) },
+      { lastUsedStep: step, lastUsedAt: at },
       { where: { userId, confirmedAt: { [Op.ne]: null }, [Op.or]: [{ lastUsedStep: null }, { lastUsedStep: { [Op.lt]: step } }] } },
     );
     return updated === 1;
