@@ -66,7 +66,7 @@ describe('passkeys and the second-factor pages in Chromium', function () {
     return claims;
   }
 
-  it('enrols a passkey on the enrolment page, then signs in with it alone through the login page autofill', async () => {
+  it('enrols a passkey on the enrolment page, then signs in with it alone through the login page autofill, and uses it as a second factor', async () => {
     const user = await env.createUser('pia', ['staff']);
     const context = await browser.newContext({ viewport: { width: 800, height: 1000 } });
     const { page, callback } = await pageWithRp(context);
@@ -117,8 +117,32 @@ describe('passkeys and the second-factor pages in Chromium', function () {
     expect(claims.amr).to.deep.equal(['hwk', 'user']);
     expect(claims.acr).to.equal('urn:idp:acr:mfa');
     expect((await env.server.deps.mfa.status(user.id)).passkeys[0]?.last_used_at).to.be.a('string');
-
+    // The credential as it is now (its signature counter moved on with the sign-in).
+    const [credential] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     await context.close();
+
+    // After the password, the passkey is the second factor. A page whose authenticator only appears once the
+    // password is in (so the login page's autofill has nothing to offer), holding the same credential.
+    if (!credential) throw new Error('no credential');
+    const other = await browser.newContext({ viewport: { width: 800, height: 900 } });
+    const rp = await pageWithRp(other);
+    const third = await authorization();
+    await rp.page.goto(third.url);
+    await rp.page.getByLabel('Username or e-mail').fill(user.username);
+    await rp.page.getByLabel('Password').fill(user.password);
+    await rp.page.getByLabel('Password').press('Enter');
+    await rp.page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    const session = await other.newCDPSession(rp.page);
+    await session.send('WebAuthn.enable');
+    const added = await session.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    await session.send('WebAuthn.addCredential', { authenticatorId: added.authenticatorId, credential });
+    await rp.page.screenshot({ path: path.join(ARTIFACTS, 'second-factor-passkey.png'), fullPage: true });
+    await rp.page.getByRole('button', { name: 'Use your passkey' }).click();
+    await rp.page.waitForURL(`${REDIRECT}**`);
+    expect((await claimsOf(third, rp.callback())).amr).to.deep.equal(['pwd', 'hwk', 'user', 'mfa']);
+    await other.close();
   });
 
   it('asks for the TOTP code after the password, with no JavaScript needed', async () => {
@@ -141,7 +165,7 @@ describe('passkeys and the second-factor pages in Chromium', function () {
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${REDIRECT}**`);
     expect((await claimsOf(run, callback())).amr).to.deep.equal(['pwd', 'otp', 'mfa']);
-    for (const name of ['second-factor.png', 'second-factor-enrol.png', 'second-factor-recovery-codes.png']) {
+    for (const name of ['second-factor.png', 'second-factor-enrol.png', 'second-factor-recovery-codes.png', 'second-factor-passkey.png']) {
       expect(statSync(path.join(ARTIFACTS, name)).size).to.be.greaterThan(1000);
     }
     await context.close();
