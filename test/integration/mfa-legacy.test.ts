@@ -160,6 +160,14 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
             expect(blocked.headers.get('retry-after')).to.match(/^\d+$/);
           });
 
+          it('documents the second-factor routes in the mount\'s openapi.json', async () => {
+            const doc = (await api.get('/openapi.json')).body as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+            expect(Object.keys(doc.paths)).to.include.members(['/login/mfa', '/mfa', '/mfa/totp', '/mfa/totp/confirm', '/mfa/recovery-codes']);
+            expect(Object.keys(doc.paths['/mfa/totp'] ?? {}).sort()).to.deep.equal(['delete', 'post']);
+            expect(Object.keys(doc.paths['/login/mfa']?.post?.responses ?? {})).to.include.members(['200', '401', '422', '429']);
+            expect(Object.keys(doc.paths['/mfa/totp/confirm']?.post?.responses ?? {})).to.include.members(['200', '400', '401', '409', '422']);
+          });
+
           it('refuses a malformed second step with 422 and an unknown mfa_token with 401', async () => {
             expect((await api.post('/login/mfa', { json: { code: '123456' } })).status).to.equal(422);
             const unknown = await api.post('/login/mfa', { json: { mfa_token: 'A'.repeat(43), code: '123456' } });

@@ -15,6 +15,7 @@ import type { MfaLogin } from '../../services/mfa/mfa-login.ts';
 import { AccountInactiveError, InvalidAccessTokenError } from '../../services/account-errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../services/passwords.ts';
 import { validate } from '../middleware/validate.ts';
+import { jsonSchema, type JsonSchema } from '../openapi/document.ts';
 import { startSignedIn, type OperationContext } from './operations.ts';
 import type { Profile } from './profile.ts';
 import { requestContext } from './request-context.ts';
@@ -98,4 +99,51 @@ export function mfaRoutes(
     const codes = await services.mfa.regenerateRecoveryCodes(userOf(ctx).id, body.password, requestContext(ctx, profile.name));
     ctx.body = data({ recovery_codes: codes });
   });
+}
+
+const RecoveryCodesBody = z.object({ recovery_codes: z.array(z.string()) });
+const MessageBody = z.object({ message: z.string() });
+const TotpStartBody = z.object({ secret: z.string(), otpauth_uri: z.string() });
+
+interface MfaDoc {
+  method: 'get' | 'post' | 'delete';
+  path: string;
+  summary: string;
+  bearer: boolean;
+  body?: z.ZodType;
+  reply?: z.ZodType;
+  /** Error statuses beyond 401/403 of a bearer route, 422 of a body and 503. */
+  errors: number[];
+}
+
+const DOCS: MfaDoc[] = [
+  { method: 'post', path: '/login/mfa', summary: 'Second step of a login that answered mfa_required: a TOTP or recovery code; the same answer as POST /login', bearer: false, body: loginMfaBody, errors: [401, 403, 429] },
+  { method: 'get', path: '/mfa', summary: "The user's second factors", bearer: true, reply: MfaStatusBody, errors: [] },
+  { method: 'post', path: '/mfa/totp', summary: 'Start TOTP enrolment: a new secret and its otpauth URI', bearer: true, reply: TotpStartBody, errors: [409] },
+  { method: 'post', path: '/mfa/totp/confirm', summary: 'Confirm TOTP with a first code; answers the recovery codes (shown once)', bearer: true, body: confirmBody, reply: RecoveryCodesBody, errors: [400, 409] },
+  { method: 'delete', path: '/mfa/totp', summary: 'Remove TOTP (needs the password)', bearer: true, body: passwordBody, reply: MessageBody, errors: [400, 404, 429] },
+  { method: 'post', path: '/mfa/recovery-codes', summary: 'A new set of recovery codes; the old ones stop working (needs the password)', bearer: true, body: passwordBody, reply: RecoveryCodesBody, errors: [400, 429] },
+];
+
+/** The OpenAPI paths of these routes for one profile (its login reply, its error bodies, its envelope). */
+export function mfaOpenApiPaths(profile: Profile): Record<string, Record<string, JsonSchema>> {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  const wrapped = (schema: z.ZodType): JsonSchema =>
+    profile.wrapData
+      ? { type: 'object', properties: { success: { const: true }, data: jsonSchema(schema, 'input'), message: { type: 'null' } }, required: ['success', 'data', 'message'] }
+      : jsonSchema(schema, 'input');
+  for (const doc of DOCS) {
+    const reply = doc.reply ? wrapped(doc.reply) : jsonSchema(profile.replies.login.schema, 'input');
+    const responses: Record<string, JsonSchema> = { 200: { description: 'Successful Response', content: { 'application/json': { schema: reply } } } };
+    const errors = [...doc.errors, ...(doc.bearer ? [401, 403] : []), ...(doc.body ? [422] : []), 503];
+    for (const status of errors) {
+      const schema = status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error;
+      responses[status] ??= { description: status === 401 && !doc.bearer ? 'Invalid code, or invalid or expired MFA token' : 'Error', content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+    }
+    const op: JsonSchema = { operationId: `mfa_${doc.method}${doc.path.replace(/[^A-Za-z0-9]+/g, '_')}`, summary: doc.summary, tags: ['mfa'], responses };
+    if (doc.bearer) op.security = [{ HTTPBearer: [] }];
+    if (doc.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(doc.body, 'input') } } };
+    (paths[doc.path] ??= {})[doc.method] = op;
+  }
+  return paths;
 }

@@ -9,7 +9,7 @@ import { ROUTES, type OperationContext, type Operations, type Route } from './op
 import type { Profile, Reply, RequestSpec } from './profile.ts';
 import { requestContext } from './request-context.ts';
 import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
-import { mfaRoutes, type LegacyMfaServices } from './mfa-routes.ts';
+import { mfaOpenApiPaths, mfaRoutes, type LegacyMfaServices } from './mfa-routes.ts';
 
 export interface LegacyRouterOptions {
   prefix: string;
@@ -124,7 +124,7 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
   mountDocs(router, {
     prefix,
     title: profile.title,
-    document: () => buildOpenApiDocument(profile, prefix, ROUTES, options.version),
+    document: () => buildOpenApiDocument(profile, prefix, ROUTES, options.version, options.mfa ? mfaOpenApiPaths(profile) : {}),
   });
 
   // FastAPI answers a known path with the wrong method with 405 and an Allow header.
