@@ -29,6 +29,12 @@ import { createOpenRouteLimiter, withOpenRouteLimits, type OpenRouteLimiter, typ
 import { dependencyOf } from './http/metrics.ts';
 import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { createMfaService, type MfaService } from './services/mfa/factors.ts';
+import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
+import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
+import { createPendingLoginService, type PendingLoginService } from './services/mfa/pending-logins.ts';
+import { createPasskeyService, type PasskeyService } from './services/mfa/passkeys.ts';
+import { unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 import { securePrivateDir } from './private-files.ts';
 
@@ -65,6 +71,14 @@ export interface Dependencies {
   loginLimiter: LoginRateLimiter;
   /** Limits of the other open routes (registration, mail, e-mailed links) and the mails per address. */
   openRouteLimiter: OpenRouteLimiter;
+  /** Second factors (CONTRACT §9): enrolment, removal, status... */
+  mfa: MfaService;
+  /** ...and the step after the password, for every door. */
+  mfaLogin: MfaLogin;
+  /** Login page sign-ins between the password and the second factor. */
+  pendingLogins: PendingLoginService;
+  /** WebAuthn registration and sign-in (relying party: PUBLIC_URL's host). */
+  passkeys: PasskeyService;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -93,6 +107,8 @@ export interface BuildOptions {
   openRouteLimits?: Partial<OpenRouteLimits>;
   /** The password-hash queue (tests inject a slow engine or a small queue); sized from UV_THREADPOOL_SIZE by default. */
   passwordHashing?: PasswordHashingOptions;
+  /** How factor secrets are sealed at rest (default: unsealedSecrets until a KEY_ENCRYPTION_KEY sealer is wired). */
+  factorSecrets?: SecretSealer;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -176,6 +192,26 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const accounts = instrumentAccounts(accountServices.accounts, metrics);
     const selfService = withOpenRouteLimits(accounts, openRouteLimiter);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
+    // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
+    const guard = <T>(attempt: { identifier: string; ip?: string }, check: () => Promise<T>) => loginLimiter.guard(attempt, check);
+    const mfa = createMfaService({
+      models,
+      sequelize,
+      secrets: options.factorSecrets ?? unsealedSecrets,
+      passwords,
+      audit,
+      issuerName: new URL(config.publicUrl).hostname,
+      guard,
+    });
+    const passkeys = createPasskeyService({
+      models,
+      store,
+      secrets: options.factorSecrets ?? unsealedSecrets,
+      audit,
+      publicUrl: config.publicUrl,
+      rpName: new URL(config.publicUrl).hostname,
+    });
+    const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
     const views = createViews();
     const oidc = await createOidc({
       config,
@@ -196,7 +232,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const stopCleanup = scheduleDynamicClientCleanup(models, logger.child({ component: 'oidc' }));
     closers.push(async () => stopCleanup());
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, views, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

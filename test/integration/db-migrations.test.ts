@@ -8,7 +8,7 @@ import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helper
 import { randomBytes } from 'node:crypto';
 import { createSecretBox } from '../../src/services/secret-box.ts';
 
-const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'resources', 'roles', 'signing_keys', 'user_roles', 'users'];
+const TABLES = ['audit_events', 'memberships', 'oidc_clients', 'organizations', 'passkeys', 'recovery_codes', 'resources', 'roles', 'signing_keys', 'totp_factors', 'user_roles', 'users'];
 
 async function tableNames(db: TestDatabase): Promise<string[]> {
   const tables = (await db.sequelize.getQueryInterface().showAllTables()) as unknown[];
@@ -23,6 +23,7 @@ const TYPE_FAMILIES: Record<string, RegExp> = {
   TEXT: /^TEXT/,
   UUID: /^UUID/,
   INTEGER: /^INT/,
+  BIGINT: /^BIGINT/,
   BOOLEAN: /^(BOOLEAN|TINYINT\(1\))/,
   JSON: /^JSON/,
   DATE: /^(TIMESTAMP WITH TIME ZONE|DATETIME)/,

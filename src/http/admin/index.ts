@@ -21,7 +21,7 @@ import { createConsoleRouters } from './console/router.ts';
 
 type AdminDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'resources' | 'errorTranslators'
+  'config' | 'logger' | 'models' | 'sequelize' | 'store' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'resources' | 'errorTranslators' | 'mfa'
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
@@ -52,6 +52,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     sessions: deps.sessions,
     audit: deps.audit,
     adminRole: deps.config.admin.role,
+    mfa: deps.mfa,
     async validateClient(metadata: JsonObject) {
       try {
         await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
