@@ -34,7 +34,7 @@ import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
 import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
 import { createPendingLoginService, type PendingLoginService } from './services/mfa/pending-logins.ts';
 import { createPasskeyService, type PasskeyService } from './services/mfa/passkeys.ts';
-import { unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
+import { boxedSecrets, unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 import { securePrivateDir } from './private-files.ts';
 
@@ -107,7 +107,7 @@ export interface BuildOptions {
   openRouteLimits?: Partial<OpenRouteLimits>;
   /** The password-hash queue (tests inject a slow engine or a small queue); sized from UV_THREADPOOL_SIZE by default. */
   passwordHashing?: PasswordHashingOptions;
-  /** How factor secrets are sealed at rest (default: unsealedSecrets until a KEY_ENCRYPTION_KEY sealer is wired). */
+  /** How factor secrets are sealed at rest (default: the secret box under KEY_ENCRYPTION_KEY, as they are without the key). */
   factorSecrets?: SecretSealer;
 }
 
@@ -194,10 +194,12 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const tokens = instrumentTokens(accountServices.tokens, metrics);
     // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
     const guard = <T>(attempt: { identifier: string; ip?: string }, check: () => Promise<T>) => loginLimiter.guard(attempt, check);
+    // TOTP seeds and passkey public keys sealed under KEY_ENCRYPTION_KEY (always set in production).
+    const factorSecrets = options.factorSecrets ?? (secretBox ? boxedSecrets(secretBox) : unsealedSecrets);
     const mfa = createMfaService({
       models,
       sequelize,
-      secrets: options.factorSecrets ?? unsealedSecrets,
+      secrets: factorSecrets,
       passwords,
       audit,
       issuerName: new URL(config.publicUrl).hostname,
@@ -206,7 +208,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const passkeys = createPasskeyService({
       models,
       store,
-      secrets: options.factorSecrets ?? unsealedSecrets,
+      secrets: factorSecrets,
       audit,
       publicUrl: config.publicUrl,
       rpName: new URL(config.publicUrl).hostname,

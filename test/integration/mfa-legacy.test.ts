@@ -7,7 +7,9 @@ import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
 import { ALL_PROFILES, PROFILE_ADAPTERS, field, legacyClient, newUser, type HttpResult, type LegacyClient, type ProfileAdapter, type TestUser } from '../helpers/legacy-client.ts';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { totpCode } from '../../src/services/mfa/totp.ts';
+import { SEALED_PREFIX, SecretBoxError, type SecretBox } from '../../src/services/secret-box.ts';
 
 const STEP_MS = 30_000;
 
@@ -104,7 +106,8 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
             const second = expectChallenge(profile, await api.post('/login', { json: profile.loginBody(user) }), ['totp', 'recovery_code']);
             const replay = await api.post('/login/mfa', { json: { mfa_token: second, code } });
             expect(replay.status).to.equal(401);
-            expect(profile.error(replay.body)).to.equal('Invalid code');
+            // A flat FastAPI error at every mount, the envelope's included (CONTRACT §3, §9).
+            expect(replay.body).to.deep.equal({ detail: 'Invalid code' });
           });
 
           it('accepts a recovery code once; regenerating them (with the password) retires the old set', async () => {
@@ -149,11 +152,11 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
             for (let i = 1; i <= 5; i += 1) {
               const res = await api.post('/login/mfa', { json: { mfa_token: mfaToken, code: i % 2 ? '000000' : 'wrong-codes' } });
               expect(res.status, `attempt ${i}`).to.equal(401);
-              expect(profile.error(res.body)).to.equal('Invalid code');
+              expect(res.body).to.deep.equal({ detail: 'Invalid code' });
             }
             const dead = await api.post('/login/mfa', { json: { mfa_token: mfaToken, code: codes[0] } });
             expect(dead.status).to.equal(401);
-            expect(profile.error(dead.body)).to.equal('Invalid or expired MFA token');
+            expect(dead.body).to.deep.equal({ detail: 'Invalid or expired MFA token' });
             // The wrong codes counted toward the account's limit (§6): the password step is blocked now.
             const blocked = await api.post('/login', { json: profile.loginBody(user) });
             expect(blocked.status).to.equal(429);
@@ -199,9 +202,45 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
         await server.deps.roles.grant(String(created?.id), 'auditor');
         const refused = await api.post('/login', { json: profile.loginBody(user) });
         expect(refused.status, profile.name).to.equal(403);
-        expect(profile.error(refused.body)).to.equal('MFA enrolment required');
-        if (!profile.envelope) expect(refused.body).to.deep.equal({ detail: 'MFA enrolment required' });
+        // Flat at every mount, the envelope's included (CONTRACT §3: only three errors are enveloped).
+        expect(refused.body, profile.name).to.deep.equal({ detail: 'MFA enrolment required' });
       }
+    });
+  });
+
+  describe('factor secrets with KEY_ENCRYPTION_KEY (CONTRACT §6, §9)', () => {
+    let server: TestServer;
+    before(async function () {
+      this.timeout(60_000);
+      server = await startTestServer({ mocha: this, env: { COMPAT_PROFILES: ALL_PROFILES, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') } });
+    });
+    after(async () => {
+      await server?.close();
+    });
+
+    it('stores the TOTP secret sealed by the secret box, bound to its user, and the two-step login still works', async () => {
+      const profile = PROFILE_ADAPTERS[0] as ProfileAdapter;
+      const api = legacyClient(server.url, profile);
+      const { user, tokens } = await api.signedIn('sealed');
+      const secret = String(payload(profile, await api.post('/mfa/totp', { token: tokens.access })).secret);
+      payload(profile, await api.post('/mfa/totp/confirm', { token: tokens.access, json: { code: totpCode(secret) } }));
+
+      const account = await server.deps.models.User.findOne({ where: { email: user.email.toLowerCase() } });
+      const id = String(account?.id);
+      const [rows] = (await server.deps.sequelize.query('SELECT secret_sealed FROM totp_factors WHERE user_id = :id', { replacements: { id } })) as [{ secret_sealed: string }[], unknown];
+      const stored = String(rows[0]?.secret_sealed);
+      expect(stored).to.not.equal(secret);
+      expect(stored).to.not.include(secret);
+      expect(stored.startsWith(SEALED_PREFIX), stored).to.equal(true);
+      const box = server.deps.secretBox as SecretBox;
+      expect(box.open(stored, `totp:${id}`)).to.equal(secret);
+      // Bound to its row: the same value under another user does not open.
+      expect(() => box.open(stored, `totp:${randomUUID()}`)).to.throw(SecretBoxError);
+
+      const mfaToken = expectChallenge(profile, await api.post('/login', { json: profile.loginBody(user) }), ['totp', 'recovery_code']);
+      const done = await api.post('/login/mfa', { json: { mfa_token: mfaToken, code: totpCode(secret, Date.now() + STEP_MS) } });
+      expect(done.status, JSON.stringify(done.body)).to.equal(200);
+      expect(decodeJwt(profile.tokens(done.body).access).amr).to.deep.equal(['pwd', 'otp', 'mfa']);
     });
   });
 });

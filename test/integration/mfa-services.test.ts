@@ -11,17 +11,19 @@ import { totpCode } from '../../src/services/mfa/totp.ts';
 import { policyRequiresFactor } from '../../src/services/mfa/policy.ts';
 import { createPasswordService } from '../../src/services/passwords.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
-import type { SecretSealer } from '../../src/services/mfa/secrets.ts';
+import { randomBytes } from 'node:crypto';
+import { FactorSecretSealedError, boxedSecrets, unsealedSecrets, type SecretSealer } from '../../src/services/mfa/secrets.ts';
+import { SEALED_PREFIX, SecretBoxError, createSecretBox } from '../../src/services/secret-box.ts';
 
 const STEP = 30_000;
 const ctx = { door: 'test' };
 
-/** A sealer that visibly changes what is stored (and checks it gets back its own output). */
+/** A sealer that visibly changes what is stored (and checks it gets back its own output, for the same row). */
 const sealer: SecretSealer = {
-  seal: (plain) => `sealed:${Buffer.from(plain).toString('base64url')}`,
-  open: (sealed) => {
-    if (!sealed.startsWith('sealed:')) throw new Error('not sealed');
-    return Buffer.from(sealed.slice('sealed:'.length), 'base64url').toString();
+  seal: (plain, context) => `sealed:${context}:${Buffer.from(plain).toString('base64url')}`,
+  open: (sealed, context) => {
+    if (!sealed.startsWith(`sealed:${context}:`)) throw new Error('not sealed for this row');
+    return Buffer.from(sealed.slice(`sealed:${context}:`.length), 'base64url').toString();
   },
 };
 
@@ -67,7 +69,7 @@ for (const kind of DATABASE_KINDS) {
       const { secret, otpauthUri } = await mfa.startTotp(id, 'sealed@example.test');
       expect(otpauthUri).to.include('issuer=idp.test');
       const row = await db.models.TotpFactor.findByPk(id);
-      expect(row?.secretSealed).to.equal(sealer.seal(secret));
+      expect(row?.secretSealed).to.equal(sealer.seal(secret, `totp:${id}`));
       expect(row?.secretSealed).to.not.include(secret);
       expect(await mfa.confirmTotp(id, totpCode(secret, clock), ctx)).to.have.length(10);
       const codes = await db.models.RecoveryCode.findAll({ where: { userId: id } });
@@ -130,5 +132,24 @@ describe('MFA_POLICY (CONTRACT §1)', () => {
       expect(error, bad).to.be.instanceOf(ConfigError);
       expect((error as ConfigError).problems.join('\n')).to.match(/^MFA_POLICY: /m);
     }
+  });
+});
+
+describe('factor secret sealers', () => {
+  const box = createSecretBox(randomBytes(32));
+
+  it('boxedSecrets seals with the secret box, bound to the row; a value stored in the clear before the key is read as it is', () => {
+    const secrets = boxedSecrets(box);
+    const sealed = secrets.seal('JBSWY3DPEHPK3PXP', 'totp:a');
+    expect(sealed.startsWith(SEALED_PREFIX)).to.equal(true);
+    expect(secrets.open(sealed, 'totp:a')).to.equal('JBSWY3DPEHPK3PXP');
+    expect(() => secrets.open(sealed, 'totp:b')).to.throw(SecretBoxError);
+    expect(secrets.open('JBSWY3DPEHPK3PXP', 'totp:a')).to.equal('JBSWY3DPEHPK3PXP');
+  });
+
+  it('unsealedSecrets stores as is, and refuses a value sealed under a key it does not have', () => {
+    expect(unsealedSecrets.seal('JBSWY3DPEHPK3PXP', 'totp:a')).to.equal('JBSWY3DPEHPK3PXP');
+    expect(unsealedSecrets.open('JBSWY3DPEHPK3PXP', 'totp:a')).to.equal('JBSWY3DPEHPK3PXP');
+    expect(() => unsealedSecrets.open(box.seal('JBSWY3DPEHPK3PXP', 'totp:a'), 'totp:a')).to.throw(FactorSecretSealedError);
   });
 });

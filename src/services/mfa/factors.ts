@@ -10,7 +10,7 @@ import type { PasswordService } from '../passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../passwords.ts';
 import type { RequestContext } from '../request-context.ts';
 import { primaryQuery } from '../primary-sql.ts';
-import type { SecretSealer } from './secrets.ts';
+import { factorContext, type SecretSealer } from './secrets.ts';
 import { matchTotp, newTotpSecret, totpUri } from './totp.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
 import {
@@ -132,7 +132,7 @@ export function createMfaService(options: MfaServiceOptions) {
       ? (await direct<{ secret_sealed: string; confirmed_at: Date | null }>(TOTP_QUERY, [userId]))[0]
       : await TotpFactor.findByPk(userId, { useMaster: true }).then((row) => row && { secret_sealed: row.secretSealed, confirmed_at: row.confirmedAt });
     if (!factor?.confirmed_at) return false;
-    const step = matchTotp(secrets.open(factor.secret_sealed), code, now());
+    const step = matchTotp(secrets.open(factor.secret_sealed, factorContext.totp(userId)), code, now());
     if (step === undefined) return false;
     const at = new Date(now());
     if (direct) return (await direct(TOTP_USE, [userId, step, at])).length === 1;
@@ -182,7 +182,7 @@ export function createMfaService(options: MfaServiceOptions) {
       const existing = await TotpFactor.findByPk(userId, { useMaster: true });
       if (existing?.confirmedAt) throw new TotpAlreadyEnabledError();
       const secret = newTotpSecret();
-      const sealed = secrets.seal(secret);
+      const sealed = secrets.seal(secret, factorContext.totp(userId));
       if (existing) await existing.update({ secretSealed: sealed, lastUsedStep: null });
       else await TotpFactor.create({ userId, secretSealed: sealed });
       return { secret, otpauthUri: totpUri(secret, accountName, options.issuerName) };
@@ -193,7 +193,7 @@ export function createMfaService(options: MfaServiceOptions) {
       const existing = await TotpFactor.findByPk(userId, { useMaster: true });
       if (existing?.confirmedAt) throw new TotpAlreadyEnabledError();
       if (!existing) return this.startTotp(userId, accountName);
-      const secret = secrets.open(existing.secretSealed);
+      const secret = secrets.open(existing.secretSealed, factorContext.totp(userId));
       return { secret, otpauthUri: totpUri(secret, accountName, options.issuerName) };
     },
 
@@ -202,7 +202,7 @@ export function createMfaService(options: MfaServiceOptions) {
       const factor = await TotpFactor.findByPk(userId, { useMaster: true });
       if (!factor) throw new TotpNotStartedError();
       if (factor.confirmedAt) throw new TotpAlreadyEnabledError();
-      const step = matchTotp(secrets.open(factor.secretSealed), code, now());
+      const step = matchTotp(secrets.open(factor.secretSealed, factorContext.totp(userId)), code, now());
       if (step === undefined) {
         await audit.record({ type: 'mfa_enrol', outcome: 'failure', userId, ...auditFrom(ctx), detail: { method: 'totp', reason: 'bad_code', door: ctx.door } });
         throw new InvalidMfaCodeError(400);

@@ -20,7 +20,7 @@ import type { Store } from '../../store/store.ts';
 import type { AuditService } from '../audit.ts';
 import type { RequestContext } from '../request-context.ts';
 import { AppError } from '../../errors.ts';
-import type { SecretSealer } from './secrets.ts';
+import { factorContext, type SecretSealer } from './secrets.ts';
 
 export const PASSKEY_CHALLENGE_TTL_SECONDS = 300;
 const NAME_MAX = 100;
@@ -120,7 +120,7 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
         userId,
         name: label,
         credentialId: credential.id,
-        publicKeySealed: secrets.seal(Buffer.from(credential.publicKey).toString('base64url')),
+        publicKeySealed: secrets.seal(Buffer.from(credential.publicKey).toString('base64url'), factorContext.passkey(credential.id)),
         signCount: credential.counter,
         transports: credential.transports ?? null,
       });
@@ -156,7 +156,7 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
           requireUserVerification: true,
           credential: {
             id: passkey.credentialId,
-            publicKey: new Uint8Array(Buffer.from(secrets.open(passkey.publicKeySealed), 'base64url')),
+            publicKey: new Uint8Array(Buffer.from(secrets.open(passkey.publicKeySealed, factorContext.passkey(passkey.credentialId)), 'base64url')),
             counter: passkey.signCount,
             transports: (passkey.transports ?? undefined) as Transports,
           },
