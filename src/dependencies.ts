@@ -29,7 +29,7 @@ import { createOpenRouteLimiter, withOpenRouteLimits, type OpenRouteLimiter, typ
 import { dependencyOf } from './http/metrics.ts';
 import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
-import { createMfaService, type MfaService } from './services/mfa/factors.ts';
+import { createMfaService, type AttemptGuard, type MfaService } from './services/mfa/factors.ts';
 import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
 import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
 import { createPendingLoginService, type PendingLoginService } from './services/mfa/pending-logins.ts';
@@ -193,7 +193,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const selfService = withOpenRouteLimits(accounts, openRouteLimiter);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
     // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
-    const guard = <T>(attempt: { identifier: string; ip?: string }, check: () => Promise<T>) => loginLimiter.guard(attempt, check);
+    const guard: AttemptGuard = (attempt, check) => loginLimiter.guard(attempt, check);
     // TOTP seeds and passkey public keys sealed under KEY_ENCRYPTION_KEY (always set in production).
     const factorSecrets = options.factorSecrets ?? (secretBox ? boxedSecrets(secretBox) : unsealedSecrets);
     const mfa = createMfaService({

@@ -63,7 +63,8 @@ interface CountsRow {
 }
 
 /** How a check of a secret is counted toward the login limits (§6): the composition root passes the limiter. */
-export type AttemptGuard = <T>(attempt: { identifier: string; ip?: string }, check: () => Promise<T>) => Promise<T>;
+/** The login limits' guard (§6): `accountId` makes a code or password here share the account's budget with its logins. */
+export type AttemptGuard = <T>(attempt: { identifier: string; accountId?: string; ip?: string }, check: () => Promise<T>) => Promise<T>;
 
 export interface MfaServiceOptions {
   models: Pick<Models, 'User' | 'TotpFactor' | 'RecoveryCode' | 'Passkey'>;
@@ -115,7 +116,7 @@ export function createMfaService(options: MfaServiceOptions) {
   async function checkPassword(userId: string, password: string, ctx: RequestContext, action: string): Promise<void> {
     const user = await User.findByPk(userId, { useMaster: true });
     if (!user) throw new IncorrectMfaPasswordError();
-    await guard({ identifier: user.email, ip: ctx.ip }, async () => {
+    await guard({ identifier: user.email, accountId: userId, ip: ctx.ip }, async () => {
       const { ok } = password.length <= PASSWORD_MAX_LENGTH ? await options.passwords.verify(user.passwordHash, password) : { ok: false };
       if (!ok) {
         await audit.record({ type: action, outcome: 'failure', userId, ...auditFrom(ctx), detail: { reason: 'bad_password', door: ctx.door } });

@@ -66,7 +66,7 @@ export function createMfaLogin(options: MfaLoginOptions) {
       const record = await mfaTokens.read(mfaToken);
       if (!record) throw new InvalidMfaTokenError();
       try {
-        await guard({ identifier: record.identifier, ip: ctx.ip }, () => mfa.verifyCode(record.user_id, code, ctx));
+        await guard({ identifier: record.identifier, accountId: record.user_id, ip: ctx.ip }, () => mfa.verifyCode(record.user_id, code, ctx));
       } catch (err) {
         if (err instanceof InvalidMfaCodeError) await mfaTokens.fail(mfaToken);
         throw err;
@@ -80,7 +80,7 @@ export function createMfaLogin(options: MfaLoginOptions) {
      * interaction, not in an mfa_token). Counted toward the limits like every other attempt.
      */
     async checkCode(userId: string, identifier: string, code: string, ctx: RequestContext): Promise<Amr[]> {
-      await guard({ identifier, ip: ctx.ip }, () => mfa.verifyCode(userId, code, ctx));
+      await guard({ identifier, accountId: userId, ip: ctx.ip }, () => mfa.verifyCode(userId, code, ctx));
       return PASSWORD_AND_CODE_AMR;
     },
   };
