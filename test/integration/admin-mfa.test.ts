@@ -19,7 +19,7 @@ for (const mode of MODES) {
 
     before(async function () {
       server = await startTestServer({ database: mode.database, store: mode.store, mocha: this });
-      adminId = await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: ['admin'] });
+      adminId = await createUser(server, { email: 'root@example.com', username: 'root', password: PASSWORD, roles: [server.deps.config.admin.role] });
       adminToken = await login(server, 'root', PASSWORD);
     });
     after(async () => server?.close());
