@@ -30,14 +30,16 @@ function tooDeep(text: string, index: number): ValidationError {
 
 function parseJson(text: string): unknown {
   if (!text) return {};
-  if (!STRICT_JSON.test(text)) throw Object.assign(new SyntaxError('invalid JSON, only supports object and array'), { status: 400 });
+  // The text goes with the error (as co-body's own parser did): the error handler reports where Python's
+  // parser would have stopped in it (FastAPI's 422 json_invalid, CONTRACT §3).
+  if (!STRICT_JSON.test(text)) throw Object.assign(new SyntaxError('invalid JSON, only supports object and array'), { status: 400, body: text });
   const deep = tooDeepAt(text, MAX_JSON_DEPTH);
   if (deep !== -1) throw tooDeep(text, deep);
   try {
     // bourne: JSON.parse, and an own `__proto__` key is refused (co-body's choice, kept).
     return bourne.parse(text, { protoAction: 'error' });
   } catch (err) {
-    throw Object.assign(err as Error, { status: 400 });
+    throw Object.assign(err as Error, { status: 400, body: text });
   }
 }
 
