@@ -168,7 +168,11 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
             expect(Object.keys(doc.paths)).to.include.members(['/login/mfa', '/mfa', '/mfa/totp', '/mfa/totp/confirm', '/mfa/recovery-codes']);
             expect(Object.keys(doc.paths['/mfa/totp'] ?? {}).sort()).to.deep.equal(['delete', 'post']);
             expect(Object.keys(doc.paths['/login/mfa']?.post?.responses ?? {})).to.include.members(['200', '401', '422', '429']);
-            expect(Object.keys(doc.paths['/mfa/totp/confirm']?.post?.responses ?? {})).to.include.members(['200', '400', '401', '409', '422']);
+            expect(Object.keys(doc.paths['/mfa/totp/confirm']?.post?.responses ?? {})).to.include.members(['200', '400', '401', '405', '409', '413', '422']);
+            expect(Object.keys(doc.paths['/mfa']?.get?.responses ?? {})).to.include.members(['200', '401', '403', '405', '503']);
+            // The password login's 401 is also the challenge: its schema names the mfa fields (inside `error` on the envelope).
+            const challenge = JSON.stringify(doc.paths['/login']?.post?.responses['401']);
+            for (const name of ['mfa_token', 'methods']) expect(challenge).to.include(`"${name}"`);
           });
 
           it('refuses a malformed second step with 422 and an unknown mfa_token with 401', async () => {
@@ -176,6 +180,11 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
             const unknown = await api.post('/login/mfa', { json: { mfa_token: 'A'.repeat(43), code: '123456' } });
             expect(unknown.status).to.equal(401);
             expect(profile.error(unknown.body)).to.equal('Invalid or expired MFA token');
+            // A known path with another method: FastAPI's 405 with Allow, in the flat shape (CONTRACT §3).
+            const wrongMethod = await api.put('/mfa/totp', { json: {} });
+            expect(wrongMethod.status).to.equal(405);
+            expect(wrongMethod.headers.get('allow')).to.equal('POST, DELETE');
+            expect(wrongMethod.body).to.deep.equal({ detail: 'Method Not Allowed' });
           });
         });
       }

@@ -146,10 +146,16 @@ export function mfaOpenApiPaths(profile: Profile): Record<string, Record<string,
   for (const doc of DOCS) {
     const reply = doc.reply ? wrapped(doc.reply) : jsonSchema(profile.replies.login.schema, 'input');
     const responses: Record<string, JsonSchema> = { 200: { description: 'Successful Response', content: { 'application/json': { schema: reply } } } };
-    const errors = [...doc.errors, ...(doc.bearer ? [401, 403] : []), ...(doc.body ? [422] : []), 503];
+    // Every status the route answers (CONTRACT §3): its own, the bearer's, an oversized or invalid body, a wrong method, an outage.
+    const errors = [...doc.errors, ...(doc.bearer ? [401, 403] : []), ...(doc.body ? [413, 422] : []), 405, 503];
     for (const status of errors) {
       const schema = status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error;
-      responses[status] ??= { description: status === 401 && !doc.bearer ? 'Invalid code, or invalid or expired MFA token' : 'Error', content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+      const headers = status === 429 || status === 503 ? { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait' } } : undefined;
+      responses[status] ??= {
+        description: status === 401 && !doc.bearer ? 'Invalid code, or invalid or expired MFA token' : 'Error',
+        content: { 'application/json': { schema: jsonSchema(schema, 'output') } },
+        ...(headers ? { headers } : {}),
+      };
     }
     const op: JsonSchema = { operationId: `mfa_${doc.method}${doc.path.replace(/[^A-Za-z0-9]+/g, '_')}`, summary: doc.summary, tags: ['mfa'], responses };
     if (doc.bearer) op.security = [{ HTTPBearer: [] }];

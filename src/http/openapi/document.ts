@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Profile, RequestSpec, Reply } from '../legacy/profile.ts';
 import type { OperationName, Route } from '../legacy/operations.ts';
+import { MfaChallengeDetail } from '../legacy/schemas.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -90,7 +91,9 @@ function operation(profile: Profile, route: Route, mount: MountFacts): JsonSchem
   for (const { status, code } of errors) {
     const shown = profile.errorStatus ? profile.errorStatus(code, status) : status;
     const enveloped = profile.isEnveloped?.(code) && profile.errorSchemas.enveloped;
-    const schema = enveloped || (status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error);
+    // A flat profile's failed login is also the second-factor challenge (its mfa fields; the envelope's has them too).
+    const flat = route.op === 'login' && status === 401 ? MfaChallengeDetail : status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error;
+    const schema = enveloped || flat;
     const headers = status === 429 || status === 503 ? { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait' } } : undefined;
     responses[shown] ??= { description: STATUS_TEXT[shown] ?? 'Error', content: json(jsonSchema(schema, 'output')), ...(headers ? { headers } : {}) };
   }
