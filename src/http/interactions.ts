@@ -219,7 +219,21 @@ export function createInteractionRouter(options: InteractionOptions): Router {
   const secondFactor = options.secondFactor
     ? secondFactorPages(
         router,
-        { render, interactionFor, requireCsrf, csrfToken: (uid) => csrf.token(uid), finish, loginPage, requestContext: requestContextOf },
+        {
+          render,
+          interactionFor,
+          requireCsrf,
+          csrfToken: (uid) => csrf.token(uid),
+          finish,
+          loginPage,
+          requestContext: requestContextOf,
+          // A passkey alone is a complete sign-in: it meets the same e-mail verification as the password.
+          async unverified(ctx, interaction, account) {
+            if (!options.requireEmailVerification || account.email_verified) return false;
+            await verifyEmailPage(ctx, interaction, 403, account);
+            return true;
+          },
+        },
         { ...options.secondFactor, getAccount: options.getAccount },
       )
     : undefined;

@@ -171,3 +171,69 @@ describe('passkeys and the second-factor pages in Chromium', function () {
     await context.close();
   });
 });
+
+describe('a passkey sign-in with REQUIRE_EMAIL_VERIFICATION, in Chromium', function () {
+  this.timeout(90_000);
+  let env: OidcEnv;
+  let browser: Browser;
+  let spa: oidc.Configuration;
+
+  before(async function () {
+    requireChromium(this);
+    env = await startOidcEnv({ database: 'sqlite', store: 'memory', publicHost: 'localhost', env: { MFA_POLICY: 'roles:staff', REQUIRE_EMAIL_VERIFICATION: 'true' } });
+    spa = await env.discover('spa');
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await env?.close();
+  });
+
+  const authorizationUrl = async (): Promise<string> =>
+    oidc.buildAuthorizationUrl(spa, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: oidc.randomState(),
+    }).href;
+
+  it('shows the verify-e-mail page to an unverified user who signs in with the passkey alone, as after a password', async () => {
+    const user = await env.createUser('vera', ['staff']);
+    await env.server.deps.models.User.update({ emailVerified: true }, { where: { id: user.id } });
+    const context = await browser.newContext({ viewport: { width: 800, height: 1000 } });
+    const page = await context.newPage();
+    const reachedRp: string[] = [];
+    await context.route(`${RP.spa}/**`, async (route) => {
+      reachedRp.push(route.request().url());
+      await route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>Relying party</title>' });
+    });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    // A verified user enrols a passkey (MFA_POLICY sends them to the enrolment page).
+    await page.goto(await authorizationUrl());
+    await page.getByLabel('Username or e-mail').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
+    await page.getByLabel('Name for this passkey').fill('Laptop');
+    await page.getByRole('button', { name: 'Add a passkey instead' }).click();
+    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    await page.getByRole('button', { name: /continue/ }).click();
+    await page.waitForURL(`${REDIRECT}**`);
+    expect(reachedRp).to.have.length(1);
+
+    // The address is unverified again (e.g. changed): the passkey alone must not get around the check.
+    await env.server.deps.models.User.update({ emailVerified: false }, { where: { id: user.id } });
+    await context.clearCookies();
+    await page.goto(await authorizationUrl()).catch(() => undefined);
+    await page.getByRole('heading', { name: 'Verify your e-mail' }).waitFor();
+    expect(await page.content()).to.include(user.email);
+    expect(reachedRp).to.have.length(1);
+    await context.close();
+  });
+});

@@ -36,6 +36,8 @@ export interface InteractionPageKit {
   /** The password page again, with a message (the sign-in starts over). */
   loginPage(ctx: Context, interaction: Interaction, status: number, login: string, error?: string): Promise<void>;
   requestContext(ctx: Context, interaction: Interaction): RequestContext;
+  /** Shows the verify-e-mail page and answers true when the account must verify its e-mail before signing in. */
+  unverified(ctx: Context, interaction: Interaction, account: AccountView): Promise<boolean>;
 }
 
 /** Reasons oidc-provider gives for a login prompt that a factor (not the password again) answers. */
@@ -246,6 +248,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       await kit.loginPage(ctx, interaction, 403, '', 'This account is not active. Contact your administrator.');
       return;
     }
+    if (await kit.unverified(ctx, interaction, account)) return;
     await complete(ctx, account.id, PASSKEY_AMR, interaction.uid);
   });
 
