@@ -22,6 +22,7 @@ import {
   mintAccessTokens,
   mintProductOidcTokens,
   mintRefreshTokens,
+  mintTotpLogins,
   prepareEnvironment,
   startBareKoa,
   startBareOidc,
@@ -38,7 +39,7 @@ import { met, renderMarkdown, renderText, type Row } from './lib/table.ts';
 import { runScale } from './scale.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const SCENARIOS = ['me', 'login', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection'] as const;
+const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection'] as const;
 type ScenarioKey = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -202,6 +203,12 @@ async function runDefault(dir: string): Promise<void> {
     result.rssPeak = rssPeak;
     const mean = (pick: (c: { rate: number; cpuUs: number }) => number) => ceilings.reduce((sum, c) => sum + pick(c), 0) / ceilings.length;
     measured.push({ row: toRow('POST /auth/login', result, { name: 'argon2id verify, 1 core', rps: mean((c) => c.rate), cpuUs: mean((c) => c.cpuUs) }, 0.85) });
+  }
+  if (want('totp')) {
+    // Right before its run: the codes are valid for the current and the next 30 s step only.
+    const bodies = await mintTotpLogins(env, Date.now() + (quick ? 8000 : 20_000));
+    log(`minted ${bodies.length} TOTP login steps`);
+    await pair('POST /auth/login/mfa (TOTP step)', scenario.mfaLogin(`${productUrl}/auth/login/mfa`, writePool(dir, 'totp', bodies), timing));
   }
   if (want('refresh')) {
     const expected = quick ? 8000 : 40_000;

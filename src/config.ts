@@ -171,6 +171,18 @@ const metadataDocuments = z.string().transform((value, ctx) => {
   return { mode: 'list' as const, hostSuffixes, loopback };
 });
 
+/** MFA_POLICY (CONTRACT §9): `optional`, `required`, or `roles:a,b` (holders of those roles need a second factor). */
+export type MfaPolicy = { kind: 'optional' } | { kind: 'required' } | { kind: 'roles'; roles: string[] };
+
+const mfaPolicy = z.string().transform((value, ctx): MfaPolicy => {
+  const text = value.trim();
+  if (text === 'optional' || text === 'required') return { kind: text };
+  const roles = /^roles:(.*)$/.exec(text)?.[1]?.split(',').map((role) => role.trim()).filter(Boolean) ?? [];
+  if (roles.length) return { kind: 'roles', roles };
+  ctx.addIssue({ code: 'custom', message: 'expected optional, required or roles:<name>,<name>' });
+  return z.NEVER;
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Raw keys as they appear in the environment and in config/*.json. */
@@ -212,6 +224,7 @@ const schema = z.object({
   CLIENT_REGISTRATION: z.enum(['off', 'token', 'open']).default('off'),
   CLIENT_ID_METADATA_DOCUMENTS: metadataDocuments.default({ mode: 'off', hostSuffixes: [], loopback: false }),
   REFRESH_REUSE_INTERVAL: int(0, 300).default(0),
+  MFA_POLICY: mfaPolicy,
 });
 
 type Raw = z.infer<typeof schema>;
@@ -252,6 +265,7 @@ export interface Config {
   };
   /** Seconds during which a just-rotated refresh token presented again gets the same successor (§5). */
   refreshReuseInterval: number;
+  mfaPolicy: MfaPolicy;
 }
 
 export class ConfigError extends Error {
@@ -362,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     keyEncryptionKey: raw.KEY_ENCRYPTION_KEY,
     agents: { clientRegistration: raw.CLIENT_REGISTRATION, metadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS },
     refreshReuseInterval: raw.REFRESH_REUSE_INTERVAL,
+    mfaPolicy: raw.MFA_POLICY,
   };
   const productionProblems = config.env === 'production' ? productionChecks(config, raw) : [];
   if (productionProblems.length) throw new ConfigError(productionProblems);

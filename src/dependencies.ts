@@ -31,6 +31,12 @@ import { createOpenRouteLimiter, withOpenRouteLimits, type OpenRouteLimiter, typ
 import { dependencyOf } from './http/metrics.ts';
 import { ServerBusyError, ServiceUnavailableError } from './errors.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { createMfaService, type AttemptGuard, type MfaService } from './services/mfa/factors.ts';
+import { createMfaTokenService } from './services/mfa/mfa-tokens.ts';
+import { createMfaLogin, type MfaLogin } from './services/mfa/mfa-login.ts';
+import { createPendingLoginService, type PendingLoginService } from './services/mfa/pending-logins.ts';
+import { createPasskeyService, type PasskeyService } from './services/mfa/passkeys.ts';
+import { boxedSecrets, unsealedSecrets, type SecretSealer } from './services/mfa/secrets.ts';
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 import { securePrivateDir } from './private-files.ts';
 import { sealSigningKeys } from './db/signing-key-sealing.ts';
@@ -80,6 +86,14 @@ export interface Dependencies {
   loginLimiter: LoginRateLimiter;
   /** Limits of the other open routes (registration, mail, e-mailed links) and the mails per address. */
   openRouteLimiter: OpenRouteLimiter;
+  /** Second factors (CONTRACT §9): enrolment, removal, status... */
+  mfa: MfaService;
+  /** ...and the step after the password, for every door. */
+  mfaLogin: MfaLogin;
+  /** Login page sign-ins between the password and the second factor. */
+  pendingLogins: PendingLoginService;
+  /** WebAuthn registration and sign-in (relying party: PUBLIC_URL's host). */
+  passkeys: PasskeyService;
   cookieKeys: string[];
   readiness: ReadinessCheck[];
   errorTranslators: ErrorTranslator[];
@@ -123,6 +137,8 @@ export interface BuildOptions {
   openRouteLimits?: Partial<OpenRouteLimits>;
   /** The password-hash queue (tests inject a slow engine or a small queue); sized from UV_THREADPOOL_SIZE by default. */
   passwordHashing?: PasswordHashingOptions;
+  /** How factor secrets are sealed at rest (default: the secret box under KEY_ENCRYPTION_KEY, as they are without the key). */
+  factorSecrets?: SecretSealer;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -206,6 +222,28 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const accounts = instrumentAccounts(accountServices.accounts, metrics);
     const selfService = withOpenRouteLimits(accounts, openRouteLimiter);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
+    // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
+    const guard: AttemptGuard = (attempt, check) => loginLimiter.guard(attempt, check);
+    // TOTP seeds and passkey public keys sealed under KEY_ENCRYPTION_KEY (always set in production).
+    const factorSecrets = options.factorSecrets ?? (secretBox ? boxedSecrets(secretBox) : unsealedSecrets);
+    const mfa = createMfaService({
+      models,
+      sequelize,
+      secrets: factorSecrets,
+      passwords,
+      audit,
+      issuerName: new URL(config.publicUrl).hostname,
+      guard,
+    });
+    const passkeys = createPasskeyService({
+      models,
+      store,
+      secrets: factorSecrets,
+      audit,
+      publicUrl: config.publicUrl,
+      rpName: new URL(config.publicUrl).hostname,
+    });
+    const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
     const views = createViews();
     const oidc = await createOidc({
       config,
@@ -235,6 +273,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       sessions,
       audit,
       adminRole: config.admin.role,
+      mfa,
       // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
       validateClient: createClientValidator(provider),
       fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
@@ -253,7 +292,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       },
     });
     const adminConsoleSessions = createAdminConsoleSessions({ store });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, views, metrics, loginLimiter, openRouteLimiter, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, views, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -25,6 +25,7 @@ function createDoors(deps: Dependencies): Router[] {
     // Through the self-service limits, as the legacy doors' resend: per IP, and per address inside the service.
     resendVerification: links ? (id, ctx) => deps.selfService.requestEmailVerification(id, ctx, links) : undefined,
     errorTranslators: deps.errorTranslators,
+    secondFactor: { mfa: deps.mfa, mfaLogin: deps.mfaLogin, pending: deps.pendingLogins, passkeys: deps.passkeys },
   });
   return [
     homeRouter({ views: deps.views, issuer: deps.config.issuer, mounts: deps.config.compatProfiles }),

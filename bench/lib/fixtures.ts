@@ -16,6 +16,8 @@ import { onCleanup } from './cleanup.ts';
 import { pinRunning, start, waitForHttp, type Managed } from './processes.ts';
 import { LOAD_CPU, SERVER_CPU } from './load.ts';
 import { mintOidcTokens, type OidcPools } from './oidc-mint.ts';
+import { createMfaTokenService } from '../../src/services/mfa/mfa-tokens.ts';
+import { TOTP_PERIOD_SECONDS, totpCode } from '../../src/services/mfa/totp.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PORTS = { redis: 7500, product: 7680, bareKoa: 7681, bareOidc: 7682 };
@@ -203,6 +205,43 @@ export async function mintRefreshTokens(env: BenchEnvironment, count: number, de
   }
   await Promise.all(Array.from({ length: 64 }, worker));
   return tokens;
+}
+
+/**
+ * Bodies of `POST /auth/login/mfa` (the TOTP step of a two-step login, CONTRACT §9), each used once: every
+ * user gets TOTP through the product's own service (so the secret is sealed as the product seals it), then
+ * two mfa_tokens, one for the code of this time step and one for the next, in that order across the pool (a
+ * code is accepted once per user and never an older step after a newer one). The pool lasts until the step
+ * after next begins: at least 30 s, so it is minted right before its run.
+ */
+export async function mintTotpLogins(env: BenchEnvironment, deadline: number): Promise<string[]> {
+  const mfaTokens = createMfaTokenService({ store: env.deps.store });
+  const secrets = new Map<string, string>();
+  let next = 0;
+  async function enrol(): Promise<void> {
+    while (next < env.users.length && Date.now() < deadline) {
+      const userId = env.users[next] as string;
+      next += 1;
+      const { secret } = await env.deps.mfa.startTotp(userId, `${userId}@bench.test`);
+      secrets.set(userId, secret);
+    }
+  }
+  await Promise.all(Array.from({ length: 16 }, enrol));
+  // Confirmed without a code used yet, so both steps below are accepted.
+  await env.deps.models.TotpFactor.update({ confirmedAt: new Date() }, { where: { userId: [...secrets.keys()] } });
+  const now = Date.now();
+  const steps = [now, now + TOTP_PERIOD_SECONDS * 1000];
+  const bodies: string[] = [];
+  for (const at of steps) {
+    const issued = await Promise.all(
+      [...secrets].map(async ([userId, secret]) => {
+        const token = await mfaTokens.issue({ userId, identifier: `bench-${userId}`, methods: ['totp', 'recovery_code'] });
+        return JSON.stringify({ mfa_token: token, code: totpCode(secret, at) });
+      }),
+    );
+    bodies.push(...issued);
+  }
+  return bodies;
 }
 
 export function mintProductOidcTokens(env: BenchEnvironment, accountIds: readonly string[]): Promise<OidcPools> {

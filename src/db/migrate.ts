@@ -10,6 +10,9 @@ import * as createAuditEvents from './migrations/0007-create-audit-events.ts';
 import * as encryptSigningKeys from './migrations/0008-encrypt-signing-keys.ts';
 import * as grantIdpAdminRole from './migrations/0009-grant-idp-admin-role.ts';
 import * as normalizeUsernamesNfkc from './migrations/0010-normalize-usernames-nfkc.ts';
+import * as createTotpFactors from './migrations/0011-create-totp-factors.ts';
+import * as createRecoveryCodes from './migrations/0012-create-recovery-codes.ts';
+import * as createPasskeys from './migrations/0013-create-passkeys.ts';
 import * as createResources from './migrations/0014-create-resources.ts';
 import * as addOidcClientSource from './migrations/0015-add-oidc-client-source.ts';
 import type { Sealer } from './signing-key-sealing.ts';
@@ -40,6 +43,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0008-encrypt-signing-keys', encryptSigningKeys],
   ['0009-grant-idp-admin-role', grantIdpAdminRole],
   ['0010-normalize-usernames-nfkc', normalizeUsernamesNfkc],
+  ['0011-create-totp-factors', createTotpFactors],
+  ['0012-create-recovery-codes', createRecoveryCodes],
+  ['0013-create-passkeys', createPasskeys],
   ['0014-create-resources', createResources],
   ['0015-add-oidc-client-source', addOidcClientSource],
 ];

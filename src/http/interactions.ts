@@ -22,6 +22,7 @@ import { errorMessage } from '../oidc/pages.ts';
 import { metadataDocumentFacts } from '../oidc/cimd-policy.ts';
 import { setNoStore } from './middleware/no-store.ts';
 import { clientIp } from './client-ip.ts';
+import { secondFactorPages, type SecondFactorServices } from './interactions/second-factor.ts';
 
 export interface InteractionOptions {
   provider: Provider;
@@ -35,6 +36,8 @@ export interface InteractionOptions {
   /** Sends the user a new verification link (the account service's resend); absent when no page can take the link. */
   resendVerification?: (accountId: string, ctx: RequestContext) => Promise<void>;
   errorTranslators?: ErrorTranslator[];
+  /** The second-factor step and enrolment (CONTRACT §9); without it a right password completes the login. */
+  secondFactor?: Omit<SecondFactorServices, 'getAccount'>;
 }
 
 type Form = Record<string, unknown>;
@@ -154,6 +157,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       csrf: csrf.token(interaction.uid),
       login,
       error,
+      passkey: await secondFactor?.passkeySignIn(interaction.uid),
     });
   }
 
@@ -209,9 +213,38 @@ export function createInteractionRouter(options: InteractionOptions): Router {
 
   router.use(pageErrors);
 
+  const requestContextOf = (ctx: Context, interaction: Interaction): RequestContext => ({
+    door: 'interaction',
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent') || undefined,
+    clientId: typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined,
+  });
+  const secondFactor = options.secondFactor
+    ? secondFactorPages(
+        router,
+        {
+          render,
+          interactionFor,
+          requireCsrf,
+          csrfToken: (uid) => csrf.token(uid),
+          finish,
+          loginPage,
+          requestContext: requestContextOf,
+          // A passkey alone is a complete sign-in: it meets the same e-mail verification as the password.
+          async unverified(ctx, interaction, account) {
+            if (!options.requireEmailVerification || account.email_verified) return false;
+            await verifyEmailPage(ctx, interaction, 403, account);
+            return true;
+          },
+        },
+        { ...options.secondFactor, getAccount: options.getAccount },
+      )
+    : undefined;
+
   router.get('/:uid', async (ctx) => {
     const interaction = await interactionFor(ctx);
     if (interaction.prompt.name === 'login') {
+      if (await secondFactor?.stepUp(ctx, interaction)) return;
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
       await loginPage(ctx, interaction, 200, hint.slice(0, 320));
     } else if (interaction.prompt.name === 'consent') {
@@ -245,7 +278,8 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       await verifyEmailPage(ctx, interaction, 403, account);
       return;
     }
-    await finish(ctx, { login: { accountId: account.id } }, false);
+    if (secondFactor) await secondFactor.afterPassword(ctx, interaction, account, login);
+    else await finish(ctx, { login: { accountId: account.id } }, false);
   });
 
   router.post('/:uid/resend-verification', async (ctx) => {

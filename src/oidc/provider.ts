@@ -15,6 +15,7 @@ import type { RegistrationPolicy } from './registration-policy.ts';
 import { cimdFeatures } from './cimd-policy.ts';
 import { resourceServerInfo } from './resource-server.ts';
 import { keepOfflineAccess, loadFirstPartyGrant, OFFLINE_HOOK_PARAM } from './first-party.ts';
+import { ACR_MFA, ACR_PWD } from '../services/mfa/mfa-login.ts';
 
 export interface ProviderOptions {
   config: Pick<Config, 'issuer' | 'tokens' | 'oidc' | 'trustProxy'> & Partial<Pick<Config, 'agents'>>;
@@ -56,6 +57,14 @@ function resourceServers(config: ProviderOptions['config'], resources: ProviderO
 function interactionsPolicy() {
   const { Check, base } = interactionPolicy;
   const policy = base();
+  // Step-up: a session proven by the password alone must present a second factor when the client asks for it.
+  policy.get('login')?.checks.add(
+    new Check('acr_mfa', 'a second factor is requested', 'login_required', (ctx) => {
+      const requested = String(ctx.oidc.params?.acr_values ?? '').split(' ');
+      if (!requested.includes(ACR_MFA) || !ctx.oidc.session?.accountId || ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+      return ctx.oidc.acr === ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
   policy.get('login')?.checks.add(
     new Check('account_unavailable', 'the signed-in account is no longer available', 'login_required', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
@@ -81,7 +90,9 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
     clients: options.staticClients,
     findAccount: createFindAccount(options.accounts),
     jwks: options.jwks,
-    claims: { ...SCOPE_CLAIMS, acr: null, auth_time: null, sid: null, iss: null },
+    // `acr` and `amr` (how the login was proven, CONTRACT §4) in every ID token, not only when requested.
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'], acr: null, auth_time: null, sid: null, iss: null },
+    acrValues: [ACR_PWD, ACR_MFA],
     scopes: SCOPES,
     // Relying parties expect the scope's claims in the ID token of the code flow too, not only at userinfo.
     conformIdTokenClaims: false,

@@ -21,7 +21,7 @@ import { clientIp } from '../http/client-ip.ts';
 export interface SessionLinkOptions {
   store: Store;
   storage: OidcStorage;
-  sessions: Pick<SessionService, 'create' | 'get' | 'touch' | 'renew' | 'revoke'>;
+  sessions: Pick<SessionService, 'create' | 'get' | 'touch' | 'renew' | 'update' | 'revoke'>;
   /** Lifetime of an SSO session, and so of its shared session entry. */
   sessionTtlSeconds: number;
   logger: Logger;
@@ -68,8 +68,11 @@ export function createSessionLink(options: SessionLinkOptions) {
     const accountId = session?.accountId;
     if (!session || !accountId || isDestroyed(session)) return;
     const existing = await readLink(session.uid);
+    // How this login was proven (CONTRACT §5); a step-up within the session updates it.
+    const amr = Array.isArray(session.amr) && session.amr.length ? session.amr.map(String) : ['pwd'];
     // A new sign-in within the same SSO session renews it (oidc-provider restarts its lifetime too).
     if (existing?.userId === accountId && (await sessions.renew(existing.userId, existing.sessionId, options.sessionTtlSeconds))) {
+      await sessions.update(existing.userId, existing.sessionId, { amr });
       await store.set<Link>(sessionLinkKey(session.uid), existing, options.sessionTtlSeconds);
       return;
     }
@@ -78,6 +81,7 @@ export function createSessionLink(options: SessionLinkOptions) {
       kind: 'oidc',
       clientId: client?.clientId ?? null,
       ttlSeconds: options.sessionTtlSeconds,
+      amr,
       context: {
         door: 'interaction',
         ip: clientIp(ctx),

@@ -11,6 +11,8 @@ import { createAdminOrganizationService } from './admin-organizations.ts';
 import { createAdminClientService, type AdminClientServiceOptions } from './admin-clients.ts';
 import { createAdminResourceService, type AdminResourceServiceOptions } from './admin-resources.ts';
 import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './admin-initial-access-tokens.ts';
+import { createAdminMfaService } from './admin-mfa.ts';
+import type { MfaService } from './mfa/factors.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -20,6 +22,8 @@ export interface AdminServicesInput {
   audit: Pick<AuditService, 'record'>;
   /** ADMIN_ROLE: the role that grants the admin API and console. */
   adminRole: string;
+  /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
+  mfa: Pick<MfaService, 'status' | 'removeAll'>;
   /** Client metadata validation by the provider (see admin-clients.ts). */
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
@@ -31,9 +35,11 @@ export interface AdminServicesInput {
 export function createAdminServices(input: AdminServicesInput) {
   const { models, sequelize } = input;
   const audit = createAdminAuditService({ models, audit: input.audit });
+  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole });
   return {
     audit,
-    users: createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole }),
+    users,
+    mfa: createAdminMfaService({ mfa: input.mfa, requireUser: (id) => users.get(id) }),
     roles: createAdminRoleService({ models, adminAudit: audit, adminRole: input.adminRole }),
     organizations: createAdminOrganizationService({ models, sequelize, adminAudit: audit }),
     clients: createAdminClientService({

@@ -73,13 +73,13 @@ export interface CreateSessionInput {
   clientId?: string | null;
   context: RequestContext;
   ttlSeconds?: number;
-  /** How the login was proven; `["pwd"]` when not given. */
-  amr?: string[];
+  /** Default `["pwd"]`. */
+  amr?: readonly string[];
   oidc?: Record<string, unknown>;
 }
 
 export type SessionPatch = Partial<
-  Pick<SessionRecord, 'client_id' | 'device_id' | 'device_name' | 'device_type' | 'user_agent' | 'ip_address' | 'oidc'>
+  Pick<SessionRecord, 'client_id' | 'device_id' | 'device_name' | 'device_type' | 'user_agent' | 'ip_address' | 'amr' | 'oidc'>
 >;
 
 export interface RevocationEvent {
@@ -220,7 +220,7 @@ export function createSessionService(options: SessionServiceOptions) {
       created_at: at.toISOString(),
       last_active_at: at.toISOString(),
       expires_at: new Date(at.getTime() + ttl * 1000).toISOString(),
-      amr: input.amr ?? ['pwd'],
+      amr: [...(input.amr ?? ['pwd'])],
       ended_at: null,
       end_reason: null,
       ...(input.oidc ? { oidc: input.oidc } : {}),

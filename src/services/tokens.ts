@@ -25,6 +25,7 @@ export interface AccessTokenClaims {
   preferred_username: string;
   roles: string[];
   org_id: string | null;
+  amr: string[];
   iat: number;
   exp: number;
   jti: string;
@@ -159,6 +160,7 @@ export function createTokenService(options: TokenServiceOptions) {
         preferred_username: account.username ?? account.email,
         roles: account.roles,
         org_id: account.organization_id,
+        amr: session.amr ?? ['pwd'],
         ...policy.extraClaims?.(account),
         iat,
         exp: iat + ttl,

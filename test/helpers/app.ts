@@ -33,6 +33,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** The calling hook's context: lets a missing PostgreSQL skip the suite unless REQUIRE_SERVICES=1. */
   mocha?: Mocha.Context;
+  /** The host name of PUBLIC_URL (default 127.0.0.1); passkeys need a name such as localhost (CONTRACT §9). */
+  publicHost?: string;
   /** Login limits; `{}` gives exactly CONTRACT §6's. Default: those, with a per-IP cap of TEST_IP_ATTEMPTS. */
   loginLimits?: Partial<LoginLimits>;
   /** Limits of the other open routes; `{}` gives exactly CONTRACT §6's. Default: TEST_OPEN_ROUTE_LIMITS. */
@@ -81,6 +83,7 @@ export interface ServerWithOptions {
   loginLimits?: Partial<LoginLimits>;
   openRouteLimits?: Partial<OpenRouteLimits>;
   passwordHashing?: PasswordHashingOptions;
+  publicHost?: string;
 }
 
 /**
@@ -95,7 +98,7 @@ export async function startServerWith(options: ServerWithOptions): Promise<TestS
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    PUBLIC_URL: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
     DATABASE_URL: options.databaseUrl,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -139,6 +142,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       loginLimits: options.loginLimits,
       openRouteLimits: options.openRouteLimits,
       passwordHashing: options.passwordHashing,
+      publicHost: options.publicHost,
     });
     let dropped = false;
     return {

@@ -220,8 +220,9 @@ describe('legacy password API contract (CONTRACT §3)', function () {
             const { payload } = await jwtVerify(tokens.access, createLocalJWKSet(jwks.body as JSONWebKeySet), { issuer: server.config.issuer });
             // v2 (seed 001): "Tokens include user ID, email, roles, and organization ID".
             const extra = profile.name === 'v2' ? ['organization_id'] : [];
-            expect(keysOf(payload)).to.deep.equal(['email', 'exp', 'iat', 'iss', 'jti', 'org_id', ...extra, 'preferred_username', 'roles', 'session_id', 'sid', 'sub']);
+            expect(keysOf(payload)).to.deep.equal(['amr', 'email', 'exp', 'iat', 'iss', 'jti', 'org_id', ...extra, 'preferred_username', 'roles', 'session_id', 'sid', 'sub']);
             if (profile.name === 'v2') expect(payload.organization_id).to.equal(payload.org_id);
+            expect(payload.amr).to.deep.equal(['pwd']);
             expect(payload.sub).to.equal(await userId(user.email));
             expect(payload.sid).to.equal(payload.session_id);
             expect(payload.email).to.equal(user.email.toLowerCase());

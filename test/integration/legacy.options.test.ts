@@ -21,6 +21,7 @@ import {
   type Tokens,
 } from '../helpers/legacy-client.ts';
 import { hashToken } from '../../src/services/secret-tokens.ts';
+import { totpCode } from '../../src/services/mfa/totp.ts';
 
 type ProfileName = ProfileAdapter['name'];
 type Mount = { prefix: string; profile: ProfileName } & Record<string, unknown>;
@@ -324,6 +325,30 @@ describe('legacy mount options (CONTRACT §3)', function () {
               expect(field(again.body, 'refresh_token')).to.equal(tokens.refresh);
             }
           }
+        });
+
+        it('a second factor at an HS256 mount: /mfa takes its tokens, and the second step answers tokens signed like the password login\'s', async () => {
+          const prefix = '/hs/aurora';
+          const client = legacyClient(server.url, adapterAt('aurora', prefix));
+          const user = newUser('hsmfa');
+          await client.register(user);
+          const first = await client.login(user);
+          const started = await client.post('/mfa/totp', { token: first.access });
+          expect(started.status, JSON.stringify(started.body)).to.equal(200);
+          const secret = String(field(started.body, 'secret'));
+          expect((await client.post('/mfa/totp/confirm', { token: first.access, json: { code: totpCode(secret) } })).status).to.equal(200);
+
+          const challenge = await client.post('/login', { json: { username: user.username, password: user.password } });
+          expect(challenge.status).to.equal(401);
+          const done = await client.post('/login/mfa', { json: { mfa_token: field(challenge.body, 'mfa_token'), code: totpCode(secret, Date.now() + 30_000) } });
+          expect(done.status, JSON.stringify(done.body)).to.equal(200);
+          const access = String(field(done.body, 'access_token'));
+          expect(decodeProtectedHeader(access)).to.deep.equal({ alg: 'HS256', typ: 'JWT' });
+          const payload = await verifyWith(access, SECRET);
+          expect(payload.sub).to.equal(user.username);
+          expect(payload.iss).to.equal(`${server.url}${prefix}`);
+          expect(payload.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
+          expect((await client.get('/me', { token: access })).status).to.equal(200);
         });
 
         it('a user without a username is named by its e-mail, and found by it', async () => {

@@ -8,6 +8,9 @@ import { defineRole } from './role.ts';
 import { defineSigningKey } from './signing-key.ts';
 import { defineUserRole } from './user-role.ts';
 import { defineUser } from './user.ts';
+import { defineTotpFactor } from './totp-factor.ts';
+import { defineRecoveryCode } from './recovery-code.ts';
+import { definePasskey } from './passkey.ts';
 
 export type { AuditEvent } from './audit-event.ts';
 export { MEMBERSHIP_ROLES } from './membership.ts';
@@ -19,6 +22,9 @@ export type { Role } from './role.ts';
 export { SIGNING_ALGS } from './signing-key.ts';
 export type { SigningAlg, SigningKey } from './signing-key.ts';
 export type { UserRole } from './user-role.ts';
+export type { TotpFactor } from './totp-factor.ts';
+export type { RecoveryCode } from './recovery-code.ts';
+export type { Passkey } from './passkey.ts';
 export { USER_STATUSES, normalizeEmail, normalizeUsername } from './user.ts';
 export type { JsonObject, User, UserStatus } from './user.ts';
 
@@ -33,6 +39,9 @@ export function initModels(sequelize: Sequelize) {
   const OidcClient = defineOidcClient(sequelize);
   const AuditEvent = defineAuditEvent(sequelize);
   const Resource = defineResource(sequelize);
+  const TotpFactor = defineTotpFactor(sequelize);
+  const RecoveryCode = defineRecoveryCode(sequelize);
+  const Passkey = definePasskey(sequelize);
 
   User.belongsToMany(Role, { through: UserRole, foreignKey: 'userId', otherKey: 'roleId', as: 'roles' });
   Role.belongsToMany(User, { through: UserRole, foreignKey: 'roleId', otherKey: 'userId', as: 'users' });
@@ -47,7 +56,7 @@ export function initModels(sequelize: Sequelize) {
   User.belongsToMany(Organization, { through: Membership, foreignKey: 'userId', otherKey: 'organizationId', as: 'organizations' });
   Organization.belongsToMany(User, { through: Membership, foreignKey: 'organizationId', otherKey: 'userId', as: 'members' });
 
-  return { User, Role, UserRole, Organization, Membership, SigningKey, OidcClient, AuditEvent, Resource };
+  return { User, Role, UserRole, Organization, Membership, SigningKey, OidcClient, AuditEvent, Resource, TotpFactor, RecoveryCode, Passkey };
 }
 
 export type Models = ReturnType<typeof initModels>;

@@ -15,6 +15,7 @@ import { auditRoutes } from './audit.ts';
 import { resourceRoutes } from './resources.ts';
 import { initialAccessTokenRoutes } from './initial-access-tokens.ts';
 import { noStore } from '../middleware/no-store.ts';
+import { mfaRoutes } from './mfa.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
@@ -35,5 +36,6 @@ export function createAdminApiRouter(options: { services: AdminServices; auth: B
   auditRoutes(router, auth, services.audit);
   resourceRoutes(router, auth, services.resources);
   initialAccessTokenRoutes(router, auth, services.initialAccessTokens);
+  mfaRoutes(router, auth, services.mfa);
   return router;
 }

@@ -18,7 +18,7 @@ import { createConsoleRouters } from './console/router.ts';
 
 type AdminDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators' | 'admin' | 'adminConsoleSessions'
+  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'tokens' | 'audit' | 'oidc' | 'errorTranslators' | 'admin' | 'adminConsoleSessions' | 'mfa'
 >;
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */

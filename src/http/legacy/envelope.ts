@@ -1,7 +1,8 @@
 /**
  * Profile `envelope` (seed 002): successes inside `{"success": true, "data": …, "message": …}` with one
  * `user` shape everywhere; exactly the two errors the original enveloped (a taken e-mail or username: 409,
- * bad credentials: 401) as `{"success": false, "error": {"code", "message"}}`, every other error
+ * bad credentials: 401) as `{"success": false, "error": {"code", "message"}}`, plus the second-factor
+ * challenge (`AUTH_MFA_REQUIRED`, 401, with `mfa_token` and `methods`, CONTRACT §9); every other error
  * FastAPI's plain `{"detail": …}` as on the flat profiles (CONTRACT §3).
  */
 import { z } from 'zod';
@@ -12,9 +13,18 @@ import { DetailError, MessageBody, ValidationErrorBody, commonReplies, fields } 
 import { auroraLogout, auroraProfile } from './aurora.ts';
 import { detailErrors } from './detail-errors.ts';
 import type { OperationResults, SignedIn } from './operations.ts';
+import { MfaRequiredError } from '../../services/mfa/errors.ts';
 
-/** The codes seed 002's exception handlers enveloped, with the status they answered. */
-const ENVELOPED: Partial<Record<string, number>> = { AUTH_EMAIL_EXISTS: 409, AUTH_USERNAME_EXISTS: 409, AUTH_INVALID_CREDENTIALS: 401 };
+/**
+ * The codes seed 002's exception handlers enveloped, with the status they answered, and the two-step
+ * login's challenge (CONTRACT §9), enveloped like the bad credentials it follows.
+ */
+const ENVELOPED: Partial<Record<string, number>> = {
+  AUTH_EMAIL_EXISTS: 409,
+  AUTH_USERNAME_EXISTS: 409,
+  AUTH_INVALID_CREDENTIALS: 401,
+  AUTH_MFA_REQUIRED: 401,
+};
 export const isEnveloped = (code: string): boolean => ENVELOPED[code] !== undefined;
 export const envelopeStatus = (code: string, status: number): number => ENVELOPED[code] ?? status;
 
@@ -62,10 +72,30 @@ function messageInData<R>(reply: Reply<R>, message: string | null = null): Reply
 const renderDetail = detailErrors();
 const renderError: ErrorRenderer = (error) =>
   isEnveloped(error.code)
-    ? { status: envelopeStatus(error.code, error.status), body: { success: false, error: { code: error.code, message: error.message } } }
+    ? {
+        status: envelopeStatus(error.code, error.status),
+        body: {
+          success: false,
+          error: {
+            code: error.code,
+            message: error.message,
+            // The challenge of a two-step login (CONTRACT §9).
+            ...(error instanceof MfaRequiredError ? { mfa_token: error.mfaToken, methods: error.methods } : {}),
+          },
+        },
+      }
     : renderDetail(error);
 
-export const EnvelopeError = z.object({ success: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) });
+export const EnvelopeError = z.object({
+  success: z.literal(false),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** Only on `AUTH_MFA_REQUIRED` (CONTRACT §9). */
+    mfa_token: z.string().optional(),
+    methods: z.array(z.enum(['totp', 'recovery_code', 'passkey'])).optional(),
+  }),
+});
 
 type EnvelopeReplies = { [K in keyof OperationResults]: Reply<OperationResults[K]> };
 
@@ -115,4 +145,5 @@ export const envelopeProfile: Profile = {
   isEnveloped,
   logoutRequiresBearer: true,
   httpBearer: true,
+  wrapData: (data) => ({ success: true, data, message: null }),
 };

@@ -11,6 +11,7 @@ import type { RequestContext } from '../../services/request-context.ts';
 import type { AccountLinks } from '../../services/account-mail.ts';
 import type { BearerAuth } from '../middleware/bearer-auth.ts';
 import { InvalidAccessTokenError, InvalidRefreshTokenError, SessionNotFoundError } from '../../services/account-errors.ts';
+import type { MfaLogin } from '../../services/mfa/mfa-login.ts';
 
 export interface LoginInput {
   login: string;
@@ -116,6 +117,20 @@ export interface OperationServices {
   sessions: SessionService;
   tokens: TokenService;
   audit: Pick<AuditService, 'record'>;
+  /** The second-factor step after the password (CONTRACT §9); without it every password login is complete. */
+  mfaLogin?: Pick<MfaLogin, 'afterPassword'>;
+}
+
+/** A finished login: a password session proven by `amr`, its tokens written in one round trip. */
+export async function startSignedIn(
+  services: Pick<OperationServices, 'sessions' | 'tokens'>,
+  account: AccountView,
+  amr: readonly string[],
+  oc: OperationContext,
+): Promise<SignedIn> {
+  // The session, its index entry and the refresh token's record go to the store in one round trip.
+  const { record: session, writes } = services.sessions.draft({ userId: account.id, kind: 'password', context: oc.request, amr });
+  return { account, session, tokens: await services.tokens.issueTokens(account, session, { storeWith: writes, policy: oc.policy }) };
 }
 
 function requireAuth(oc: OperationContext): BearerAuth {
@@ -135,9 +150,9 @@ export function createOperations(services: OperationServices): Operations {
 
     async login(input, oc) {
       const account = await accounts.authenticate(input.login, input.password, oc.request);
-      // The session, its index entry and the refresh token's record go to the store in one round trip.
-      const { record: session, writes } = sessions.draft({ userId: account.id, kind: 'password', context: oc.request });
-      return { account, session, tokens: await tokens.issueTokens(account, session, { storeWith: writes, policy: oc.policy }) };
+      // A user with a second factor gets an mfa_token instead (MfaRequiredError), one the policy wants enrolled a 403.
+      const amr = services.mfaLogin ? await services.mfaLogin.afterPassword(account, input.login) : ['pwd'];
+      return startSignedIn(services, account, amr, oc);
     },
 
     async refresh(input, oc) {

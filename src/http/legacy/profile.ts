@@ -63,4 +63,6 @@ export interface Profile {
   logoutRequiresBearer?: boolean;
   /** A missing bearer under `missing_bearer: 401`: FastAPI's "Not authenticated" (HTTPBearer services), else the bad-token 401. */
   httpBearer?: boolean;
+  /** How the `/mfa` routes' bodies are sent (envelope: inside `{success, data, message: null}`); as they are by default. */
+  wrapData?: (data: unknown) => unknown;
 }

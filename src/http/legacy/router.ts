@@ -12,11 +12,14 @@ import type { Profile, Reply, RequestSpec } from './profile.ts';
 import { requestContext } from './request-context.ts';
 import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
 import { setNoStore } from '../middleware/no-store.ts';
+import { MFA_ROUTES, mfaOpenApiPaths, mfaRoutes, type LegacyMfaServices } from './mfa-routes.ts';
 
 export interface LegacyRouterOptions {
   prefix: string;
   profile: Profile;
   operations: Operations;
+  /** The second-factor routes (CONTRACT §9); absent → not mounted. */
+  mfa?: LegacyMfaServices;
   auth: BearerAuthServices;
   publicUrl: string;
   /** The mount's options (CONTRACT §3). */
@@ -67,7 +70,7 @@ export const routesOf = (profile: Profile): Route[] =>
 /** The methods a path under a mount serves (HEAD with GET), for a CORS preflight; undefined for an unknown path. */
 export function legacyMethods(profile: Profile, path: string): string[] | undefined {
   const methods = new Set<string>();
-  for (const route of [...routesOf(profile), { method: 'get', path: '/reset-password' }]) {
+  for (const route of [...routesOf(profile), ...MFA_ROUTES, { method: 'get', path: '/reset-password' }]) {
     const pattern = new RegExp(`^${route.path.replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`);
     if (pattern.test(path)) methods.add(route.method.toUpperCase());
   }
@@ -132,6 +135,12 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
     router[route.method](route.path, setup, ...auth, handler(route));
   }
 
+  if (options.mfa) {
+    // The mount's bearer rules (missing_bearer, e-mail verification, HS256) hold on /mfa too.
+    const bearer = bearerAuth(options.auth, { requireEmailVerification: mount.requireEmailVerification, missing, hmac: options.policy.hmac });
+    mfaRoutes(router, { profile, services: options.mfa, bearer, setup, links, policy: options.policy });
+  }
+
   router.get('/reset-password', setup, (ctx) => {
     const token = flatQuery(ctx.query).token ?? '';
     ctx.type = 'text/html; charset=utf-8';
@@ -141,12 +150,12 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
   mountDocs(router, {
     prefix,
     title: profile.title,
-    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, options.mount),
+    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, options.mount, options.mfa ? mfaOpenApiPaths(profile) : {}),
   });
 
   // FastAPI answers a known path with the wrong method with 405 and an Allow header.
   const methods = new Map<string, Set<string>>();
-  for (const route of ROUTES) methods.set(route.path, (methods.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
+  for (const route of [...ROUTES, ...(options.mfa ? MFA_ROUTES : [])]) methods.set(route.path, (methods.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
   methods.get('/reset-password')?.add('GET');
   for (const [path, allowed] of methods) {
     if (allowed.has('GET')) allowed.add('HEAD');

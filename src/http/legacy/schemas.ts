@@ -166,6 +166,13 @@ export const commonReplies: Omit<Replies, 'register' | 'login' | 'refresh' | 'me
 // ---- errors (FastAPI) ----
 
 export const DetailError = z.object({ detail: z.string() });
+
+/** The flat profiles' second-factor challenge: a failed-login 401 with the mfa fields (CONTRACT §9). */
+export const MfaChallengeDetail = DetailError.extend({
+  mfa_required: z.literal(true).optional(),
+  mfa_token: z.string().optional(),
+  methods: z.array(z.enum(['totp', 'recovery_code', 'passkey'])).optional(),
+});
 export const ValidationErrorBody = z.object({
   detail: z.array(z.object({ loc: z.array(z.union([z.string(), z.int()])), msg: z.string(), type: z.string() })),
 });

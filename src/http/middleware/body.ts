@@ -8,7 +8,8 @@ export const BODY_LIMIT = '100kb';
 /** CONTRACT §6: the body itself is level 1. */
 export const MAX_JSON_DEPTH = 32;
 
-const PARSED_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+// DELETE too: removing a second factor takes the password in the body (CONTRACT §9).
+const PARSED_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const JSON_TYPES = ['application/json', 'application/json-patch+json', 'application/vnd.api+json', 'application/csp-report', 'application/reports+json', 'application/scim+json'];
 const FORM_TYPES = ['application/x-www-form-urlencoded'];
 /** Strict JSON bodies are an object or an array (RFC 7159 whitespace before them). */
@@ -29,7 +30,8 @@ function tooDeep(text: string, index: number): ValidationError {
 
 function parseJson(text: string): unknown {
   if (!text) return {};
-  // `body`: the text it failed on, for the door that answers with the parser's offset (FastAPI's json_invalid).
+  // The text goes with the error (as co-body's own parser did): the error handler reports where Python's
+  // parser would have stopped in it (FastAPI's 422 json_invalid, CONTRACT §3).
   if (!STRICT_JSON.test(text)) throw Object.assign(new SyntaxError('invalid JSON, only supports object and array'), { status: 400, body: text });
   const deep = tooDeepAt(text, MAX_JSON_DEPTH);
   if (deep !== -1) throw tooDeep(text, deep);
@@ -55,7 +57,7 @@ async function read(ctx: Context): Promise<{ body: unknown; raw?: string }> {
 }
 
 /**
- * JSON and form bodies of POST, PUT and PATCH up to 100 kB (413 beyond; the rest of the body is dropped
+ * JSON and form bodies of POST, PUT, PATCH and DELETE up to 100 kB (413 beyond; the rest of the body is dropped
  * or the connection closed, see unread-body.ts). JSON nested deeper than 32 levels is a 422 before it is
  * parsed; malformed JSON → 400 through the error handler. Sets `ctx.request.body` (`{}` for other types)
  * and `ctx.request.rawBody`, the text as received.

@@ -5,10 +5,11 @@
 import { z } from 'zod';
 import type { Profile, RequestSpec, Reply } from '../legacy/profile.ts';
 import type { OperationName, Route } from '../legacy/operations.ts';
+import { MfaChallengeDetail } from '../legacy/schemas.ts';
 
-type JsonSchema = Record<string, unknown>;
+export type JsonSchema = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
   return rest;
 }
@@ -19,6 +20,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
  */
 const ERRORS: Partial<Record<OperationName, { status: number; code: string }[]>> = {
   register: [{ status: 400, code: 'AUTH_EMAIL_EXISTS' }, { status: 400, code: 'AUTH_USERNAME_EXISTS' }],
+  // 401 is also the second-factor challenge (`mfa_required`, CONTRACT §9); 403 also MFA_POLICY's refusal.
   login: [{ status: 401, code: 'AUTH_INVALID_CREDENTIALS' }, { status: 403, code: 'AUTH_INACTIVE' }],
   refresh: [{ status: 401, code: 'AUTH_INVALID_TOKEN' }],
   logout: [{ status: 401, code: 'AUTH_INVALID_TOKEN' }, { status: 404, code: 'AUTH_SESSION_NOT_FOUND' }],
@@ -89,7 +91,9 @@ function operation(profile: Profile, route: Route, mount: MountFacts): JsonSchem
   for (const { status, code } of errors) {
     const shown = profile.errorStatus ? profile.errorStatus(code, status) : status;
     const enveloped = profile.isEnveloped?.(code) && profile.errorSchemas.enveloped;
-    const schema = enveloped || (status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error);
+    // A flat profile's failed login is also the second-factor challenge (its mfa fields; the envelope's has them too).
+    const flat = route.op === 'login' && status === 401 ? MfaChallengeDetail : status === 422 ? profile.errorSchemas.validation : profile.errorSchemas.error;
+    const schema = enveloped || flat;
     const headers = status === 429 || status === 503 ? { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait' } } : undefined;
     responses[shown] ??= { description: STATUS_TEXT[shown] ?? 'Error', content: json(jsonSchema(schema, 'output')), ...(headers ? { headers } : {}) };
   }
@@ -119,8 +123,16 @@ function operation(profile: Profile, route: Route, mount: MountFacts): JsonSchem
   return op;
 }
 
-export function buildOpenApiDocument(profile: Profile, prefix: string, routes: readonly Route[], version: string, mount: MountFacts): JsonSchema {
-  const paths: Record<string, Record<string, JsonSchema>> = {};
+export function buildOpenApiDocument(
+  profile: Profile,
+  prefix: string,
+  routes: readonly Route[],
+  version: string,
+  mount: MountFacts,
+  /** Paths documented elsewhere (the second-factor routes, legacy/mfa-routes.ts). */
+  extraPaths: Record<string, Record<string, JsonSchema>> = {},
+): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = { ...extraPaths };
   for (const route of routes) {
     const path = route.path.replace(/:([A-Za-z_]+)/g, '{$1}');
     paths[path] ??= {};

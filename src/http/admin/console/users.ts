@@ -79,7 +79,9 @@ export function userPages(router: Router, options: UserPagesOptions): void {
   router.get('/admin/users/:id', async (ctx) => {
     const user = await users.get(ctx.params.id ?? '');
     const sessions = (await users.sessions(user.id)).items;
+    const mfa = await services.mfa.status(user.id);
     await pages.render(ctx, 200, 'user', {
+      mfa,
       title: user.email,
       section: 'users',
       user,
@@ -107,6 +109,12 @@ export function userPages(router: Router, options: UserPagesOptions): void {
     const id = ctx.params.id ?? '';
     await users.sendPasswordReset(id, actor(ctx), options.links);
     seeOther(ctx, `/admin/users/${id}`, 'reset-sent');
+  });
+
+  router.post('/admin/users/:id/mfa/remove', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    await services.mfa.removeAll(id, actor(ctx));
+    seeOther(ctx, `/admin/users/${id}`, 'mfa-removed');
   });
 
   router.post('/admin/users/:id/sessions/revoke-all', async (ctx) => {
