@@ -16,7 +16,10 @@ const production = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgres://idp@db/idp',
   REDIS_URL: 'redis://redis:6379',
-  COOKIE_KEYS: 'k'.repeat(20) + 'x'.repeat(20),
+  PUBLIC_URL: 'https://id.example.com',
+  COOKIE_KEYS: 'q7Vd2LmXa9Rt4WcZp1Ks8NbY3Hf6Jg0E',
+  KEY_ENCRYPTION_KEY: 'REiHLAsVDOmibcezGELUgccGVTxZxGg8Rpsh9yhSpMA=',
+  METRICS_TOKEN: 'scrape-Tq84Lm2Vx9Rk',
 };
 
 describe('CONTRACT §11 settings (CLIENT_REGISTRATION, CLIENT_ID_METADATA_DOCUMENTS, REFRESH_REUSE_INTERVAL)', () => {
