@@ -6,9 +6,10 @@
  * `sub` equal to the old UUID.
  *
  * Each mount's tokens are checked the way that service's other backends check them (`verifyAtBackend`):
- * today every mount signs with the key set, so the check is the published JWKS. A mount with
- * `token: {signing: "HS256", …}` adds a MOUNTS entry with its `verify` (jose's HS256 with the old
- * SECRET_KEY, python-jose's stand-in) and its expected `sub`.
+ * Aurora's and v2's backends keep their python-jose check with the old SECRET_KEY (jose's HS256 stands in
+ * for it), so those mounts sign with `token: {signing: "HS256", …}` and the backend finds the user by the
+ * `sub` it always read (Aurora: the username; v2: the UUID); the other mounts sign with the key set, checked
+ * against the published JWKS.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,8 @@ interface Mount {
   /** The `id` the original's `/me` answered for this user. */
   meId: (user: (typeof LEGACY)[LegacyName], me: unknown) => unknown;
   expectedMeId: (user: (typeof LEGACY)[LegacyName]) => unknown;
+  /** HS256 with the retired service's SECRET_KEY, and which of the user's legacy fields its backends read from `sub`. */
+  hs256?: { secretEnv: string; secret: string; sub: 'id' | 'username' };
 }
 
 const flatTokens = (body: unknown) => ({ access: String(field(body, 'access_token')), refresh: String(field(body, 'refresh_token')) });
@@ -63,6 +66,7 @@ const MOUNTS: Mount[] = [
   {
     profile: 'aurora',
     prefix: '/api/v1/auth',
+    hs256: { secretEnv: 'AURORA_SECRET_KEY', secret: 'aurora-old-secret-key-kept-for-its-backends', sub: 'username' },
     user: 'mary',
     loginBody: (u) => ({ username: u.username, password: PASSWORD }),
     tokens: flatTokens,
@@ -72,6 +76,7 @@ const MOUNTS: Mount[] = [
   {
     profile: 'v2',
     prefix: '/api/v2/auth',
+    hs256: { secretEnv: 'V2_SECRET_KEY', secret: 'v2-old-secret-key-the-pmc-backends-still-use', sub: 'id' },
     user: 'jose',
     loginBody: (u) => ({ email: u.email, password: PASSWORD }),
     tokens: flatTokens,
@@ -107,10 +112,24 @@ for (const mode of MODES) {
         database: mode.database,
         store: mode.store,
         mocha: this,
-        env: { COMPAT_PROFILES: MOUNTS.map((mount) => `${mount.prefix}=${mount.profile}`).join(',') },
+        env: {
+          // The mount options README "Migrating from the FastAPI services" gives for these services.
+          COMPAT_PROFILES: JSON.stringify(
+            MOUNTS.map((mount) => ({
+              prefix: mount.prefix,
+              profile: mount.profile,
+              ...(mount.hs256 ? { token: { signing: 'HS256', secret_env: mount.hs256.secretEnv } } : {}),
+            })),
+          ),
+          ...Object.fromEntries(MOUNTS.flatMap((mount) => (mount.hs256 ? [[mount.hs256.secretEnv, mount.hs256.secret]] : []))),
+        },
       });
       const jwks = createRemoteJWKSet(new URL(`${env.issuer}/jwks`));
-      verifyAtBackend = async (_mount, token) => (await jwtVerify(token, jwks, { issuer: env.issuer })).payload;
+      verifyAtBackend = async (mount, token) =>
+        mount.hs256
+          ? // python-jose's jwt.decode(token, SECRET_KEY, algorithms=["HS256"]): the old key alone, nothing fetched.
+            (await jwtVerify(token, new TextEncoder().encode(mount.hs256.secret), { algorithms: ['HS256'] })).payload
+          : (await jwtVerify(token, jwks, { issuer: env.issuer })).payload;
 
       // The export, as the old services' users tables held it: bcrypt hashes ($2b$, cost 10, like passlib's).
       const hash = bcrypt.hashSync(PASSWORD, 10);
@@ -152,8 +171,17 @@ for (const mode of MODES) {
         if (mount.profile === 'v2') expect(field(me.body, 'organization_id')).to.equal(ORGANIZATION);
 
         const claims = await verifyAtBackend(mount, second.access);
-        expect(claims.sub).to.equal(user.id);
+        // The old backend finds its user by the claim it always read, in the table the export came from.
+        const subField = mount.hs256?.sub ?? 'id';
+        expect(claims.sub).to.equal(user[subField]);
+        expect(Object.values(LEGACY).filter((row) => row[subField] === claims.sub)).to.deep.equal([user]);
         expect(claims.sid).to.be.a('string');
+        if (mount.hs256) {
+          // And the token is refused anywhere else: a key-set mount, and OIDC's userinfo.
+          const elsewhere = await http('GET', `${env.server.url}/auth/me`, { headers: { authorization: `Bearer ${second.access}` } });
+          expect(elsewhere.status).to.equal(401);
+          expect((await http('GET', `${env.issuer}/me`, { headers: { authorization: `Bearer ${second.access}` } })).status).to.be.oneOf([400, 401]);
+        }
       });
     }
 
