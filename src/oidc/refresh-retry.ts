@@ -15,7 +15,8 @@
  * rotated in turn. A request whose handler did not rotate (or failed) removes `pending`, and the waiting
  * requests then run the handler themselves.
  */
-import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { openUnderToken, sealUnderToken } from '../services/token-sealed.ts';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { handler as refreshTokenHandler, parameters as refreshTokenParameters } from 'oidc-provider/lib/actions/grants/refresh_token.js';
@@ -46,22 +47,7 @@ interface DoneRecord {
 type RetryRecord = PendingRecord | DoneRecord;
 
 const recordKey = (token: string): string => `oidc:rt-retry:${hash('sha256', `record|${token}`, 'base64url')}`;
-const boxKey = (token: string): Buffer => Buffer.from(hash('sha256', `box|${token}`, 'base64url'), 'base64url');
-
-function seal(token: string, body: unknown): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', boxKey(token), iv);
-  const sealed = Buffer.concat([cipher.update(JSON.stringify(body), 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
-}
-
-function open(token: string, box: string): Record<string, unknown> {
-  const raw = Buffer.from(box, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', boxKey(token), raw.subarray(0, 12));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-  return JSON.parse(text) as Record<string, unknown>;
-}
+const BOX = 'oidc-refresh-retry';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -99,7 +85,7 @@ export function useRefreshRetryWindow(provider: Provider, options: RefreshRetryO
       clientId: ctx.oidc.client?.clientId ?? '',
       grantId: rotated.grantId ?? '',
       accountId: rotated.accountId ?? null,
-      box: seal(token, ctx.body),
+      box: sealUnderToken(BOX, token, ctx.body),
     };
     await store.set(key, record, intervalSeconds + 1);
   }
@@ -109,7 +95,8 @@ export function useRefreshRetryWindow(provider: Provider, options: RefreshRetryO
     const elapsed = now() - record.at;
     if (elapsed > intervalSeconds * 1000 || record.clientId !== ctx.oidc.client?.clientId) return false;
     if (!(await provider.Grant.find(record.grantId))) return false;
-    const body = open(token, record.box);
+    const body = openUnderToken<Record<string, unknown>>(BOX, token, record.box);
+    if (!body) return false;
     if (typeof body.expires_in === 'number') body.expires_in = Math.max(1, body.expires_in - Math.floor(elapsed / 1000));
     ctx.body = body;
     void audit.record({

@@ -50,6 +50,7 @@ export function createAccountServices(input: AccountServicesInput) {
     issuer: config.issuer,
     accessTokenTtlSeconds: config.tokens.accessTokenTtl,
     refreshTokenTtlSeconds: config.tokens.refreshTokenTtl,
+    refreshReuseIntervalSeconds: config.refreshReuseInterval,
   });
   const mail = createMailService({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: config.mail.outboxDir, logger });
   const mailQueue = createMailQueue((message) => mail.send(message), logger.child({ component: 'mail' }));

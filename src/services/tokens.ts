@@ -9,6 +9,7 @@ import type { AuditService } from './audit.ts';
 import type { RequestContext } from './request-context.ts';
 import { InvalidAccessTokenError, InvalidRefreshTokenError } from './account-errors.ts';
 import { hashToken, isOpaqueToken, newOpaqueToken } from './secret-tokens.ts';
+import { openUnderToken, sealUnderToken } from './token-sealed.ts';
 
 const REFRESH_JWT = /^[A-Za-z0-9_-]{10,300}\.[A-Za-z0-9_-]{20,1500}\.[A-Za-z0-9_-]{20,400}$/;
 
@@ -92,8 +93,31 @@ export interface TokenServiceOptions {
   issuer: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** REFRESH_REUSE_INTERVAL (§5): seconds after a rotation during which the rotated token gets the same answer. */
+  refreshReuseIntervalSeconds?: number;
   now?: () => number;
 }
+
+/** What a refresh answered, kept (sealed under the presented token) for retries inside the reuse interval. */
+interface RetryAnswer {
+  refreshToken: string;
+  accessToken: string;
+  expiresIn: number;
+}
+
+/** The outcome of spending a refresh token (see rotateRefreshToken). */
+export interface Rotation {
+  session: SessionRecord;
+  refreshToken: string;
+  /** A retry inside the reuse interval: the access token the first answer carried, to hand back as it was. */
+  retried?: { token: string; expiresIn: number };
+  /** After a rotation with a reuse interval: keeps the answer for retries of the same token. */
+  remember?: (access: { token: string; expiresIn: number }) => Promise<void>;
+}
+
+const RETRY_BOX = 'legacy-refresh-retry';
+/** How long a concurrent retry waits for the rotation it raced to record its answer. */
+const RETRY_WAIT_MS = 2000;
 
 const SIGNING_ALG = 'ES256';
 const HMAC_ALG = 'HS256';
@@ -105,6 +129,8 @@ const RELOAD_INTERVAL_MS = 30_000;
 const VERIFIED_CACHE_SIZE = 10_000;
 
 const refreshKey = (token: string): string => `rt:${hashToken(token)}`;
+const retryKey = (key: string): string => `${key}:retry`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Legacy access tokens (ES256 JWTs from the database key set, verified locally against the same public
@@ -281,6 +307,34 @@ export function createTokenService(options: TokenServiceOptions) {
   }
 
   /** A live refresh record of this mount, or undefined (unknown, expired, or issued at another mount). */
+  const reuseIntervalMs = (options.refreshReuseIntervalSeconds ?? 0) * 1000;
+
+  /**
+   * A rotated token presented again within the reuse interval (a client's retry, or a parallel refresh that
+   * lost the race): the answer its rotation gave, once that is recorded; else refused, the session left alone.
+   */
+  async function retry(key: string, token: string, record: RefreshRecord, rotatedAt: number, context: RequestContext): Promise<Rotation> {
+    const deadline = Math.min(rotatedAt + reuseIntervalMs, now() + RETRY_WAIT_MS);
+    let answer: RetryAnswer | undefined;
+    for (;;) {
+      answer = openUnderToken<RetryAnswer>(RETRY_BOX, token, await store.get<string>(retryKey(key)));
+      if (answer || now() >= deadline) break;
+      await sleep(25);
+    }
+    const session = answer && (await sessions.get(record.user_id, record.session_id));
+    if (!answer || !session) throw new InvalidRefreshTokenError();
+    const elapsed = Math.floor((now() - rotatedAt) / 1000);
+    await options.audit.record({
+      type: 'refresh_retry',
+      outcome: 'success',
+      userId: record.user_id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: { session_id: record.session_id, door: context.door, elapsed_s: elapsed },
+    });
+    return { session, refreshToken: answer.refreshToken, retried: { token: answer.accessToken, expiresIn: Math.max(1, answer.expiresIn - elapsed) } };
+  }
+
   async function readRefresh(token: unknown, policy: TokenPolicy): Promise<{ key: string; record: RefreshRecord } | undefined> {
     if (!isRefreshToken(token)) return undefined;
     const key = refreshKey(token);
@@ -319,11 +373,13 @@ export function createTokenService(options: TokenServiceOptions) {
       policy: TokenPolicy = {},
       /** For a JWT successor whose `sub` is the username or number (an HS256 mount). */
       accountOf?: (userId: string) => Promise<AccountView | undefined>,
-    ): Promise<{ session: SessionRecord; refreshToken: string }> {
+    ): Promise<Rotation> {
       const found = await readRefresh(token, policy);
       if (!found) throw new InvalidRefreshTokenError();
       const { key, record } = found;
       const at = now();
+      const rotatedAt = record.rotated_at ? Date.parse(record.rotated_at) : NaN;
+      if (record.state === 'rotated' && reuseIntervalMs > 0 && at - rotatedAt <= reuseIntervalMs) return retry(key, token as string, record, rotatedAt, context);
       if (record.state === 'rotated') {
         const revoked = await sessions.revoke(record.user_id, record.session_id, 'refresh_reuse');
         await options.audit.record({
@@ -350,13 +406,23 @@ export function createTokenService(options: TokenServiceOptions) {
       const remaining = Math.max(1, (Date.parse(record.expires_at) - at) / 1000);
       // The one atomic step: of concurrent refreshes only one turns this record from active to rotated.
       // A loser raced the winner rather than replaying later, so it is refused without ending the session.
-      if (!(await store.compareAndSet(key, record, rotated, remaining))) throw new InvalidRefreshTokenError();
+      // Inside a reuse interval the loser waits for the winner's answer instead.
+      if (!(await store.compareAndSet(key, record, rotated, remaining))) {
+        if (reuseIntervalMs > 0) return retry(key, token as string, record, at, context);
+        throw new InvalidRefreshTokenError();
+      }
 
       const renewed = await sessions.renew(record.user_id, record.session_id, options.refreshTokenTtlSeconds);
       if (!renewed) throw new InvalidRefreshTokenError();
       const account = policy.refreshTokenFormat === 'jwt' && policy.hmac && policy.hmac.sub !== 'id' ? await accountOf?.(record.user_id) : undefined;
       const refreshToken = await issueRefreshToken(record.user_id, record.session_id, policy, account);
-      return { session: renewed, refreshToken };
+      if (reuseIntervalMs === 0) return { session: renewed, refreshToken };
+      // Kept only as long as the interval, and sealed under the presented token: the store holds nothing usable.
+      const remember = async (access: { token: string; expiresIn: number }) => {
+        const answer: RetryAnswer = { refreshToken, accessToken: access.token, expiresIn: access.expiresIn };
+        await store.set(retryKey(key), sealUnderToken(RETRY_BOX, token as string, answer), Math.ceil(reuseIntervalMs / 1000) + 1);
+      };
+      return { session: renewed, refreshToken, remember };
     },
 
     /** The session a refresh token belongs to, if the token is still usable (logout by refresh token). */

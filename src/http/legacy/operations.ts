@@ -156,14 +156,17 @@ export function createOperations(services: OperationServices): Operations {
     },
 
     async refresh(input, oc) {
-      const { session, refreshToken } = await tokens.rotateRefreshToken(input.refreshToken, oc.request, oc.policy, (id) => accounts.getById(id));
+      const rotation = await tokens.rotateRefreshToken(input.refreshToken, oc.request, oc.policy, (id) => accounts.getById(id));
+      const { session, refreshToken } = rotation;
       const account = await accounts.getById(session.user_id);
       if (!account || account.status !== 'active') {
         // Normally impossible (leaving `active` ends every session); never hand out tokens if it happens.
         await sessions.revoke(session.user_id, session.session_id, 'admin');
         throw new InvalidRefreshTokenError();
       }
-      const access = await tokens.issueAccessToken(account, session, oc.policy);
+      // A retry inside REFRESH_REUSE_INTERVAL gets the pair the rotation answered, access token included.
+      const access = rotation.retried ?? (await tokens.issueAccessToken(account, session, oc.policy));
+      await rotation.remember?.(access);
       return { account, session, tokens: { accessToken: access.token, refreshToken, expiresIn: access.expiresIn } };
     },
 
