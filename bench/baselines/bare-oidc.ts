@@ -15,6 +15,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import { createSequelize } from '../../src/db/sequelize.ts';
 import { initModels } from '../../src/db/models/index.ts';
 import { createKeyService } from '../../src/services/keys.ts';
+import { createSecretBox } from '../../src/services/secret-box.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
 import { createOidcStorage } from '../../src/oidc/adapter.ts';
 import { createProvider, maxAccessTokenTtl } from '../../src/oidc/provider.ts';
@@ -30,7 +31,8 @@ const config = { issuer, tokens, oidc: { resources: {} }, trustProxy: false };
 
 const sequelize = createSequelize({ url: env.DATABASE_URL ?? '' });
 const models = initModels(sequelize);
-const keySet = await createKeyService({ models, maxTokenTtlSeconds: maxAccessTokenTtl(config) }).load();
+const secretBox = env.KEY_ENCRYPTION_KEY ? createSecretBox(Buffer.from(env.KEY_ENCRYPTION_KEY, 'base64')) : undefined;
+const keySet = await createKeyService({ models, maxTokenTtlSeconds: maxAccessTokenTtl(config), secretBox }).load();
 const store = createRedisStore({ url: env.REDIS_URL ?? '', keyPrefix: 'bare:' });
 await store.connect();
 const storage = createOidcStorage({ store, clients: { find: async () => undefined }, maxAccessTokenTtlSeconds: maxAccessTokenTtl(config) });

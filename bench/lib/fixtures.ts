@@ -172,6 +172,8 @@ export async function startBareOidc(env: BenchEnvironment, accountIds: readonly 
       OUT_FILE: outFile,
       ACCESS_TOKEN_TTL: String(env.config.tokens.accessTokenTtl),
       REFRESH_TOKEN_TTL: String(env.config.tokens.refreshTokenTtl),
+      // The signing keys in the shared database are stored encrypted (KEY_ENCRYPTION_KEY, §6).
+      KEY_ENCRYPTION_KEY: env.productEnv.KEY_ENCRYPTION_KEY ?? '',
     },
   });
   const url = `http://127.0.0.1:${PORTS.bareOidc}`;
