@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type * as Pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -41,6 +42,8 @@ export function bufferedStdout(): DestinationStream {
  * with the same fields and the same redaction. `destination` defaults to standard output.
  */
 export function prettyStdout(destination: number | NodeJS.WritableStream = 1): DestinationStream {
+  // Loaded only for a terminal: production processes never carry it.
+  const { PinoPretty } = createRequire(import.meta.url)('pino-pretty') as typeof Pretty;
   return PinoPretty({ colorize: destination === 1, destination, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }
 

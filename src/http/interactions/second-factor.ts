@@ -8,7 +8,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
-import QRCode from 'qrcode';
 import { RateLimitedError } from '../../errors.ts';
 import type { AccountView } from '../../services/account-view.ts';
 import type { RequestContext } from '../../services/request-context.ts';
@@ -118,6 +117,8 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
     const account = await services.getAccount(login.accountId);
     if (!account) throw new InvalidMfaCodeError();
     const { secret, otpauthUri } = await services.mfa.totpEnrolment(account.id, account.email);
+    // qrcode is loaded at the first enrolment, not carried by every process from its start.
+    const { default: QRCode } = await import('qrcode');
     const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
     const registration = await services.passkeys.registrationOptions({ id: account.id, email: account.email, displayName: account.full_name });
     await kit.render(ctx, status, 'second-factor-enrol', {

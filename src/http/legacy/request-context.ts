@@ -8,14 +8,12 @@ import { clientIp } from '../client-ip.ts';
  * and the client IP (X-Forwarded-For only when TRUST_PROXY is on: Koa's `app.proxy`). The session service
  * bounds and cleans the values; an absent device type is `unknown`.
  */
-export function requestContext(ctx: Context, door: string): RequestContext {
+export function requestContext(ctx: Context, door: string, options: { abandonable?: boolean } = {}): RequestContext {
   const header = (name: string): string | undefined => ctx.get(name) || undefined;
-  let abandoned: AbortSignal | undefined;
   return {
-    // Made when a service first asks (a password check), not on every request.
-    get abandoned() {
-      return (abandoned ??= abandonedSignal(ctx));
-    },
+    // Only for the operations that wait for a password hash: a plain property (an accessor here cost the
+    // hot /me path a quarter of its CPU, bench/README.md), and no close listener where none is needed.
+    abandoned: options.abandonable ? abandonedSignal(ctx) : undefined,
     ip: clientIp(ctx),
     userAgent: header('User-Agent'),
     deviceId: header('X-Device-ID'),

@@ -14,6 +14,9 @@ import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
 import { setNoStore } from '../middleware/no-store.ts';
 import { MFA_ROUTES, mfaOpenApiPaths, mfaRoutes, type LegacyMfaServices } from './mfa-routes.ts';
 
+/** Operations that wait for a password hash: a client that hangs up meanwhile has its work dropped. */
+const HASHING: ReadonlySet<string> = new Set(['register', 'login', 'changePassword', 'resetPassword']);
+
 export interface LegacyRouterOptions {
   prefix: string;
   profile: Profile;
@@ -106,7 +109,8 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
     const reply = profile.replies[route.op] as Reply<unknown>;
     return async (ctx) => {
       const input = spec.parse(rawInput(ctx, route, profile));
-      const result = await run(input, { request: requestContext(ctx, profile.name), auth: ctx.state.auth, links, policy: options.policy });
+      const request = requestContext(ctx, profile.name, { abandonable: HASHING.has(route.op) });
+      const result = await run(input, { request, auth: ctx.state.auth, links, policy: options.policy });
       if (route.op === 'resetPassword' && wantsHtmlPage(ctx)) {
         ctx.type = 'text/html; charset=utf-8';
         ctx.body = resetPasswordDonePage();

@@ -5,15 +5,13 @@
  * credentials in the database, their public keys sealed like every factor secret.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
+import type * as SimpleWebAuthn from '@simplewebauthn/server';
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
   verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Models } from '../../db/models/index.ts';
 import type { Store } from '../../store/store.ts';
@@ -23,6 +21,11 @@ import { AppError } from '../../errors.ts';
 import { factorContext, type SecretSealer } from './secrets.ts';
 
 export const PASSKEY_CHALLENGE_TTL_SECONDS = 300;
+
+// Loaded at the first passkey ceremony: its ASN.1 and COSE libraries are ~5 MB of heap that every other
+// request would otherwise carry through each garbage collection (bench/README.md).
+let webauthn: Promise<typeof SimpleWebAuthn> | undefined;
+const simpleWebAuthn = () => (webauthn ??= import('@simplewebauthn/server'));
 const NAME_MAX = 100;
 
 /** A passkey ceremony that did not verify (wrong origin, unknown credential, no user verification, stale challenge…). */
@@ -80,7 +83,7 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
     /** Options for `navigator.credentials.create` (a discoverable credential, user verification required). */
     async registrationOptions(user: { id: string; email: string; displayName?: string | null }): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
       const existing = await Passkey.findAll({ where: { userId: user.id }, attributes: ['credentialId', 'transports'], useMaster: true });
-      const creation = await generateRegistrationOptions({
+      const creation = await (await simpleWebAuthn()).generateRegistrationOptions({
         rpName: options.rpName,
         rpID,
         userName: user.email,
@@ -103,7 +106,7 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
       if (!challenge || challenge.userId !== userId) return fail('challenge');
       let verified;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await (await simpleWebAuthn()).verifyRegistrationResponse({
           response: response as RegistrationResponseJSON,
           expectedChallenge: challenge.challenge,
           expectedOrigin: origin,
@@ -130,7 +133,7 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
 
     /** Options for `navigator.credentials.get` with no allow-list: the authenticator offers its discoverable credentials. */
     async authenticationOptions(): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
-      const request = await generateAuthenticationOptions({ rpID, userVerification: 'required', allowCredentials: [] });
+      const request = await (await simpleWebAuthn()).generateAuthenticationOptions({ rpID, userVerification: 'required', allowCredentials: [] });
       return { challengeId: await saveChallenge('auth', { challenge: request.challenge }), options: request };
     },
 
@@ -148,7 +151,7 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
       if (!passkey) return fail('unknown_credential');
       let verified;
       try {
-        verified = await verifyAuthenticationResponse({
+        verified = await (await simpleWebAuthn()).verifyAuthenticationResponse({
           response: answer as AuthenticationResponseJSON,
           expectedChallenge: challenge.challenge,
           expectedOrigin: origin,
