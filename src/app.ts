@@ -98,6 +98,11 @@ export function requestListener(app: Koa, oidc?: AppDependencies['oidc']): Reque
   if (!oidc) return handleApp;
   const { prefix } = oidc;
   const handleOidc = oidc.app.callback();
+  // For an issuer with a path, RFC 8414 §3.1 puts the metadata at /.well-known/oauth-authorization-server/oidc
+  // (and MCP clients also try /.well-known/openid-configuration/oidc) before the OIDC place under the issuer:
+  // both are the provider's discovery document.
+  const discovery = `${prefix}/.well-known/openid-configuration`;
+  const rootMetadata = new Set([`/.well-known/oauth-authorization-server${prefix}`, `/.well-known/openid-configuration${prefix}`]);
   return (req, res) => {
     let url = req.url ?? '/';
     // The absolute form (`POST http://host/oidc/token`), which servers must accept too: its path and query.
@@ -106,7 +111,9 @@ export function requestListener(app: Koa, oidc?: AppDependencies['oidc']): Reque
       url = pathname + search;
     }
     const end = url.indexOf('?');
-    if (!isUnder(end === -1 ? url : url.slice(0, end), prefix)) return handleApp(req, res);
+    const path = end === -1 ? url : url.slice(0, end);
+    if (rootMetadata.has(path)) url = discovery;
+    else if (!isUnder(path, prefix)) return handleApp(req, res);
     const rest = url.slice(prefix.length);
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = url;
     req.url = rest.startsWith('/') ? rest : `/${rest}`;
