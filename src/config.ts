@@ -183,6 +183,10 @@ const mfaPolicy = z.string().transform((value, ctx): MfaPolicy => {
   return z.NEVER;
 });
 
+/** Languages that have message catalogues under locales/ (CONTRACT §4 "Languages"). */
+export const SUPPORTED_LOCALES = ['en', 'de'] as const;
+export type Locale = (typeof SUPPORTED_LOCALES)[number];
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Raw keys as they appear in the environment and in config/*.json. */
@@ -225,6 +229,9 @@ const schema = z.object({
   CLIENT_ID_METADATA_DOCUMENTS: metadataDocuments.default({ mode: 'off', hostSuffixes: [], loopback: false }),
   REFRESH_REUSE_INTERVAL: int(0, 300).default(0),
   MFA_POLICY: mfaPolicy,
+  REGISTRATION: z.enum(['open', 'closed']),
+  UI_LOCALES: list.pipe(z.array(z.enum(SUPPORTED_LOCALES)).min(1, 'expected at least one language')).refine((l) => new Set(l).size === l.length, 'a language is listed twice'),
+  BACKCHANNEL_ALLOW_PRIVATE: bool.optional(),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -266,6 +273,12 @@ export interface Config {
   /** Seconds during which a just-rotated refresh token presented again gets the same successor (§5). */
   refreshReuseInterval: number;
   mfaPolicy: MfaPolicy;
+  /** Self-service sign-up on the legacy APIs and the login page (REGISTRATION). */
+  registration: 'open' | 'closed';
+  /** Languages of the pages and mails; the first is the default (UI_LOCALES). */
+  uiLocales: Locale[];
+  /** Deliver back-channel logout tokens to loopback and private addresses (BACKCHANNEL_ALLOW_PRIVATE). */
+  backchannelAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -377,6 +390,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     agents: { clientRegistration: raw.CLIENT_REGISTRATION, metadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS },
     refreshReuseInterval: raw.REFRESH_REUSE_INTERVAL,
     mfaPolicy: raw.MFA_POLICY,
+    registration: raw.REGISTRATION,
+    uiLocales: raw.UI_LOCALES,
+    backchannelAllowPrivate: raw.BACKCHANNEL_ALLOW_PRIVATE ?? raw.NODE_ENV !== 'production',
   };
   const productionProblems = config.env === 'production' ? productionChecks(config, raw) : [];
   if (productionProblems.length) throw new ConfigError(productionProblems);
