@@ -25,6 +25,7 @@ import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createI18n, type I18n } from './services/i18n.ts';
+import { withRegistrationPolicy } from './services/registration-policy.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
 import { createLoginRateLimiter, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
@@ -222,7 +223,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     // Logins and legacy tokens are counted at the service boundary, the same for every door; the
     // limits sit inside the counting, so a 429 is counted as a rate-limited login.
     const accounts = instrumentAccounts(accountServices.accounts, metrics);
-    const selfService = withOpenRouteLimits(accounts, openRouteLimiter);
+    const selfService = withRegistrationPolicy(withOpenRouteLimits(accounts, openRouteLimiter), config.registration);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
     // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
     const guard: AttemptGuard = (attempt, check) => loginLimiter.guard(attempt, check);

@@ -54,6 +54,7 @@ export function createLegacyRouters(deps: LegacyDependencies): Router[] {
       auth: deps,
       publicUrl: deps.config.publicUrl,
       mount,
+      registrationClosed: deps.config.registration === 'closed',
       policy: tokenPolicy(mount, deps.config.publicUrl),
       version: API_VERSION,
     }),

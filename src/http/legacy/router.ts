@@ -27,6 +27,8 @@ export interface LegacyRouterOptions {
   publicUrl: string;
   /** The mount's options (CONTRACT §3). */
   mount: Pick<CompatMount, 'requireEmailVerification' | 'missingBearer'>;
+  /** REGISTRATION=closed: documented as sign-up's 403 (the operations refuse it). */
+  registrationClosed?: boolean;
   /** How the mount issues and accepts tokens. */
   policy: TokenPolicy;
   /** Shown in the OpenAPI document. */
@@ -154,7 +156,7 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
   mountDocs(router, {
     prefix,
     title: profile.title,
-    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, options.mount, options.mfa ? mfaOpenApiPaths(profile) : {}),
+    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, { ...options.mount, registrationClosed: options.registrationClosed }, options.mfa ? mfaOpenApiPaths(profile) : {}),
   });
 
   // FastAPI answers a known path with the wrong method with 405 and an Allow header.
