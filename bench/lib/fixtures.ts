@@ -17,11 +17,28 @@ import { pinRunning, start, waitForHttp, type Managed } from './processes.ts';
 import { LOAD_CPU, SERVER_CPU } from './load.ts';
 import { mintOidcTokens, type OidcPools } from './oidc-mint.ts';
 import { createMfaTokenService } from '../../src/services/mfa/mfa-tokens.ts';
+import type { TokenPolicy } from '../../src/services/tokens.ts';
+import { tokenPolicy } from '../../src/http/legacy/mounts.ts';
+
+/** The token policy of the bench's HS256 mount, as the server derives it from the same configuration. */
+export function hs256Policy(env: BenchEnvironment): TokenPolicy {
+  const mount = env.config.compatProfiles.find((m) => m.prefix === HS256_PREFIX);
+  if (!mount) throw new Error(`no mount at ${HS256_PREFIX}`);
+  return tokenPolicy(mount, env.config.publicUrl);
+}
 import { TOTP_PERIOD_SECONDS, totpCode } from '../../src/services/mfa/totp.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PORTS = { redis: 7500, product: 7680, bareKoa: 7681, bareOidc: 7682 };
 export const CLIENT_ID = 'bench-rp';
+/** A legacy mount signing with an old service's HS256 SECRET_KEY (CONTRACT §3 `token`), beside the default mounts. */
+export const HS256_PREFIX = '/hs/auth';
+const COMPAT_MOUNTS = JSON.stringify([
+  { prefix: '/auth', profile: 'auth-service' },
+  { prefix: '/api/v1/auth', profile: 'aurora' },
+  { prefix: '/api/v2/auth', profile: 'v2' },
+  { prefix: HS256_PREFIX, profile: 'aurora', token: { signing: 'HS256', secret_env: 'BENCH_HS256_SECRET' } },
+]);
 
 export interface BenchEnvironment {
   dir: string;
@@ -89,6 +106,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     // Load comes from 127.0.0.1 only; behind a proxy, per-IP login limits see the clients' addresses.
     TRUST_PROXY: 'true',
     OIDC_CLIENTS_FILE: clientFile,
+    COMPAT_PROFILES: COMPAT_MOUNTS,
+    BENCH_HS256_SECRET: randomBytes(32).toString('base64url'),
     MIGRATE_ON_START: 'false',
     WORKERS: '1',
     // Cheaper hashing only to profile what a login costs besides its hash (see bench/README.md);
@@ -181,14 +200,17 @@ export async function startBareOidc(env: BenchEnvironment, accountIds: readonly 
   return { proc, url, pools: JSON.parse(readFileSync(outFile, 'utf8')) as OidcPools };
 }
 
-/** Access tokens of live password sessions (one per user given), minted by the product's own services. */
-export async function mintAccessTokens(env: BenchEnvironment, ids: readonly string[]): Promise<string[]> {
+/**
+ * Access tokens of live password sessions (one per user given), minted by the product's own services;
+ * with `policy`, as the mount of that policy mints them (an HS256 mount: its secret and `sub`).
+ */
+export async function mintAccessTokens(env: BenchEnvironment, ids: readonly string[], policy?: TokenPolicy): Promise<string[]> {
   const tokens: string[] = [];
   for (const id of ids) {
     const account = await env.deps.accounts.getById(id);
     if (!account) throw new Error(`seeded user ${id} not found`);
     const session = await env.deps.sessions.create({ userId: id, kind: 'password', context: { door: 'bench', ip: '127.0.0.1', userAgent: 'bench' } });
-    tokens.push((await env.deps.tokens.issueAccessToken(account, session)).token);
+    tokens.push((await env.deps.tokens.issueAccessToken(account, session, policy)).token);
   }
   return tokens;
 }

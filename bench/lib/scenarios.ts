@@ -22,6 +22,11 @@ export function login(url: string, poolFile: string, timing: Timing): LoadSpec {
   return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, spreadIps: true, ...timing };
 }
 
+/** Sign-up bodies, each used once, each from its own client address (the open-route limit is per IP). */
+export function register(url: string, poolFile: string, timing: Timing): LoadSpec {
+  return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, once: true, spreadIps: true, ...timing };
+}
+
 /** The TOTP step of a two-step login: each body (mfa_token + code) used once, from its own client address. */
 export function mfaLogin(url: string, poolFile: string, timing: Timing): LoadSpec {
   return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, once: true, spreadIps: true, ...timing };

@@ -23,7 +23,7 @@ describe('REGISTRATION=closed', function () {
       });
       after(async () => server?.close());
 
-      for (const [prefix, path] of [['/auth', '/signup'], ['/api/v1/auth', '/register'], ['/api/v2/auth', '/register'], ['/api/env/auth', '/register'], ['/auth', '/register']]) {
+      for (const [prefix, path] of [['/auth', '/signup'], ['/api/v1/auth', '/register'], ['/api/v2/auth', '/register'], ['/api/env/auth', '/register'], ['/auth', '/register']] as const) {
         it(`POST ${prefix}${path} answers 403 "Registration is closed" and creates nobody`, async () => {
           const email = `closed-${prefix.replace(/\W/g, '')}-${path.slice(1)}@example.com`;
           const res = await http('POST', `${server.url}${prefix}${path}`, {
