@@ -19,7 +19,9 @@ import { BENCH_PASSWORD, benchUsername } from './lib/database.ts';
 import { cleanupAll, cleanupOnSignals } from './lib/cleanup.ts';
 import {
   CLIENT_ID,
+  EXCHANGE_RESOURCES,
   HS256_PREFIX,
+  mintExchangeSubjects,
   hs256Policy,
   mintAccessTokens,
   mintProductOidcTokens,
@@ -41,7 +43,7 @@ import { met, renderMarkdown, renderText, type Row } from './lib/table.ts';
 import { runScale } from './scale.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection', 'hs256', 'register', 'overload'] as const;
+const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection', 'hs256', 'register', 'overload', 'exchange'] as const;
 type ScenarioKey = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -248,6 +250,10 @@ async function runDefault(dir: string): Promise<void> {
     const successes = (await env.deps.models.AuditEvent.count({ where: { type: 'login', outcome: 'success' } })) - successesBefore;
     const row = measured.at(-1);
     if (row) row.auditedSuccesses = successes;
+  }
+  if (want('exchange')) {
+    const subjects = writePool(dir, 'exchange', await mintExchangeSubjects(env, sample, auth));
+    await pair('POST /oidc/token token-exchange', scenario.tokenExchange(`${productUrl}/oidc/token`, auth, subjects, EXCHANGE_RESOURCES.target, timing));
   }
   const oidcWanted = (['cc', 'oidc-refresh', 'userinfo', 'introspection'] as const).some(want);
   if (oidcWanted) {

@@ -62,3 +62,13 @@ export function oidcRefresh(url: string, auth: string, poolFile: string, timing:
 export function introspection(url: string, auth: string, poolFile: string, timing: Timing): LoadSpec {
   return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: 'token={{item}}', poolFile, ...timing };
 }
+
+/** RFC 8693 token exchange: the subject token (from the pool) traded for one for `target`. */
+export function tokenExchange(url: string, auth: string, poolFile: string, target: string, timing: Timing): LoadSpec {
+  const body = new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    resource: target,
+  }).toString();
+  return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: `${body}&subject_token={{item}}`, poolFile, ...timing };
+}
