@@ -118,7 +118,7 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     // production refuses such parameters, so that profile runs in development mode.
     ...(process.env.ARGON2_MEMORY_KIB ? { NODE_ENV: 'development' } : {}),
     ...Object.fromEntries(
-      ['ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'UV_THREADPOOL_SIZE', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX'].flatMap((key) => (process.env[key] ? [[key, process.env[key] as string]] : [])),
+      ['ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'UV_THREADPOOL_SIZE', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ACCESS_LOG'].flatMap((key) => (process.env[key] ? [[key, process.env[key] as string]] : [])),
     ),
     // Node options for the server alone (trying heap settings without changing package.json).
     ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
