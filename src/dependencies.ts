@@ -123,7 +123,7 @@ export function wireSessionHooks(
   sessions.onRevokeAll(oidcLink.userSessionsRevoked);
 }
 
-/** How long shutdown lets back-channel logout attempts in flight finish; retries not yet due are given up. */
+/** How long shutdown waits for back-channel logout deliveries (retries coming due meanwhile included); the rest are given up, audited. */
 const BACKCHANNEL_SHUTDOWN_MS = 5000;
 
 async function createStore(config: Config, logger: Logger, keyPrefix: string): Promise<Store> {

@@ -32,6 +32,9 @@ export interface DeliverySchedule {
   attemptTimeoutMs: number;
 }
 
+/** Enough for abandoned deliveries to record themselves and finish. */
+const ABANDON_MS = 100;
+
 export const DEFAULT_SCHEDULE: DeliverySchedule = { delaysMs: [0, 5000, 20_000], attemptTimeoutMs: 5000 };
 
 /** Where and what to send for one notice; undefined when the client has no backchannel_logout_uri (or is gone). */
@@ -149,18 +152,22 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
     settle,
 
     /**
-     * Shutdown: attempts in flight may finish within `timeoutMs`; retries still waiting are given up
-     * (audited `abandoned`), and later notices are refused. Not persisted: a process that exits with
-     * retries pending does not resume them.
+     * Shutdown: deliveries may go on, retries that come due included, until `timeoutMs` has passed;
+     * then retries still waiting are given up (audited `abandoned`) and later notices refused. Nothing is
+     * persisted: a process that exits with retries pending does not resume them after a restart.
      */
     async close(timeoutMs = 5000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      await settle(timeoutMs);
       stopped = true;
       for (const [timer, resolve] of waiting) {
         clearTimeout(timer);
         resolve(false);
       }
       waiting.clear();
-      await settle(timeoutMs);
+      // The abandoned ones end at once; an attempt in flight at the deadline may still answer within
+      // what is left (its audit row with it).
+      await settle(Math.max(ABANDON_MS, deadline - Date.now()));
     },
   };
 }

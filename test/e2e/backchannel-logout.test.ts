@@ -17,7 +17,7 @@ import { UserAgent } from './helpers/user-agent.ts';
 import { authorize, CLIENTS, startOidcEnv, type OidcEnv, type TestUser } from './helpers/oidc-env.ts';
 import { LOGOUT_EVENT } from '../../src/oidc/backchannel-logout.ts';
 
-/** A relying party's back-channel endpoint: records every POST; `/fail` answers 500 after a short while. */
+/** A relying party's back-channel endpoint: records every POST; `/fail` answers 500 after 400 ms. */
 async function startReceiver() {
   const received: { path: string; token: string; contentType: string }[] = [];
   const port = await freePort();
@@ -27,7 +27,7 @@ async function startReceiver() {
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       received.push({ path: req.url ?? '', token: new URLSearchParams(body).get('logout_token') ?? '', contentType: req.headers['content-type'] ?? '' });
-      if (req.url === '/fail') setTimeout(() => res.writeHead(500).end('down'), 150);
+      if (req.url === '/fail') setTimeout(() => res.writeHead(500).end('down'), 400);
       else res.writeHead(200, { 'cache-control': 'no-store' }).end();
     });
   });
@@ -168,7 +168,7 @@ describe('OIDC Back-Channel Logout 1.0 (PostgreSQL + Redis)', function () {
     expect(confirm.status).to.equal(200);
     const done = await agent.submit(confirm, '/session/end/confirm', { logout: 'yes' }, RP_BASE);
     expect(done.url).to.equal(started.clients.app.post_logout_redirect_uris[0]);
-    // The failing receiver takes ≥ 3 × 150 ms plus 300 ms of waits: the logout answered long before.
+    // The failing receiver takes ≥ 3 × 400 ms plus 300 ms of waits: the logout answered long before.
     expect(env.server.deps.oidc.backchannel.pending, 'deliveries still running after the logout answered').to.be.greaterThan(0);
     expect(receiver.tokensFor('/fail').length).to.be.lessThan(3);
 
@@ -199,6 +199,9 @@ describe('OIDC Back-Channel Logout 1.0 (PostgreSQL + Redis)', function () {
       ['failure', 'http_error', 500, 2, false],
       ['failure', 'http_error', 500, 3, true],
     ]);
+    const scrape = await env.server.deps.metrics.scrape();
+    expect(scrape).to.match(/^idp_backchannel_logout_attempts_total\{result="http_error"\} 3$/m);
+    expect(scrape).to.match(/^idp_backchannel_logout_attempts_total\{result="delivered"\} [1-9]/m);
   });
 
   it('the legacy door: DELETE /auth/sessions/:id of the OIDC session sends the logout token', async () => {
@@ -255,7 +258,7 @@ describe('OIDC Back-Channel Logout 1.0 (PostgreSQL + Redis)', function () {
     expect(payload).to.include({ sub: user.id, sid: claims.sid });
   });
 
-  it('a password change ends the other sessions: their clients get logout tokens; the admin revoking all sessions and a revoked grant too', async () => {
+  it('a password change ends the other sessions: their clients get logout tokens; a revoked grant and deactivation too', async () => {
     const user = await freshUser();
     const one = await signIn(new UserAgent(), app, started.clients.app.redirect_uris[0] as string, user);
     const two = await signIn(new UserAgent(), app, started.clients.app.redirect_uris[0] as string, user);
@@ -281,6 +284,41 @@ describe('OIDC Back-Channel Logout 1.0 (PostgreSQL + Redis)', function () {
     expect(patched.status).to.equal(200);
     await env.server.deps.oidc.backchannel.settle(10_000);
     expect((await verifyLogoutToken(env, receiver.tokensFor('/app')[0] as string, 'bc-app')).sid).to.equal(three.claims.sid);
+  });
+});
+
+describe('OIDC Back-Channel Logout 1.0: admin revoke-all and user deletion (PostgreSQL + Redis)', function () {
+  this.timeout(60_000);
+  let receiver: Receiver;
+  let started: Awaited<ReturnType<typeof startEnv>>;
+
+  before(async () => {
+    receiver = await startReceiver();
+    started = await startEnv(receiver, { allowPrivate: true, mode: 'postgres' });
+  });
+  after(async () => {
+    await started?.close();
+    await receiver?.close();
+  });
+
+  it('DELETE /admin/api/users/:id/sessions and DELETE /admin/api/users/:id each send the logout token of the live session', async () => {
+    const { env } = started;
+    const app = await discover(env, started.clients.app);
+    const adminToken = await login(env.server, env.user.username, env.user.password);
+    const user = await env.createUser('gone1');
+    const redirect = started.clients.app.redirect_uris[0] as string;
+
+    const first = await signIn(new UserAgent(), app, redirect, user);
+    expect((await call(env.server, 'DELETE', `/admin/api/users/${user.id}/sessions`, { token: adminToken })).status).to.equal(200);
+    await env.server.deps.oidc.backchannel.settle(10_000);
+    expect((await verifyLogoutToken(env, receiver.tokensFor('/app')[0] as string, 'bc-app')).sid).to.equal(first.claims.sid);
+
+    receiver.received.length = 0;
+    const second = await signIn(new UserAgent(), app, redirect, user);
+    expect((await call(env.server, 'DELETE', `/admin/api/users/${user.id}`, { token: adminToken })).status).to.equal(204);
+    await env.server.deps.oidc.backchannel.settle(10_000);
+    const payload = await verifyLogoutToken(env, receiver.tokensFor('/app')[0] as string, 'bc-app');
+    expect(payload).to.include({ sub: user.id, sid: second.claims.sid });
   });
 });
 
