@@ -20,6 +20,8 @@ import { createRoleService, type RoleService } from './services/roles.ts';
 import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
 import type { SessionLink } from './oidc/session-link.ts';
+import type { BackchannelLogout } from './oidc/backchannel-logout.ts';
+import type { DeliverySchedule } from './oidc/backchannel-delivery.ts';
 import type { SessionService } from './services/sessions.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
@@ -112,12 +114,20 @@ export interface Dependencies {
 export function wireSessionHooks(
   sessions: Pick<SessionService, 'onRevoke' | 'onRevokeAll'>,
   oidcLink: Pick<SessionLink, 'sessionRevoked' | 'userSessionsRevoked'>,
+  backchannel?: Pick<BackchannelLogout, 'sessionEnding' | 'sessionEnded'>,
 ): void {
+  // Back-channel logout reads the clients of the SSO session before the link destroys it (never throws)...
+  if (backchannel) sessions.onRevoke(backchannel.sessionEnding);
   // A revoked shared session of kind `oidc` ends its SSO session and the grants made in it.
   sessions.onRevoke(oidcLink.sessionRevoked);
+  // ...and queues their logout tokens only once the link has succeeded (fire and forget, never throws).
+  if (backchannel) sessions.onRevoke(backchannel.sessionEnded);
   // revokeAll (password change, deactivation, "log out everywhere") revokes every grant of the user.
   sessions.onRevokeAll(oidcLink.userSessionsRevoked);
 }
+
+/** How long shutdown waits for back-channel logout deliveries (retries coming due meanwhile included); the rest are given up, audited. */
+const BACKCHANNEL_SHUTDOWN_MS = 5000;
 
 async function createStore(config: Config, logger: Logger, keyPrefix: string): Promise<Store> {
   if (config.redis.embedded) return createMemoryStore();
@@ -142,6 +152,8 @@ export interface BuildOptions {
   passwordHashing?: PasswordHashingOptions;
   /** How factor secrets are sealed at rest (default: the secret box under KEY_ENCRYPTION_KEY, as they are without the key). */
   factorSecrets?: SecretSealer;
+  /** Back-channel logout retries (tests shorten them); CONTRACT §4's 3 attempts within a minute by default. */
+  backchannelSchedule?: Partial<DeliverySchedule>;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -263,12 +275,15 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       cookieKeys,
       pages: views,
       isUnavailable,
+      backchannel: { schedule: options.backchannelSchedule, registry: metrics.registry },
     });
+    // Runs before the audit flush (closers are last-in first-out): abandoned retries are audited too.
+    closers.push(() => oidc.backchannel.close(BACKCHANNEL_SHUTDOWN_MS));
     // Also when registration has been turned off since: the clients it made still age out.
     const stopCleanup = scheduleDynamicClientCleanup(models, logger.child({ component: 'oidc' }));
     closers.push(async () => stopCleanup());
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    wireSessionHooks(sessions, oidc.sessionLink);
+    wireSessionHooks(sessions, oidc.sessionLink, oidc.backchannel);
     const { provider } = oidc;
     const admin = createAdminServices({
       models,

@@ -31,6 +31,7 @@ import { createTokenExchange } from './token-exchange.ts';
 import { createRegistrationPolicy, type RegistrationPolicy } from './registration-policy.ts';
 import { trackDynamicClientUse } from './dynamic-clients.ts';
 import { withLoopbackDocuments } from './cimd-policy.ts';
+import { createBackchannelLogout, useBackchannelLogout, type BackchannelLogout, type BackchannelLogoutOptions } from './backchannel-logout.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -51,8 +52,10 @@ export interface OidcOptions {
   keySet: KeySet;
   passwords: Pick<PasswordService, 'verify'>;
   accounts: AccountLookup;
-  sessions: SessionLinkOptions['sessions'];
+  sessions: SessionLinkOptions['sessions'] & NonNullable<BackchannelLogoutOptions['sessions']>;
   audit: Pick<AuditService, 'record'>;
+  /** Back-channel logout delivery: its schedule (tests shorten it) and the registry its counter joins. */
+  backchannel?: Pick<BackchannelLogoutOptions, 'schedule' | 'registry' | 'resolve'>;
   resources: ResourceRegistry;
   cookieKeys: string[];
   pages: PageRenderer;
@@ -64,6 +67,8 @@ export interface Oidc {
   provider: Provider;
   storage: OidcStorage;
   sessionLink: SessionLink;
+  /** Logout tokens to the clients of ended sessions (dependencies.ts wires its session listeners). */
+  backchannel: BackchannelLogout;
   /** Dynamic client registration (CLIENT_REGISTRATION): the admin API issues initial access tokens through it. */
   registration: RegistrationPolicy;
 }
@@ -129,6 +134,16 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   }
 
   const sessionLink = createSessionLink({ store: options.store, storage, sessions: options.sessions, sessionTtlSeconds, logger });
+  const backchannel = createBackchannelLogout({
+    provider,
+    storage,
+    sessions: options.sessions,
+    audit: options.audit,
+    logger,
+    allowPrivate: config.backchannelAllowPrivate,
+    ...options.backchannel,
+  });
+  useBackchannelLogout(provider, backchannel);
 
   const outages = new WeakSet<object>();
   provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
@@ -195,5 +210,5 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   provider.use(registration.middleware);
   provider.use(postAsGet([ROUTES.authorization, ROUTES.end_session], config.issuer, renderPlainError));
 
-  return { provider, storage, sessionLink, registration };
+  return { provider, storage, sessionLink, backchannel, registration };
 }

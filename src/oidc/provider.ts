@@ -143,6 +143,9 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       rpInitiatedLogout: { enabled: true, ...logoutPages(pages) },
+      // backchannel_logout_uri / _session_required in client metadata and discovery; the delivery itself
+      // is ours (backchannel-logout.ts: off the request path, retried, audited, our address policy).
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         getResourceServerInfo: resourceServers(config, options.resources),
