@@ -177,3 +177,37 @@ describe('UI_LOCALES=en: German requests get English (embedded)', function () {
     expect(String(home.body)).to.match(/<html lang="en">/);
   });
 });
+
+describe('REQUIRE_EMAIL_VERIFICATION: the verify page and its mail in the interaction’s language (embedded)', function () {
+  this.timeout(60_000);
+  let env: OidcEnv;
+
+  before(async () => {
+    env = await startOidcEnv({ database: 'sqlite', store: 'memory', env: { REQUIRE_EMAIL_VERIFICATION: 'true' } });
+  });
+  after(async () => env?.close());
+
+  it('shows the verify page in German and sends the new link in German (ui_locales=de, an English browser)', async () => {
+    const email = 'sprache-zwei@example.test';
+    const password = 'unverified password 123';
+    await env.server.deps.accounts.register({ email, password }, { door: 'cli' });
+    const spa = await env.discover('spa');
+    const agent = new BrowserIn('en');
+    const login = await agent.open(withParams(await authorizationUrl(spa), { ui_locales: 'de' }));
+    const verify = await agent.submit(login, '/login', { login: email, password });
+    expect(verify.status).to.equal(403);
+    expect(verify.body).to.match(/<html lang="de">/).and.include('Bestätigen Sie Ihre E-Mail-Adresse').and.include('Neuen Link senden');
+    await env.server.deps.mailQueue.settle();
+    const sent = await agent.submit(verify, '/resend-verification');
+    expect(sent.status).to.equal(200);
+    expect(sent.body).to.include(`Wir haben einen neuen Link an ${email} geschickt.`);
+    await env.server.deps.mailQueue.settle();
+    const dir = env.server.config.mail.outboxDir;
+    const mails = readdirSync(dir)
+      .filter((name) => name.endsWith('.eml'))
+      .map((name) => decodeMail(readFileSync(path.join(dir, name), 'utf8')))
+      .filter((text) => text.includes(`To: ${email}`));
+    expect(mails).to.have.length(1);
+    expect(mails[0]).to.include('Subject: Bestätigen Sie Ihre E-Mail-Adresse').and.include('Guten Tag,');
+  });
+});
