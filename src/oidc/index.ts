@@ -24,7 +24,7 @@ import { logClientAuthFailures, useHashedClientSecrets } from './client-auth.ts'
 import { createProvider, maxAccessTokenTtl, ROUTES } from './provider.ts';
 import { createSessionLink, type SessionLink } from './session-link.ts';
 import { postAsGet } from './post-as-get.ts';
-import { errorMessage, pageLocale, renderErrorPage, type PageRenderer } from './pages.ts';
+import { errorMessage, errorPage, pageLocale, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import { useRefreshRetryWindow } from './refresh-retry.ts';
@@ -149,7 +149,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     ctx.status = status;
     ctx.type = 'html';
     const text = typeof message === 'function' ? message(t) : t('errors:detail', { detail: message });
-    ctx.body = await pages.render('error', { title: t('errors:title'), heading: t('errors:heading'), message: text, code: undefined, lang });
+    const requestId = (ctx as { requestId?: string }).requestId;
+    ctx.body = await pages.render('error', { title: t('errors:title'), heading: t('errors:heading'), message: text, code: undefined, requestId, lang });
   }
 
   /**
@@ -175,8 +176,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     }
     ctx.remove('Content-Length');
     if (ctx.accepts('json', 'html') !== 'html') ctx.body = out;
-    else if (staleForm) await renderPlainError(ctx, 400, (t) => t('errors:deviceFormExpired'));
-    else await renderErrorPage(pages, i18n)(oidcCtx, out);
+    else await errorPage(pages, i18n, oidcCtx, out, staleForm ? (t) => t('errors:deviceFormExpired') : undefined);
   }
 
   const headerSets = securityHeaderSets({ https: config.publicUrl.startsWith('https:') });

@@ -49,16 +49,19 @@ async function page(ctx: KoaContextWithOIDC, pages: PageRenderer, i18n: I18n, na
   ctx.body = await pages.render(name, { ...locals(i18n.translator(lang)), lang });
 }
 
+/** The error page of a protocol error; `message` words it when our catalogue knows better than `out`. */
+export async function errorPage(pages: PageRenderer, i18n: I18n, ctx: KoaContextWithOIDC, out: ErrorOut, message?: (t: Translate) => string): Promise<void> {
+  await page(ctx, pages, i18n, 'error', (t) => ({
+    title: t('errors:title'),
+    heading: out.error === 'server_error' ? t('errors:serverHeading') : t('errors:heading'),
+    message: message ? message(t) : errorMessage(t, out),
+    code: out.error,
+    requestId: (ctx as { requestId?: string }).requestId,
+  }));
+}
+
 export function renderErrorPage(pages: PageRenderer, i18n: I18n) {
-  return async (ctx: KoaContextWithOIDC, out: ErrorOut): Promise<void> => {
-    await page(ctx, pages, i18n, 'error', (t) => ({
-      title: t('errors:title'),
-      heading: out.error === 'server_error' ? t('errors:serverHeading') : t('errors:heading'),
-      message: errorMessage(t, out),
-      code: out.error,
-      requestId: (ctx as { requestId?: string }).requestId,
-    }));
-  };
+  return (ctx: KoaContextWithOIDC, out: ErrorOut): Promise<void> => errorPage(pages, i18n, ctx, out);
 }
 
 export function logoutPages(pages: PageRenderer, i18n: I18n): Pick<Logout, 'logoutSource' | 'postLogoutSuccessSource'> {
