@@ -126,6 +126,24 @@ describe('pages and mails in the user’s language (embedded)', function () {
     expect(page.body).to.match(/<html lang="de">/).and.include('Die Anwendung, die Sie hierher geschickt hat, ist diesem Anmeldedienst nicht bekannt.');
   });
 
+  it('runs the device flow’s pages in German for a German browser', async () => {
+    const tv = await env.discover('device');
+    const authorization = await openid.initiateDeviceAuthorization(tv, { scope: 'openid profile' });
+    const agent = new BrowserIn('de');
+    const input = await agent.open(authorization.verification_uri);
+    expect(input.body).to.match(/<html lang="de">/).and.include('<h1>Gerät verbinden</h1>').and.include('aria-label="Code, den Ihr Gerät anzeigt"');
+    const wrong = await agent.submit(input, '/oidc/device', { user_code: 'ZZZZ-ZZZZ' });
+    expect(wrong.body).to.include('Dieser Code stimmt nicht.');
+    const confirm = await agent.submit(wrong, '/oidc/device', { user_code: authorization.user_code });
+    expect(confirm.body).to.include('<h1>Gerät bestätigen</h1>').and.include('<strong>TV App</strong> möchte Sie auf einem Gerät anmelden.');
+    let page = await agent.submit(confirm, '/oidc/device', { confirm: 'yes' });
+    expect(page.body).to.include('<h1>Anmelden</h1>');
+    page = await agent.submit(page, '/login', { login: env.user.username, password: env.user.password });
+    page = await agent.submit(page, '/confirm', { decision: 'approve' });
+    expect(page.status).to.equal(200);
+    expect(page.body).to.match(/<html lang="de">/).and.include('<h1>Gerät verbunden</h1>').and.include('bei <strong>TV App</strong> angemeldet');
+  });
+
   it('writes the verification mail in German when the legacy registration said Accept-Language: de', async () => {
     const user = newUser('sprache');
     const registered = await http('POST', `${env.server.url}/api/v1/auth/register`, {
