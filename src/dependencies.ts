@@ -216,7 +216,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isOutage: (err) => err instanceof ServerBusyError || isUnavailable(err),
     });
     const openRouteLimiter = createOpenRouteLimiter({ store, metrics, limits: options.openRouteLimits });
-    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter });
+    // The pages' and mails' languages (CONTRACT §4): catalogues read once, here.
+    const i18n = createI18n({ locales: config.uiLocales });
+    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter, i18n });
     closers.push(async () => {
       await accountServices.mailQueue.settle();
       accountServices.mail.close();
@@ -259,7 +261,6 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       rpName: new URL(config.publicUrl).hostname,
     });
     const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
-    const i18n = createI18n({ locales: config.uiLocales });
     const views = createViews({ i18n });
     const oidc = await createOidc({
       config,
@@ -274,6 +275,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       resources,
       cookieKeys,
       pages: views,
+      i18n,
       isUnavailable,
       backchannel: { schedule: options.backchannelSchedule, registry: metrics.registry },
     });
