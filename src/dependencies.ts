@@ -48,6 +48,8 @@ import { CONSOLE_CLIENT_ID } from './services/admin-console-client.ts';
 import { loadClientsFile } from './oidc/clients.ts';
 import { createClientValidator } from './http/admin/index.ts';
 import type { JsonObject } from './json.ts';
+import { createUserGrants, type UserGrantService } from './oidc/user-grants.ts';
+import { createConnectedApps, type ConnectedApps } from './services/accounts/connected-apps.ts';
 
 export interface Dependencies {
   config: Config;
@@ -78,6 +80,10 @@ export interface Dependencies {
   admin: AdminServices;
   /** The admin console's sign-in sessions. */
   adminConsoleSessions: AdminConsoleSessions;
+  /** A user's grants to applications (list, revoke one; `onGrantRevoked` for back-channel logout). */
+  userGrants: UserGrantService;
+  /** The account pages' "Connected apps": the user's own grants, revocation audited. */
+  connectedApps: ConnectedApps;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   /** This server's Prometheus metrics (its own registry). */
@@ -266,6 +272,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
     wireSessionHooks(sessions, oidc.sessionLink);
     const { provider } = oidc;
+    const userGrants = createUserGrants({ provider, storage: oidc.storage, store, sessions, grantTtlSeconds: config.tokens.refreshTokenTtl, logger });
+    userGrants.trackUse();
+    const connectedApps = createConnectedApps({ grants: userGrants, audit });
     const admin = createAdminServices({
       models,
       sequelize,
@@ -274,6 +283,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       audit,
       adminRole: config.admin.role,
       mfa,
+      grants: userGrants,
       // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
       validateClient: createClientValidator(provider),
       fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
@@ -292,7 +302,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       },
     });
     const adminConsoleSessions = createAdminConsoleSessions({ store });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, views, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, userGrants, connectedApps, views, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;
