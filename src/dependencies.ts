@@ -52,6 +52,12 @@ import { CONSOLE_CLIENT_ID } from './services/admin-console-client.ts';
 import { loadClientsFile } from './oidc/clients.ts';
 import { createClientValidator } from './http/admin/index.ts';
 import type { JsonObject } from './json.ts';
+import { createUserGrants, type UserGrantService } from './oidc/user-grants.ts';
+import { createConnectedApps, type ConnectedApps } from './services/accounts/connected-apps.ts';
+import { createVerificationTokenService } from './services/verification-tokens.ts';
+import { createUserDeletion } from './services/accounts/user-deletion.ts';
+import { createAccountDeletion, type AccountDeletion } from './services/accounts/account-deletion.ts';
+import { createEmailChangeService, EMAIL_CHANGE_PURPOSE, EMAIL_CHANGE_TTL_SECONDS, type EmailChangeService } from './services/accounts/email-change.ts';
 
 export interface Dependencies {
   config: Config;
@@ -82,6 +88,14 @@ export interface Dependencies {
   admin: AdminServices;
   /** The admin console's sign-in sessions. */
   adminConsoleSessions: AdminConsoleSessions;
+  /** A user's grants to applications (list, revoke one; `onGrantRevoked` for back-channel logout). */
+  userGrants: UserGrantService;
+  /** The account pages' "Connected apps": the user's own grants, revocation audited. */
+  connectedApps: ConnectedApps;
+  /** Changing one's e-mail address through a link mailed to the new one (CONTRACT §10). */
+  emailChange: EmailChangeService;
+  /** A user deleting their own account (password and second factor), the same deletion as the admin's. */
+  accountDeletion: AccountDeletion;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   i18n: I18n;
@@ -251,6 +265,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       audit,
       issuerName: new URL(config.publicUrl).hostname,
       guard,
+      policy: config.mfaPolicy,
     });
     const passkeys = createPasskeyService({
       models,
@@ -287,6 +302,20 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
     wireSessionHooks(sessions, oidc.sessionLink, oidc.backchannel);
     const { provider } = oidc;
+    const userGrants = createUserGrants({ provider, storage: oidc.storage, store, sessions, grantTtlSeconds: config.tokens.refreshTokenTtl, logger });
+    userGrants.trackUse();
+    // A grant revoked on its own (account page, admin API) tells its client by back-channel logout.
+    userGrants.onGrantRevoked(oidc.backchannel.grantRevoked);
+    const connectedApps = createConnectedApps({ grants: userGrants, audit });
+    const deleteUser = createUserDeletion({ models, sequelize, sessions });
+    const accountDeletion = createAccountDeletion({ models, passwords, loginLimiter, mfa, passkeys, deleteUser, audit, adminRole: config.admin.role });
+    const emailChange = createEmailChangeService({
+      models,
+      tokens: createVerificationTokenService({ store, ttlSeconds: { [EMAIL_CHANGE_PURPOSE]: EMAIL_CHANGE_TTL_SECONDS } }),
+      mail: mailQueue,
+      mailLimiter: openRouteLimiter,
+      audit,
+    });
     const admin = createAdminServices({
       models,
       sequelize,
@@ -294,7 +323,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       sessions,
       audit,
       adminRole: config.admin.role,
+      deleteUser,
       mfa,
+      grants: userGrants,
       // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
       validateClient: createClientValidator(provider),
       fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
@@ -313,7 +344,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       },
     });
     const adminConsoleSessions = createAdminConsoleSessions({ store });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, userGrants, connectedApps, emailChange, accountDeletion, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -13,6 +13,9 @@ import { createAdminResourceService, type AdminResourceServiceOptions } from './
 import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './admin-initial-access-tokens.ts';
 import { createAdminMfaService } from './admin-mfa.ts';
 import type { MfaService } from './mfa/factors.ts';
+import { createAdminGrantService } from './admin-grants.ts';
+import type { UserGrants } from './user-grants.ts';
+import type { DeleteUser } from './accounts/user-deletion.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -22,8 +25,12 @@ export interface AdminServicesInput {
   audit: Pick<AuditService, 'record'>;
   /** ADMIN_ROLE: the role that grants the admin API and console. */
   adminRole: string;
+  /** Deleting a user (shared with the user's own deletion). */
+  deleteUser: DeleteUser;
   /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
   mfa: Pick<MfaService, 'status' | 'removeAll'>;
+  /** Grants to applications (CONTRACT §7 `/users/:id/grants`), kept by the OIDC side. */
+  grants: Pick<UserGrants, 'list' | 'revoke'>;
   /** Client metadata validation by the provider (see admin-clients.ts). */
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
@@ -35,11 +42,12 @@ export interface AdminServicesInput {
 export function createAdminServices(input: AdminServicesInput) {
   const { models, sequelize } = input;
   const audit = createAdminAuditService({ models, audit: input.audit });
-  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole });
+  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole, deleteUser: input.deleteUser });
   return {
     audit,
     users,
     mfa: createAdminMfaService({ mfa: input.mfa, requireUser: (id) => users.get(id) }),
+    grants: createAdminGrantService({ grants: input.grants, requireUser: (id) => users.get(id), adminAudit: audit }),
     roles: createAdminRoleService({ models, adminAudit: audit, adminRole: input.adminRole }),
     organizations: createAdminOrganizationService({ models, sequelize, adminAudit: audit }),
     clients: createAdminClientService({
