@@ -315,6 +315,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       mail: mailQueue,
       mailLimiter: openRouteLimiter,
       audit,
+      i18n,
     });
     const admin = createAdminServices({
       models,

@@ -100,6 +100,22 @@ for (const mode of MODES) {
       expect(events[0]?.detail).to.deep.include({ from: user.email, to: stored });
     });
 
+    it('writes both mails in the language of the request that caused each', async () => {
+      const user = await someone();
+      const target = `sprache${counter}-${mode.store}@new.example`;
+      const seen = new Set(smtp.messages);
+      await server.deps.emailChange.request(user.id, target, { ...ctx, locale: 'de' }, links);
+      await server.deps.mailQueue.settle();
+      const link = await smtp.waitFor((mail) => !seen.has(mail) && mail.to.includes(target));
+      // The subject arrives MIME-encoded (non-ASCII); the body as text.
+      expect(link.text).to.include('Um die Änderung zu bestätigen').and.include('läuft in 24 Stunden ab');
+      await server.deps.emailChange.confirm(tokenOf(link), { ...ctx, locale: 'en' });
+      await server.deps.mailQueue.settle();
+      const notice = await smtp.waitFor((mail) => !seen.has(mail) && mail.to.includes(user.email));
+      expect(notice.subject).to.equal('Your e-mail address was changed');
+      expect(notice.text).to.include(`changed to ${target}`);
+    });
+
     it('refuses a malformed address, the current one, and one another account uses as its e-mail or username', async () => {
       const user = await someone();
       const other = await someone();

@@ -13,6 +13,7 @@ import type { Models, User } from '../../db/models/index.ts';
 import { AppError, ConflictError, RateLimitedError } from '../../errors.ts';
 import type { AuditService } from '../audit.ts';
 import type { MailQueue } from '../account-mail.ts';
+import type { I18n, Translate } from '../i18n.ts';
 import type { OpenRouteLimiter } from '../open-route-limits.ts';
 import type { RequestContext } from '../request-context.ts';
 import type { VerificationTokenService } from '../verification-tokens.ts';
@@ -79,10 +80,13 @@ export interface EmailChangeServiceOptions {
   audit: Pick<AuditService, 'record'>;
   /** The link's lifetime, for the wording of the mail (the token service enforces it). */
   ttlSeconds?: number;
+  /** The mails' languages: each is written in the language of the request that caused it. */
+  i18n: Pick<I18n, 'translator' | 'defaultLocale'>;
 }
 
 export function createEmailChangeService(options: EmailChangeServiceOptions) {
   const { User } = options.models;
+  const translate = (ctx: RequestContext): Translate => options.i18n.translator(ctx.locale ?? options.i18n.defaultLocale);
   const { tokens, audit } = options;
   const ttlHours = Math.round((options.ttlSeconds ?? EMAIL_CHANGE_TTL_SECONDS) / 3600);
   const auditFrom = (ctx: RequestContext) => ({ ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId });
@@ -124,7 +128,7 @@ export function createEmailChangeService(options: EmailChangeServiceOptions) {
         throw new RateLimitedError(options.mailLimiter.limits.windowSeconds, 'Too many messages to this address, try again later');
       }
       const token = await tokens.issue(EMAIL_CHANGE_PURPOSE, user.id, JSON.stringify({ from: user.email, to: email } satisfies Binding));
-      options.mail.enqueue(emailChangeConfirmationMessage(email, links.confirmEmailChange(token), ttlHours));
+      options.mail.enqueue(emailChangeConfirmationMessage(translate(ctx), email, links.confirmEmailChange(token), ttlHours));
       await audit.record({ type: 'email_change_request', outcome: 'success', userId, ...auditFrom(ctx), detail: { new_email: email, door: ctx.door } });
       return { email };
     },
@@ -160,7 +164,7 @@ export function createEmailChangeService(options: EmailChangeServiceOptions) {
         throw err;
       }
       if (changed !== 1) return fail('invalid_token', new InvalidEmailChangeTokenError());
-      options.mail.enqueue(emailChangedNoticeMessage(binding.from, binding.to));
+      options.mail.enqueue(emailChangedNoticeMessage(translate(ctx), binding.from, binding.to));
       await audit.record({ type: 'email_change', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { from: binding.from, to: binding.to, door: ctx.door } });
       return { userId: user.id, email: binding.to, previousEmail: binding.from };
     },
