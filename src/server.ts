@@ -26,6 +26,8 @@ function createDoors(deps: Dependencies): Router[] {
     // Through the self-service limits, as the legacy doors' resend: per IP, and per address inside the service.
     resendVerification: links ? (id, ctx) => deps.selfService.requestEmailVerification(id, ctx, links) : undefined,
     errorTranslators: deps.errorTranslators,
+    // REGISTRATION=open: "Create an account" on the login page, through the same limits as the legacy doors.
+    register: deps.config.registration === 'open' ? (input, ctx) => deps.selfService.register(input, ctx, links) : undefined,
     secondFactor: { mfa: deps.mfa, mfaLogin: deps.mfaLogin, pending: deps.pendingLogins, passkeys: deps.passkeys },
   });
   return [

@@ -22,7 +22,9 @@ import { errorMessage } from '../oidc/pages.ts';
 import { metadataDocumentFacts } from '../oidc/cimd-policy.ts';
 import { setNoStore } from './middleware/no-store.ts';
 import { clientIp } from './client-ip.ts';
-import { secondFactorPages, type SecondFactorServices } from './interactions/second-factor.ts';
+import { secondFactorPages, type InteractionPageKit, type SecondFactorServices } from './interactions/second-factor.ts';
+import { signUpPages } from './interactions/sign-up.ts';
+import type { RegisterInput } from '../services/accounts.ts';
 import type { I18n, Translate } from '../services/i18n.ts';
 import type { Locale } from '../config.ts';
 import { localeOf, waitText } from './locale.ts';
@@ -41,6 +43,8 @@ export interface InteractionOptions {
   /** Sends the user a new verification link (the account service's resend); absent when no page can take the link. */
   resendVerification?: (accountId: string, ctx: RequestContext) => Promise<void>;
   errorTranslators?: ErrorTranslator[];
+  /** Self-service sign-up on the login page (REGISTRATION=open); absent: no sign-up link, no route. */
+  register?: (input: RegisterInput, ctx: RequestContext) => Promise<AccountView>;
   /** The second-factor step and enrolment (CONTRACT §9); without it a right password completes the login. */
   secondFactor?: Omit<SecondFactorServices, 'getAccount'>;
 }
@@ -167,6 +171,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       login,
       error,
       passkey: await secondFactor?.passkeySignIn(interaction.uid, tr(ctx)),
+      signUpUrl: signUp?.url(interaction.uid),
     });
   }
 
@@ -226,32 +231,33 @@ export function createInteractionRouter(options: InteractionOptions): Router {
   const requestContextOf = (ctx: Context, interaction: Interaction): RequestContext => ({
     door: 'interaction',
     locale: langOf(ctx),
-    ip: ctx.ip,
+    ip: clientIp(ctx),
     userAgent: ctx.get('user-agent') || undefined,
     clientId: typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined,
   });
-  const secondFactor = options.secondFactor
-    ? secondFactorPages(
-        router,
-        {
-          render,
-          interactionFor,
-          requireCsrf,
-          csrfToken: (uid) => csrf.token(uid),
-          finish,
-          loginPage,
-          requestContext: requestContextOf,
-          translate: tr,
-          // A passkey alone is a complete sign-in: it meets the same e-mail verification as the password.
-          async unverified(ctx, interaction, account) {
-            if (!options.requireEmailVerification || account.email_verified) return false;
-            await verifyEmailPage(ctx, interaction, 403, account);
-            return true;
-          },
-        },
-        { ...options.secondFactor, getAccount: options.getAccount },
-      )
-    : undefined;
+  const kit: InteractionPageKit = {
+    render,
+    interactionFor,
+    requireCsrf,
+    csrfToken: (uid) => csrf.token(uid),
+    finish,
+    loginPage,
+    requestContext: requestContextOf,
+    translate: tr,
+    // A passkey alone is a complete sign-in: it meets the same e-mail verification as the password.
+    async unverified(ctx, interaction, account) {
+      if (!options.requireEmailVerification || account.email_verified) return false;
+      await verifyEmailPage(ctx, interaction, 403, account);
+      return true;
+    },
+  };
+  const secondFactor = options.secondFactor ? secondFactorPages(router, kit, { ...options.secondFactor, getAccount: options.getAccount }) : undefined;
+  /** What follows a proven password (or a new account): the second factor when there is one or policy wants one. */
+  async function afterPassword(ctx: Context, interaction: Interaction, account: AccountView, identifier: string): Promise<void> {
+    if (secondFactor) await secondFactor.afterPassword(ctx, interaction, account, identifier);
+    else await finish(ctx, { login: { accountId: account.id } }, false);
+  }
+  const signUp = options.register ? signUpPages(router, kit, { register: options.register, afterPassword }) : undefined;
 
   router.get('/:uid', async (ctx) => {
     const interaction = await interactionFor(ctx);
@@ -290,8 +296,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       await verifyEmailPage(ctx, interaction, 403, account);
       return;
     }
-    if (secondFactor) await secondFactor.afterPassword(ctx, interaction, account, login);
-    else await finish(ctx, { login: { accountId: account.id } }, false);
+    await afterPassword(ctx, interaction, account, login);
   });
 
   router.post('/:uid/resend-verification', async (ctx) => {

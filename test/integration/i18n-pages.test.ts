@@ -2,14 +2,13 @@
  * The pages and mails in the user's language (CONTRACT §4 "Languages"): `ui_locales`, then
  * Accept-Language, then the first of UI_LOCALES; `<html lang>` says which.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import * as openid from 'openid-client';
 import type * as oidc from 'openid-client';
 import { UserAgent, type Page } from '../e2e/helpers/user-agent.ts';
 import { authorizationUrl, CLIENTS, startOidcEnv, type OidcEnv } from '../e2e/helpers/oidc-env.ts';
 import { http, newUser } from '../helpers/legacy-client.ts';
+import { readOutbox } from '../helpers/outbox.ts';
 
 /** A browser whose language is `acceptLanguage`: every request carries the header. */
 class BrowserIn extends UserAgent {
@@ -30,15 +29,6 @@ const withParams = (url: URL, params: Record<string, string>): string => {
 };
 
 /** Quoted-printable body and RFC 2047 header words, as nodemailer writes them. */
-function decodeMail(raw: string): string {
-  const words = raw.replace(/=\?UTF-8\?([QB])\?([^?]*)\?=/gi, (_, kind: string, text: string) =>
-    kind.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : `=QP=${text.replace(/_/g, ' ')}=QP=`,
-  );
-  const soft = words.replace(/=\r?\n/g, '').replace(/=QP=/g, '');
-  const bytes = soft.replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  return Buffer.from(bytes, 'latin1').toString('utf8');
-}
-
 describe('pages and mails in the user’s language (embedded)', function () {
   this.timeout(60_000);
   let env: OidcEnv;
@@ -153,11 +143,7 @@ describe('pages and mails in the user’s language (embedded)', function () {
     expect(registered.status).to.equal(201);
     await env.server.deps.mailQueue.settle();
     const to = user.email.toLowerCase();
-    const dir = env.server.config.mail.outboxDir;
-    const mails = readdirSync(dir)
-      .filter((name) => name.endsWith('.eml'))
-      .map((name) => decodeMail(readFileSync(path.join(dir, name), 'utf8')))
-      .filter((text) => text.includes(`To: ${to}`));
+    const mails = readOutbox(env.server.config.mail.outboxDir).filter((text) => text.includes(`To: ${to}`));
     expect(mails).to.have.length(1);
     const mail = mails[0] as string;
     expect(mail).to.include('Subject: Bestätigen Sie Ihre E-Mail-Adresse');
@@ -220,11 +206,7 @@ describe('REQUIRE_EMAIL_VERIFICATION: the verify page and its mail in the intera
     expect(sent.status).to.equal(200);
     expect(sent.body).to.include(`Wir haben einen neuen Link an ${email} geschickt.`);
     await env.server.deps.mailQueue.settle();
-    const dir = env.server.config.mail.outboxDir;
-    const mails = readdirSync(dir)
-      .filter((name) => name.endsWith('.eml'))
-      .map((name) => decodeMail(readFileSync(path.join(dir, name), 'utf8')))
-      .filter((text) => text.includes(`To: ${email}`));
+    const mails = readOutbox(env.server.config.mail.outboxDir).filter((text) => text.includes(`To: ${email}`));
     expect(mails).to.have.length(1);
     expect(mails[0]).to.include('Subject: Bestätigen Sie Ihre E-Mail-Adresse').and.include('Guten Tag,');
   });
