@@ -307,7 +307,7 @@ async function runDefault(dir: string): Promise<void> {
       .join('; ')}`,
     `server V8 heap after the run: ${heap}`,
     `argon2id m=${env.config.argon2.memoryCost} KiB, t=${env.config.argon2.timeCost}, p=${env.config.argon2.parallelism}; ${users} users; ${timing.connections} connections; ${timing.warmupSeconds} s warm-up + ${timing.seconds} s per scenario; scenarios with a baseline: ${rounds} round(s) of ${roundTiming.warmupSeconds} s warm-up + ${roundTiming.seconds.toFixed(1)} s each side, alternating`,
-    `servers (product and baselines) started with the flags of npm start: node ${[...startScriptFlags(), process.env.BENCH_SERVER_NODE_OPTIONS ? `(NODE_OPTIONS=${process.env.BENCH_SERVER_NODE_OPTIONS})` : ''].join(' ')} src/main.ts`,
+    `servers (product and baselines) started with ${process.env.BENCH_NODE_DEFAULTS === '1' ? "Node's default flags (BENCH_NODE_DEFAULTS=1)" : 'the flags of npm start'}: node ${[...startScriptFlags(), process.env.BENCH_SERVER_NODE_OPTIONS ? `(NODE_OPTIONS=${process.env.BENCH_SERVER_NODE_OPTIONS})` : ''].join(' ')} src/main.ts`,
     `pinning: ${canPin() ? 'servers on core 0, load generator on core 1 (taskset)' : 'NOT pinned (taskset unavailable)'}; ${availableParallelism()} cores; Node ${process.version}`,
     'CPU µs per request by thread (main: JavaScript; libuv pool: argon2, WebCrypto; V8 workers: garbage collection, compilation):',
     ...measured.map((entry) =>

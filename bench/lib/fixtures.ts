@@ -144,6 +144,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
  * garbage collector's work per request, and a ratio should compare code, not runtime settings.
  */
 export function startScriptFlags(): string[] {
+  // BENCH_NODE_DEFAULTS=1: every server at Node's own defaults instead (the "default-flag figure").
+  if (process.env.BENCH_NODE_DEFAULTS === '1') return [];
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
   const words = (pkg.scripts?.start ?? '').split(/\s+/);
   const at = words.indexOf('node');
