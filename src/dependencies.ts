@@ -24,6 +24,7 @@ import type { SessionService } from './services/sessions.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
+import { createI18n, type I18n } from './services/i18n.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
 import { createLoginRateLimiter, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
@@ -82,6 +83,7 @@ export interface Dependencies {
   accountPageSessions: FirstPartySessions;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
+  i18n: I18n;
   /** This server's Prometheus metrics (its own registry). */
   metrics: Metrics;
   /** Brute-force limits on password checks; `accounts.authenticate` and `changePassword` already go through them. */
@@ -246,7 +248,8 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       rpName: new URL(config.publicUrl).hostname,
     });
     const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
-    const views = createViews();
+    const i18n = createI18n({ locales: config.uiLocales });
+    const views = createViews({ i18n });
     const oidc = await createOidc({
       config,
       logger,
@@ -295,7 +298,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     });
     const adminConsoleSessions = createFirstPartySessions({ store, keyPrefix: 'admin-console' });
     const accountPageSessions = createFirstPartySessions({ store, keyPrefix: 'account-pages' });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, views, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

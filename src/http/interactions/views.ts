@@ -6,10 +6,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ejs from 'ejs';
+import type { I18n } from '../../services/i18n.ts';
+import type { Locale } from '../../config.ts';
 
 export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../../views');
 
-export type PageLocals = Record<string, unknown> & { title: string };
+/**
+ * `lang` (the request's language, from `localeOf`) gives the page `t` (its translator), `formatDate` and
+ * `<html lang>`; without it the page is in the default language.
+ */
+export type PageLocals = Record<string, unknown> & { title: string; lang?: Locale };
 
 export interface Views {
   render(name: string, locals: PageLocals): Promise<string>;
@@ -17,8 +23,9 @@ export interface Views {
 
 type Template = (data: Record<string, unknown>) => string;
 
-export function createViews(options: { dir?: string; siteName?: string } = {}): Views {
+export function createViews(options: { dir?: string; siteName?: string; i18n?: I18n } = {}): Views {
   const dir = options.dir ?? VIEWS_DIR;
+  const { i18n } = options;
   const siteName = options.siteName ?? 'Identity Provider';
   const compiled = new Map<string, Promise<Template>>();
 
@@ -37,7 +44,9 @@ export function createViews(options: { dir?: string; siteName?: string } = {}): 
 
   return {
     async render(name, locals) {
-      const data = { siteName, ...locals };
+      const lang = locals.lang ?? i18n?.defaultLocale ?? 'en';
+      const language = i18n ? { t: i18n.translator(lang), formatDate: (date: Date | string | number) => i18n.formatDate(lang, date) } : {};
+      const data = { siteName, ...language, ...locals, lang };
       const body = (await template(name))(data);
       return (await template('_layout'))({ ...data, body });
     },
