@@ -49,6 +49,8 @@ import { FIRST_PARTY_CLIENT_IDS } from './services/first-party-clients.ts';
 import { loadClientsFile } from './oidc/clients.ts';
 import { createClientValidator } from './http/admin/index.ts';
 import type { JsonObject } from './json.ts';
+import { createUserGrants, type UserGrantService } from './oidc/user-grants.ts';
+import { createConnectedApps, type ConnectedApps } from './services/accounts/connected-apps.ts';
 
 export interface Dependencies {
   config: Config;
@@ -81,6 +83,10 @@ export interface Dependencies {
   adminConsoleSessions: FirstPartySessions;
   /** The account pages' sign-in sessions. */
   accountPageSessions: FirstPartySessions;
+  /** A user's grants to applications (list, revoke one; `onGrantRevoked` for back-channel logout). */
+  userGrants: UserGrantService;
+  /** The account pages' "Connected apps": the user's own grants, revocation audited. */
+  connectedApps: ConnectedApps;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   i18n: I18n;
@@ -271,6 +277,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
     wireSessionHooks(sessions, oidc.sessionLink);
     const { provider } = oidc;
+    const userGrants = createUserGrants({ provider, storage: oidc.storage, store, sessions, grantTtlSeconds: config.tokens.refreshTokenTtl, logger });
+    userGrants.trackUse();
+    const connectedApps = createConnectedApps({ grants: userGrants, audit });
     const admin = createAdminServices({
       models,
       sequelize,
@@ -279,6 +288,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       audit,
       adminRole: config.admin.role,
       mfa,
+      grants: userGrants,
       // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
       validateClient: createClientValidator(provider),
       fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
@@ -298,7 +308,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     });
     const adminConsoleSessions = createFirstPartySessions({ store, keyPrefix: 'admin-console' });
     const accountPageSessions = createFirstPartySessions({ store, keyPrefix: 'account-pages' });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, userGrants, connectedApps, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -24,3 +24,5 @@ export const sessionLinkKey = (uid: string): string => `oidc:session-link:${refO
 
 /** A grant index member names the model too, so each model's revokeByGrantId deletes only its own. */
 export const grantMember = (model: string, ref: string): string => `${model}:${ref}`;
+/** When a token was last issued from a grant, and its client's name then (user-grants.ts). */
+export const grantUsedKey = (grantId: string): string => `oidc:grant-used:${refOf(grantId)}`;

@@ -13,6 +13,8 @@ import { createAdminResourceService, type AdminResourceServiceOptions } from './
 import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './admin-initial-access-tokens.ts';
 import { createAdminMfaService } from './admin-mfa.ts';
 import type { MfaService } from './mfa/factors.ts';
+import { createAdminGrantService } from './admin-grants.ts';
+import type { UserGrants } from './user-grants.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -24,6 +26,8 @@ export interface AdminServicesInput {
   adminRole: string;
   /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
   mfa: Pick<MfaService, 'status' | 'removeAll'>;
+  /** Grants to applications (CONTRACT §7 `/users/:id/grants`), kept by the OIDC side. */
+  grants: Pick<UserGrants, 'list' | 'revoke'>;
   /** Client metadata validation by the provider (see admin-clients.ts). */
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
@@ -40,6 +44,7 @@ export function createAdminServices(input: AdminServicesInput) {
     audit,
     users,
     mfa: createAdminMfaService({ mfa: input.mfa, requireUser: (id) => users.get(id) }),
+    grants: createAdminGrantService({ grants: input.grants, requireUser: (id) => users.get(id), adminAudit: audit }),
     roles: createAdminRoleService({ models, adminAudit: audit, adminRole: input.adminRole }),
     organizations: createAdminOrganizationService({ models, sequelize, adminAudit: audit }),
     clients: createAdminClientService({

@@ -16,6 +16,7 @@ import { resourceRoutes } from './resources.ts';
 import { initialAccessTokenRoutes } from './initial-access-tokens.ts';
 import { noStore } from '../middleware/no-store.ts';
 import { mfaRoutes } from './mfa.ts';
+import { grantRoutes } from './grants.ts';
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
@@ -37,5 +38,6 @@ export function createAdminApiRouter(options: { services: AdminServices; auth: B
   resourceRoutes(router, auth, services.resources);
   initialAccessTokenRoutes(router, auth, services.initialAccessTokens);
   mfaRoutes(router, auth, services.mfa);
+  grantRoutes(router, auth, services.grants);
   return router;
 }

@@ -19,6 +19,7 @@ const NOTICES: Record<string, string> = {
   'reset-sent': 'A password reset link is on its way to the user.',
   'session-revoked': 'The session was revoked.',
   'sessions-revoked': 'Every session of the user was revoked.',
+  'grant-revoked': 'The app\'s access was revoked, with every token it held.',
   'mfa-removed': 'Every second factor of the user was removed; their next sign-in needs the password only.',
   'role-created': 'The role was created.',
   'role-deleted': 'The role was deleted.',

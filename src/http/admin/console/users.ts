@@ -1,4 +1,4 @@
-/** Console pages for users: search, create, detail (roles, organizations, sessions), status, reset link, delete. */
+/** Console pages for users: search, create, detail (roles, organizations, sessions, connected apps), status, reset link, delete. */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ValidationError } from '../../../errors.ts';
@@ -80,8 +80,10 @@ export function userPages(router: Router, options: UserPagesOptions): void {
     const user = await users.get(ctx.params.id ?? '');
     const sessions = (await users.sessions(user.id)).items;
     const mfa = await services.mfa.status(user.id);
+    const grants = (await services.grants.list(user.id)).items;
     await pages.render(ctx, 200, 'user', {
       mfa,
+      grants,
       title: user.email,
       section: 'users',
       user,
@@ -115,6 +117,12 @@ export function userPages(router: Router, options: UserPagesOptions): void {
     const id = ctx.params.id ?? '';
     await services.mfa.removeAll(id, actor(ctx));
     seeOther(ctx, `/admin/users/${id}`, 'mfa-removed');
+  });
+
+  router.post('/admin/users/:id/grants/:grantId/revoke', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    await services.grants.revoke(id, ctx.params.grantId ?? '', actor(ctx));
+    seeOther(ctx, `/admin/users/${id}`, 'grant-revoked');
   });
 
   router.post('/admin/users/:id/sessions/revoke-all', async (ctx) => {
