@@ -244,6 +244,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       audit,
       issuerName: new URL(config.publicUrl).hostname,
       guard,
+      policy: config.mfaPolicy,
     });
     const passkeys = createPasskeyService({
       models,

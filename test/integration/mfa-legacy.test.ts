@@ -215,6 +215,28 @@ describe('second factors at the legacy door (CONTRACT §9)', function () {
         expect(refused.body, profile.name).to.deep.equal({ detail: 'MFA enrolment required' });
       }
     });
+
+    it('refuses DELETE /mfa/totp with 409 when TOTP is the last factor of a user the policy names; allowed with a passkey beside it', async () => {
+      for (const profile of PROFILE_ADAPTERS) {
+        const api = legacyClient(server.url, profile);
+        const { user, tokens } = await api.signedIn('last');
+        const started = payload(profile, await api.post('/mfa/totp', { token: tokens.access }));
+        payload(profile, await api.post('/mfa/totp/confirm', { token: tokens.access, json: { code: totpCode(String(started.secret)) } }));
+        const created = await server.deps.models.User.findOne({ where: { email: user.email.toLowerCase() } });
+        const id = String(created?.id);
+        await server.deps.roles.grant(id, 'auditor');
+
+        const refused = await api.delete('/mfa/totp', { token: tokens.access, json: { password: user.password } });
+        expect(refused.status, profile.name).to.equal(409);
+        expect(profile.error(refused.body), profile.name).to.equal('A second factor is required for this account: enrol another one before removing the last');
+        expect(payload(profile, await api.get('/mfa', { token: tokens.access })).totp, profile.name).to.equal(true);
+
+        // With a passkey beside it, TOTP is not the last factor.
+        await server.deps.models.Passkey.create({ userId: id, name: 'Key', credentialId: randomBytes(16).toString('base64url'), publicKeySealed: 'pk', signCount: 0, transports: null });
+        const removed = await api.delete('/mfa/totp', { token: tokens.access, json: { password: user.password } });
+        expect(payload(profile, removed), profile.name).to.deep.equal({ message: 'TOTP removed' });
+      }
+    });
   });
 
   describe('factor secrets with KEY_ENCRYPTION_KEY (CONTRACT §6, §9)', () => {

@@ -129,7 +129,7 @@ const DOCS: MfaDoc[] = [
   { method: 'get', path: '/mfa', summary: "The user's second factors", bearer: true, reply: MfaStatusBody, errors: [] },
   { method: 'post', path: '/mfa/totp', summary: 'Start TOTP enrolment: a new secret and its otpauth URI', bearer: true, reply: TotpStartBody, errors: [409] },
   { method: 'post', path: '/mfa/totp/confirm', summary: 'Confirm TOTP with a first code; answers the recovery codes (shown once)', bearer: true, body: confirmBody, reply: RecoveryCodesBody, errors: [400, 409] },
-  { method: 'delete', path: '/mfa/totp', summary: 'Remove TOTP (needs the password)', bearer: true, body: passwordBody, reply: MessageBody, errors: [400, 404, 429] },
+  { method: 'delete', path: '/mfa/totp', summary: 'Remove TOTP (needs the password); 409 when MFA_POLICY requires a second factor and it is the last one', bearer: true, body: passwordBody, reply: MessageBody, errors: [400, 404, 409, 429] },
   { method: 'post', path: '/mfa/recovery-codes', summary: 'A new set of recovery codes; the old ones stop working (needs the password)', bearer: true, body: passwordBody, reply: RecoveryCodesBody, errors: [400, 429] },
 ];
 

@@ -67,3 +67,26 @@ export class IncorrectMfaPasswordError extends AppError {
     super(400, 'AUTH_INCORRECT_PASSWORD', 'Incorrect password');
   }
 }
+
+/**
+ * MFA_POLICY requires a second factor of this user and this is their last one (TOTP or passkey): it may
+ * go only once another is enrolled (CONTRACT §10). The admin's removal of everything is not refused.
+ */
+export class LastFactorError extends AppError {
+  constructor() {
+    super(409, 'AUTH_MFA_LAST_FACTOR', 'A second factor is required for this account: enrol another one before removing the last');
+  }
+}
+
+export class PasskeyNotFoundError extends AppError {
+  constructor() {
+    super(404, 'AUTH_PASSKEY_NOT_FOUND', 'Passkey not found');
+  }
+}
+
+/** A passkey name that is empty, longer than 64 characters or holds control characters. */
+export class InvalidPasskeyNameError extends AppError {
+  constructor(message: string) {
+    super(422, 'AUTH_PASSKEY_NAME_INVALID', message);
+  }
+}

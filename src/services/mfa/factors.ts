@@ -13,10 +13,15 @@ import { primaryQuery } from '../primary-sql.ts';
 import { factorContext, type SecretSealer } from './secrets.ts';
 import { matchTotp, newTotpSecret, totpUri } from './totp.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
+import { isUuid } from '../identifiers.ts';
+import { passkeyName } from './passkeys.ts';
+import { policyRequiresFactor, type MfaPolicy } from './policy.ts';
 import {
   IncorrectMfaPasswordError,
   InvalidMfaCodeError,
+  LastFactorError,
   NoSecondFactorError,
+  PasskeyNotFoundError,
   TotpAlreadyEnabledError,
   TotpNotEnabledError,
   TotpNotStartedError,
@@ -75,6 +80,8 @@ export interface MfaServiceOptions {
   /** The name authenticator apps show above the code. */
   issuerName: string;
   guard?: AttemptGuard;
+  /** MFA_POLICY: a user it names may not remove their last TOTP or passkey. Default `optional`. */
+  policy?: MfaPolicy;
   now?: () => number;
 }
 
@@ -94,6 +101,37 @@ export function createMfaService(options: MfaServiceOptions) {
   const direct = primaryQuery(options.sequelize);
 
   const auditFrom = (ctx: RequestContext) => ({ ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId });
+  const policy: MfaPolicy = options.policy ?? { kind: 'optional' };
+
+  /**
+   * Removes TOTP (confirmed or an enrolment in progress) or one passkey, unless it is the user's last
+   * factor and the policy requires one of them; with no factor left the recovery codes go too. One
+   * transaction that first locks the user's row (PostgreSQL; SQLite runs write transactions one at a
+   * time), so two removals at once cannot both pass the check and leave nothing. Answers how many rows
+   * went (0: there was nothing to remove).
+   */
+  async function removeFactor(userId: string, target: 'totp' | { passkeyId: string }): Promise<number> {
+    return options.sequelize.transaction(async (transaction) => {
+      const user = await User.findByPk(userId, { transaction, lock: transaction.LOCK.UPDATE });
+      const [totp, passkeys] = await Promise.all([
+        TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction }),
+        Passkey.count({ where: { userId }, transaction }),
+      ]);
+      const passkeyWhere = target === 'totp' ? undefined : { id: target.passkeyId, userId };
+      // An unconfirmed TOTP enrolment is no factor: removing it never touches the policy or the codes.
+      const isFactor = passkeyWhere ? (await Passkey.count({ where: passkeyWhere, transaction })) === 1 : totp === 1;
+      const left = totp + passkeys - (isFactor ? 1 : 0);
+      if (user && isFactor && left === 0 && policy.kind !== 'optional') {
+        const roles = await user.getRoles({ joinTableAttributes: [], transaction });
+        if (policyRequiresFactor(policy, roles.map((role) => role.name))) throw new LastFactorError();
+      }
+      const removed = passkeyWhere
+        ? await Passkey.destroy({ where: passkeyWhere, transaction })
+        : await TotpFactor.destroy({ where: { userId }, transaction });
+      if (removed && left === 0) await RecoveryCode.destroy({ where: { userId }, transaction });
+      return removed;
+    });
+  }
 
   async function counts(userId: string): Promise<FactorCounts> {
     const rows = direct
@@ -223,13 +261,51 @@ export function createMfaService(options: MfaServiceOptions) {
       return (await counts(userId)).recoveryCodes ? [] : replaceRecoveryCodes(userId);
     },
 
-    /** Removes TOTP after the password; with no factor left, the recovery codes go too. */
+    /**
+     * Removes TOTP after the password; with no factor left, the recovery codes go too. LastFactorError
+     * (409) when MFA_POLICY requires a factor of the user and TOTP is their only one.
+     */
     async removeTotp(userId: string, password: string, ctx: RequestContext): Promise<void> {
       await checkPassword(userId, password, ctx, 'mfa_remove');
-      const removed = await TotpFactor.destroy({ where: { userId } });
+      let removed: number;
+      try {
+        removed = await removeFactor(userId, 'totp');
+      } catch (err) {
+        if (err instanceof LastFactorError) {
+          await audit.record({ type: 'mfa_remove', outcome: 'failure', userId, ...auditFrom(ctx), detail: { method: 'totp', reason: 'last_factor', door: ctx.door } });
+        }
+        throw err;
+      }
       if (!removed) throw new TotpNotEnabledError();
-      if ((await counts(userId)).passkeys === 0) await RecoveryCode.destroy({ where: { userId } });
       await audit.record({ type: 'mfa_remove', outcome: 'success', userId, ...auditFrom(ctx), detail: { method: 'totp', door: ctx.door } });
+    },
+
+    /** Renames one of the user's passkeys (1–64 characters, trimmed, no control characters). */
+    async renamePasskey(userId: string, passkeyId: string, name: string, ctx: RequestContext): Promise<{ id: string; name: string }> {
+      const label = passkeyName(name);
+      const [updated] = isUuid(passkeyId) ? await Passkey.update({ name: label }, { where: { id: passkeyId, userId } }) : [0];
+      if (updated !== 1) throw new PasskeyNotFoundError();
+      await audit.record({ type: 'mfa_rename', outcome: 'success', userId, ...auditFrom(ctx), detail: { method: 'passkey', passkey_id: passkeyId, door: ctx.door } });
+      return { id: passkeyId, name: label };
+    },
+
+    /**
+     * Removes one of the user's passkeys; with no factor left, the recovery codes go too. PasskeyNotFoundError
+     * (404) for an id that is not one of theirs; LastFactorError (409) as for TOTP.
+     */
+    async removePasskey(userId: string, passkeyId: string, ctx: RequestContext): Promise<void> {
+      if (!isUuid(passkeyId)) throw new PasskeyNotFoundError();
+      let removed: number;
+      try {
+        removed = await removeFactor(userId, { passkeyId });
+      } catch (err) {
+        if (err instanceof LastFactorError) {
+          await audit.record({ type: 'mfa_remove', outcome: 'failure', userId, ...auditFrom(ctx), detail: { method: 'passkey', passkey_id: passkeyId, reason: 'last_factor', door: ctx.door } });
+        }
+        throw err;
+      }
+      if (!removed) throw new PasskeyNotFoundError();
+      await audit.record({ type: 'mfa_remove', outcome: 'success', userId, ...auditFrom(ctx), detail: { method: 'passkey', passkey_id: passkeyId, door: ctx.door } });
     },
 
     /** A new set of recovery codes (the old ones stop working), after the password. */

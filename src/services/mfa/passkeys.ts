@@ -18,6 +18,7 @@ import type { Store } from '../../store/store.ts';
 import type { AuditService } from '../audit.ts';
 import type { RequestContext } from '../request-context.ts';
 import { AppError } from '../../errors.ts';
+import { InvalidPasskeyNameError } from './errors.ts';
 import { factorContext, type SecretSealer } from './secrets.ts';
 
 export const PASSKEY_CHALLENGE_TTL_SECONDS = 300;
@@ -26,7 +27,21 @@ export const PASSKEY_CHALLENGE_TTL_SECONDS = 300;
 // request would otherwise carry through each garbage collection (bench/README.md).
 let webauthn: Promise<typeof SimpleWebAuthn> | undefined;
 const simpleWebAuthn = () => (webauthn ??= import('@simplewebauthn/server'));
-const NAME_MAX = 100;
+/** A passkey's name (CONTRACT §10: the user names and renames them): 1–64 characters once trimmed. */
+export const PASSKEY_NAME_MAX = 64;
+/** Control, format (bidi controls, zero-width) and line/paragraph separators: a name is one plain line. */
+const NAME_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+const NAME_STRIP = new RegExp(NAME_FORBIDDEN.source, 'gu');
+
+/** The name as stored (trimmed, NFC), or InvalidPasskeyNameError (422) saying why it is refused. */
+export function passkeyName(raw: string): string {
+  const name = raw.normalize('NFC').trim();
+  if (NAME_FORBIDDEN.test(name)) throw new InvalidPasskeyNameError('The name must not contain control characters');
+  const length = [...name].length;
+  if (length < 1) throw new InvalidPasskeyNameError('The name must not be empty');
+  if (length > PASSKEY_NAME_MAX) throw new InvalidPasskeyNameError(`The name must be at most ${PASSKEY_NAME_MAX} characters`);
+  return name;
+}
 
 /** A passkey ceremony that did not verify (wrong origin, unknown credential, no user verification, stale challenge…). */
 export class PasskeyRejectedError extends AppError {
@@ -118,7 +133,8 @@ export function createPasskeyService(options: PasskeyServiceOptions) {
       }
       if (!verified.verified) return fail('not_verified');
       const { credential } = verified.registrationInfo;
-      const label = name.trim().slice(0, NAME_MAX) || 'Passkey';
+      // Lenient here (the ceremony is done): what a rename would refuse is dropped or cut, never an error.
+      const label = [...name.normalize('NFC').replace(NAME_STRIP, '').trim()].slice(0, PASSKEY_NAME_MAX).join('').trim() || 'Passkey';
       const row = await Passkey.create({
         userId,
         name: label,
