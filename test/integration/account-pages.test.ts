@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
 import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
 import { call, createUser, login } from '../helpers/admin-api.ts';
 import { createBrowserFetch, formAction, hiddenValue, type PageResponse } from '../helpers/browser-fetch.ts';
@@ -106,7 +107,7 @@ for (const mode of MODES) {
         const saved = await browser.post('/account/profile', { csrf: csrfOf(profile), full_name: 'Bea New', phone: '+49 30 1234', username: 'bea' });
         expect(saved.status).to.equal(303);
         expect(saved.location).to.equal('/account/profile?notice=profile-saved');
-        const account = await server.deps.accounts.getById(userId, { fresh: true });
+        const account = await server.deps.accounts.getById(userId);
         expect(account?.full_name).to.equal('Bea New');
         expect(account?.phone).to.equal('+49 30 1234');
         const notice = await browser.get(saved.location ?? '');
@@ -201,6 +202,31 @@ for (const mode of MODES) {
         await login(server, 'bea', 'another good secret');
       });
 
+      it('renames and removes the user’s own passkeys; another user’s passkey is 404 and stays', async () => {
+        const carlId = (await server.deps.accounts.findByEmail('carl@example.com'))?.id ?? '';
+        const passkey = (owner: string, name: string) =>
+          server.deps.models.Passkey.create({ userId: owner, name, credentialId: randomBytes(16).toString('base64url'), publicKeySealed: 'pk', signCount: 0, transports: null });
+        const mine = await passkey(userId, 'Laptop');
+        const theirs = await passkey(carlId, 'Carl phone');
+        const page = await browser.get('/account/security');
+        expect(page.text).to.include('Laptop');
+        expect(page.text).to.match(new RegExp(`<label for="rename-${mine.id}">`));
+        const renamed = await browser.post(`/account/security/passkeys/${mine.id}/rename`, { csrf: csrfOf(page), name: 'Work laptop' });
+        expect(renamed.status).to.equal(303);
+        expect((await server.deps.mfa.status(userId)).passkeys.map((key) => key.name)).to.deep.equal(['Work laptop']);
+        const blank = await browser.post(`/account/security/passkeys/${mine.id}/rename`, { csrf: csrfOf(page), name: '   ' });
+        expect(blank.status).to.equal(422);
+        expect(blank.text).to.include('role="alert"');
+        const foreignRename = await browser.post(`/account/security/passkeys/${theirs.id}/rename`, { csrf: csrfOf(page), name: 'Mine now' });
+        expect(foreignRename.status).to.equal(404);
+        const foreignRemove = await browser.post(`/account/security/passkeys/${theirs.id}/remove`, { csrf: csrfOf(page) });
+        expect(foreignRemove.status).to.equal(404);
+        expect((await server.deps.mfa.status(carlId)).passkeys.map((key) => key.name)).to.deep.equal(['Carl phone']);
+        const removed = await browser.post(`/account/security/passkeys/${mine.id}/remove`, { csrf: csrfOf(page) });
+        expect(removed.status).to.equal(303);
+        expect((await server.deps.mfa.status(userId)).passkeys).to.deep.equal([]);
+      });
+
       it('lists connected apps; another user’s grant id is 404', async () => {
         const page = await browser.get('/account/apps');
         expect(page.status).to.equal(200);
@@ -243,3 +269,31 @@ for (const mode of MODES) {
     });
   });
 }
+
+describe('account pages under MFA_POLICY=required', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  before(async function () {
+    server = await startTestServer({ database: 'sqlite', store: 'memory', mocha: this, env: { MFA_POLICY: 'required' } });
+  });
+  after(async () => server?.close());
+
+  it('refuses to remove the last second factor, with the reason on the security page', async () => {
+    const userId = await createUser(server, { email: 'dora@example.com', username: 'dora', password: PASSWORD });
+    const { secret } = await server.deps.mfa.startTotp(userId, 'dora@example.com');
+    await server.deps.mfa.confirmTotp(userId, totpCode(secret), { door: 'test' });
+    const browser = createBrowserFetch(server.url);
+    const loginPage = await browser.follow('/account');
+    const afterPassword = await browser.follow('', await browser.post(formAction(loginPage.text, /\/login$/), { csrf: hiddenValue(loginPage.text, 'csrf'), login: 'dora', password: PASSWORD }));
+    expect(afterPassword.url).to.match(/\/second-factor$/);
+    // The next step's code: the one enrolment used is accepted once only.
+    const code = totpCode(secret, Date.now() + 30_000);
+    const security = await browser.follow('/account/security', await browser.post(formAction(afterPassword.text, /\/second-factor$/), { csrf: hiddenValue(afterPassword.text, 'csrf'), code }));
+    expect(security.url).to.equal(`${server.url}/account/profile`);
+    const page = await browser.get('/account/security');
+    const refused = await browser.post('/account/security/totp/remove', { csrf: csrfOf(page), password: PASSWORD });
+    expect(refused.status).to.equal(409);
+    expect(refused.text).to.include('Your account must keep a second factor.');
+    expect((await server.deps.mfa.status(userId)).totp).to.equal(true);
+  });
+});

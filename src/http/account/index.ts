@@ -15,6 +15,7 @@ import { passwordPages } from './password.ts';
 import { sessionPages } from './sessions.ts';
 import { securityPages } from './security.ts';
 import { appPages } from './apps.ts';
+import { passkeyPages } from './passkeys.ts';
 
 export { accountEarlyErrors } from './errors.ts';
 
@@ -57,13 +58,8 @@ export function createAccountRouters(deps: AccountDependencies): Router[] {
   profilePages(guarded, { pages, accounts: deps.accounts });
   passwordPages(guarded, { pages, accounts: deps.accounts });
   sessionPages(guarded, { pages, sessions: deps.sessions, audit: deps.audit });
-  securityPages(guarded, {
-    pages,
-    mfa: deps.mfa,
-    passkeys: deps.passkeys,
-    removeTotp: (userId, password, ctx) => deps.mfa.removeTotp(userId, password, ctx),
-    isLastFactorRefusal: () => false,
-  });
+  const { securityPage } = securityPages(guarded, { pages, mfa: deps.mfa, passkeys: deps.passkeys });
+  passkeyPages(guarded, { pages, mfa: deps.mfa, passkeys: deps.passkeys, securityPage });
   appPages(guarded, { pages, apps: deps.connectedApps });
   return [open, guarded];
 }

@@ -7,22 +7,19 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { PasskeyService } from '../../services/mfa/passkeys.ts';
 import { PasskeyRejectedError } from '../../services/mfa/passkeys.ts';
-import { NotFoundError } from '../../errors.ts';
+import type { MfaService } from '../../services/mfa/factors.ts';
+import { InvalidPasskeyNameError, LastFactorError } from '../../services/mfa/errors.ts';
 import { type AccountPages, seeOther } from './pages.ts';
 import { field, formOf, requestContext, signedIn } from './forms.ts';
-import type { RequestContext } from '../../services/request-context.ts';
 
-const PASSKEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const NAME_MAX = 100;
+/** The factor service's limit on a passkey's name. */
+export const PASSKEY_NAME_MAX = 64;
 
 export interface PasskeyPageOptions {
   pages: AccountPages;
   passkeys: Pick<PasskeyService, 'register'>;
-  /** Renames one of the user's passkeys; false when it is not theirs. */
-  rename: (userId: string, passkeyId: string, name: string, ctx: RequestContext) => Promise<boolean>;
-  /** Removes one of the user's passkeys (refusing the last factor a policy requires); false when it is not theirs. */
-  remove: (userId: string, passkeyId: string, ctx: RequestContext) => Promise<boolean>;
-  isLastFactorRefusal: (err: unknown) => boolean;
+  /** Rename and remove one of the user's own passkeys (another's id: 404; the last factor a policy requires: 409). */
+  mfa: Pick<MfaService, 'renamePasskey' | 'removePasskey'>;
   /** The security page again, with an alert. */
   securityPage: (ctx: Context, status: number, errors: string[]) => Promise<void>;
 }
@@ -44,7 +41,7 @@ export function passkeyPages(router: Router, options: PasskeyPageOptions): void 
     const { account } = signedIn(ctx);
     const form = formOf(ctx);
     try {
-      await options.passkeys.register(account.id, field(form, 'challenge_id', 256), credentialOf(field(form, 'credential', 32_769)), field(form, 'name', NAME_MAX), requestContext(ctx));
+      await options.passkeys.register(account.id, field(form, 'challenge_id', 256), credentialOf(field(form, 'credential', 32_769)), field(form, 'name', PASSKEY_NAME_MAX), requestContext(ctx));
     } catch (err) {
       if (!(err instanceof PasskeyRejectedError)) throw err;
       await options.securityPage(ctx, 400, [pages.t(ctx)('account:security.passkeyRejected')]);
@@ -55,28 +52,25 @@ export function passkeyPages(router: Router, options: PasskeyPageOptions): void 
 
   router.post('/account/security/passkeys/:id/rename', async (ctx) => {
     const { account } = signedIn(ctx);
-    const id = ctx.params.id ?? '';
-    const name = field(formOf(ctx), 'name', 1024).trim();
-    if (!name || name.length > NAME_MAX) {
-      await options.securityPage(ctx, 422, [pages.t(ctx)('account:security.passkeyName', { max: NAME_MAX })]);
+    try {
+      await options.mfa.renamePasskey(account.id, ctx.params.id ?? '', field(formOf(ctx), 'name', 1024), requestContext(ctx));
+    } catch (err) {
+      if (!(err instanceof InvalidPasskeyNameError)) throw err;
+      await options.securityPage(ctx, 422, [pages.t(ctx)('account:security.passkeyNameInvalid', { max: PASSKEY_NAME_MAX })]);
       return;
     }
-    if (!PASSKEY_ID.test(id) || !(await options.rename(account.id, id, name, requestContext(ctx)))) throw new NotFoundError('Passkey not found');
     seeOther(ctx, '/account/security', 'passkey-renamed');
   });
 
   router.post('/account/security/passkeys/:id/remove', async (ctx) => {
     const { account } = signedIn(ctx);
-    const id = ctx.params.id ?? '';
-    let removed: boolean;
     try {
-      removed = PASSKEY_ID.test(id) && (await options.remove(account.id, id, requestContext(ctx)));
+      await options.mfa.removePasskey(account.id, ctx.params.id ?? '', requestContext(ctx));
     } catch (err) {
-      if (!options.isLastFactorRefusal(err)) throw err;
+      if (!(err instanceof LastFactorError)) throw err;
       await options.securityPage(ctx, 409, [pages.t(ctx)('account:security.lastFactor')]);
       return;
     }
-    if (!removed) throw new NotFoundError('Passkey not found');
     seeOther(ctx, '/account/security', 'passkey-removed');
   });
 }

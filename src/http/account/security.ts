@@ -7,7 +7,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { MfaService } from '../../services/mfa/factors.ts';
-import { IncorrectMfaPasswordError, InvalidMfaCodeError, NoSecondFactorError, TotpAlreadyEnabledError, TotpNotEnabledError, TotpNotStartedError } from '../../services/mfa/errors.ts';
+import { IncorrectMfaPasswordError, InvalidMfaCodeError, LastFactorError, NoSecondFactorError, TotpAlreadyEnabledError, TotpNotEnabledError, TotpNotStartedError } from '../../services/mfa/errors.ts';
 import type { PasskeyService } from '../../services/mfa/passkeys.ts';
 import { RateLimitedError } from '../../errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../services/passwords.ts';
@@ -17,22 +17,19 @@ import { retryWords } from './errors.ts';
 
 export interface SecurityPageOptions {
   pages: AccountPages;
-  mfa: Pick<MfaService, 'status' | 'totpEnrolment' | 'confirmTotp' | 'regenerateRecoveryCodes'>;
+  /** removeTotp refuses the last factor MFA_POLICY requires (LastFactorError). */
+  mfa: Pick<MfaService, 'status' | 'totpEnrolment' | 'confirmTotp' | 'regenerateRecoveryCodes' | 'removeTotp'>;
   passkeys: Pick<PasskeyService, 'registrationOptions'>;
-  /** Removes TOTP after the password, refusing to take the last factor a policy requires. */
-  removeTotp: (userId: string, password: string, ctx: ReturnType<typeof requestContext>) => Promise<void>;
-  /** The errors that mean "a policy requires this factor" (shown on the page, not as an error page). */
-  isLastFactorRefusal: (err: unknown) => boolean;
 }
 
 /** An error a form on the security page shows in its alert, or undefined when it is not one of those. */
-function formError(ctx: Context, pages: AccountPages, err: unknown, isLastFactorRefusal: (err: unknown) => boolean): string | undefined {
+function formError(ctx: Context, pages: AccountPages, err: unknown): string | undefined {
   const t = pages.t(ctx);
   if (err instanceof IncorrectMfaPasswordError) return t('account:security.wrongPassword');
   if (err instanceof InvalidMfaCodeError) return t('account:security.wrongCode');
   if (err instanceof NoSecondFactorError) return t('account:security.noFactor');
   if (err instanceof TotpNotEnabledError) return t('account:security.totpNotOn');
-  if (isLastFactorRefusal(err)) return t('account:security.lastFactor');
+  if (err instanceof LastFactorError) return t('account:security.lastFactor');
   if (err instanceof RateLimitedError) {
     for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
     return t('account:errors.text.429', { wait: retryWords(t, err) });
@@ -73,9 +70,9 @@ export function securityPages(router: Router, options: SecurityPageOptions): { s
       await action();
       return true;
     } catch (err) {
-      const message = formError(ctx, pages, err, options.isLastFactorRefusal);
+      const message = formError(ctx, pages, err);
       if (message === undefined) throw err;
-      await securityPage(ctx, err instanceof RateLimitedError ? 429 : 400, [message]);
+      await securityPage(ctx, err instanceof RateLimitedError ? 429 : err instanceof LastFactorError ? 409 : 400, [message]);
       return false;
     }
   }
@@ -108,7 +105,7 @@ export function securityPages(router: Router, options: SecurityPageOptions): { s
   router.post('/account/security/totp/remove', async (ctx) => {
     const { account } = signedIn(ctx);
     const password = field(formOf(ctx), 'password', PASSWORD_MAX_LENGTH + 1);
-    if (await attempt(ctx, () => options.removeTotp(account.id, password, requestContext(ctx)))) seeOther(ctx, '/account/security', 'totp-removed');
+    if (await attempt(ctx, () => mfa.removeTotp(account.id, password, requestContext(ctx)))) seeOther(ctx, '/account/security', 'totp-removed');
   });
 
   router.post('/account/security/recovery-codes', async (ctx) => {
