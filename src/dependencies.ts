@@ -51,6 +51,8 @@ import { createClientValidator } from './http/admin/index.ts';
 import type { JsonObject } from './json.ts';
 import { createUserGrants, type UserGrantService } from './oidc/user-grants.ts';
 import { createConnectedApps, type ConnectedApps } from './services/accounts/connected-apps.ts';
+import { createVerificationTokenService } from './services/verification-tokens.ts';
+import { createEmailChangeService, EMAIL_CHANGE_PURPOSE, EMAIL_CHANGE_TTL_SECONDS, type EmailChangeService } from './services/accounts/email-change.ts';
 
 export interface Dependencies {
   config: Config;
@@ -87,6 +89,8 @@ export interface Dependencies {
   userGrants: UserGrantService;
   /** The account pages' "Connected apps": the user's own grants, revocation audited. */
   connectedApps: ConnectedApps;
+  /** Changing one's e-mail address through a link mailed to the new one (CONTRACT §10). */
+  emailChange: EmailChangeService;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   i18n: I18n;
@@ -281,6 +285,13 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const userGrants = createUserGrants({ provider, storage: oidc.storage, store, sessions, grantTtlSeconds: config.tokens.refreshTokenTtl, logger });
     userGrants.trackUse();
     const connectedApps = createConnectedApps({ grants: userGrants, audit });
+    const emailChange = createEmailChangeService({
+      models,
+      tokens: createVerificationTokenService({ store, ttlSeconds: { [EMAIL_CHANGE_PURPOSE]: EMAIL_CHANGE_TTL_SECONDS } }),
+      mail: mailQueue,
+      mailLimiter: openRouteLimiter,
+      audit,
+    });
     const admin = createAdminServices({
       models,
       sequelize,
@@ -309,7 +320,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     });
     const adminConsoleSessions = createFirstPartySessions({ store, keyPrefix: 'admin-console' });
     const accountPageSessions = createFirstPartySessions({ store, keyPrefix: 'account-pages' });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, userGrants, connectedApps, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, userGrants, connectedApps, emailChange, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

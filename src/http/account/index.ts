@@ -16,12 +16,13 @@ import { sessionPages } from './sessions.ts';
 import { securityPages } from './security.ts';
 import { appPages } from './apps.ts';
 import { passkeyPages } from './passkeys.ts';
+import { emailPages } from './email.ts';
 
 export { accountEarlyErrors } from './errors.ts';
 
 type AccountDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'audit' | 'oidc' | 'errorTranslators' | 'accountPageSessions' | 'mfa' | 'passkeys' | 'i18n' | 'connectedApps'
+  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'audit' | 'oidc' | 'errorTranslators' | 'accountPageSessions' | 'mfa' | 'passkeys' | 'i18n' | 'connectedApps' | 'emailChange'
 >;
 
 /** Start-up work of the account pages: their own OIDC client, made or brought up to date. */
@@ -56,6 +57,7 @@ export function createAccountRouters(deps: AccountDependencies): Router[] {
     ctx.redirect(ACCOUNT_LANDING);
   });
   profilePages(guarded, { pages, accounts: deps.accounts });
+  emailPages(guarded, { pages, emailChange: deps.emailChange, publicUrl: deps.config.publicUrl });
   passwordPages(guarded, { pages, accounts: deps.accounts });
   sessionPages(guarded, { pages, sessions: deps.sessions, audit: deps.audit });
   const { securityPage } = securityPages(guarded, { pages, mfa: deps.mfa, passkeys: deps.passkeys });
