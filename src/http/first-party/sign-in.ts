@@ -303,7 +303,14 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions) {
     });
   }
 
-  return { routes, requireSignedIn, checkCsrf, loadSession };
+  /** Ends this browser's front-end session here (after the account itself went, say); no redirect. */
+  async function forget(ctx: Context): Promise<void> {
+    await sessions.delete(ctx.cookies.get(options.cookieName));
+    clearCookie(ctx, options.cookieName);
+    ctx.state[stateKey] = undefined;
+  }
+
+  return { routes, requireSignedIn, checkCsrf, loadSession, forget };
 }
 
 export type FirstPartySignIn = ReturnType<typeof createFirstPartySignIn>;
