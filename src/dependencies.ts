@@ -52,6 +52,8 @@ import type { JsonObject } from './json.ts';
 import { createUserGrants, type UserGrantService } from './oidc/user-grants.ts';
 import { createConnectedApps, type ConnectedApps } from './services/accounts/connected-apps.ts';
 import { createVerificationTokenService } from './services/verification-tokens.ts';
+import { createUserDeletion } from './services/accounts/user-deletion.ts';
+import { createAccountDeletion, type AccountDeletion } from './services/accounts/account-deletion.ts';
 import { createEmailChangeService, EMAIL_CHANGE_PURPOSE, EMAIL_CHANGE_TTL_SECONDS, type EmailChangeService } from './services/accounts/email-change.ts';
 
 export interface Dependencies {
@@ -91,6 +93,8 @@ export interface Dependencies {
   connectedApps: ConnectedApps;
   /** Changing one's e-mail address through a link mailed to the new one (CONTRACT §10). */
   emailChange: EmailChangeService;
+  /** A user deleting their own account (password and second factor), the same deletion as the admin's. */
+  accountDeletion: AccountDeletion;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
   i18n: I18n;
@@ -285,6 +289,8 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const userGrants = createUserGrants({ provider, storage: oidc.storage, store, sessions, grantTtlSeconds: config.tokens.refreshTokenTtl, logger });
     userGrants.trackUse();
     const connectedApps = createConnectedApps({ grants: userGrants, audit });
+    const deleteUser = createUserDeletion({ models, sequelize, sessions });
+    const accountDeletion = createAccountDeletion({ models, passwords, loginLimiter, mfa, passkeys, deleteUser, audit, adminRole: config.admin.role });
     const emailChange = createEmailChangeService({
       models,
       tokens: createVerificationTokenService({ store, ttlSeconds: { [EMAIL_CHANGE_PURPOSE]: EMAIL_CHANGE_TTL_SECONDS } }),
@@ -299,6 +305,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       sessions,
       audit,
       adminRole: config.admin.role,
+      deleteUser,
       mfa,
       grants: userGrants,
       // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
@@ -320,7 +327,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     });
     const adminConsoleSessions = createFirstPartySessions({ store, keyPrefix: 'admin-console' });
     const accountPageSessions = createFirstPartySessions({ store, keyPrefix: 'account-pages' });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, userGrants, connectedApps, emailChange, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, userGrants, connectedApps, emailChange, accountDeletion, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

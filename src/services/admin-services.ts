@@ -15,6 +15,7 @@ import { createAdminMfaService } from './admin-mfa.ts';
 import type { MfaService } from './mfa/factors.ts';
 import { createAdminGrantService } from './admin-grants.ts';
 import type { UserGrants } from './user-grants.ts';
+import type { DeleteUser } from './accounts/user-deletion.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -24,6 +25,8 @@ export interface AdminServicesInput {
   audit: Pick<AuditService, 'record'>;
   /** ADMIN_ROLE: the role that grants the admin API and console. */
   adminRole: string;
+  /** Deleting a user (shared with the user's own deletion). */
+  deleteUser: DeleteUser;
   /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
   mfa: Pick<MfaService, 'status' | 'removeAll'>;
   /** Grants to applications (CONTRACT §7 `/users/:id/grants`), kept by the OIDC side. */
@@ -39,7 +42,7 @@ export interface AdminServicesInput {
 export function createAdminServices(input: AdminServicesInput) {
   const { models, sequelize } = input;
   const audit = createAdminAuditService({ models, audit: input.audit });
-  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole });
+  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole, deleteUser: input.deleteUser });
   return {
     audit,
     users,

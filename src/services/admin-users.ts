@@ -16,6 +16,7 @@ import { compareRoleNames, toAccountView, type AccountView } from './account-vie
 import type { AccountLinks } from './account-mail.ts';
 import { toSessionView, type SessionService, type SessionView } from './sessions.ts';
 import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
+import type { DeleteUser } from './accounts/user-deletion.ts';
 
 /** The statuses an admin can set or filter by (the model's), for the doors' schemas. */
 export { USER_STATUSES };
@@ -61,10 +62,12 @@ export interface AdminUserServiceOptions {
   models: Pick<Models, 'User' | 'Role' | 'UserRole' | 'Organization' | 'Membership'>;
   sequelize: Sequelize;
   accounts: Pick<AccountService, 'register' | 'setStatus' | 'updateProfile' | 'requestPasswordReset'>;
-  sessions: Pick<SessionService, 'list' | 'revoke' | 'revokeAll' | 'forget'>;
+  sessions: Pick<SessionService, 'list' | 'revoke' | 'revokeAll'>;
   adminAudit: Pick<AdminAuditService, 'record'>;
   /** ADMIN_ROLE: an admin may not take it from themself. */
   adminRole: string;
+  /** The one way a user is deleted (accounts/user-deletion.ts), shared with the user's own deletion. */
+  deleteUser: DeleteUser;
 }
 
 export class UserNotFoundError extends NotFoundError {
@@ -259,18 +262,7 @@ export function createAdminUserService(options: AdminUserServiceOptions) {
     async delete(id: string, ctx: AdminContext): Promise<void> {
       const user = await load(id);
       if (user.id === ctx.actorId) throw new SelfLockoutError('delete');
-      await sessions.revokeAll(user.id, { reason: 'admin' });
-      await options.sequelize.transaction(async (transaction) => {
-        await User.destroy({ where: { id: user.id }, transaction });
-        if (user.organizationId) {
-          const members = await Membership.count({ where: { organizationId: user.organizationId }, transaction });
-          if (members === 0) await Organization.destroy({ where: { id: user.organizationId }, transaction });
-        }
-      });
-      // A login that slipped in between the revocation and the delete has a session without a user: end it too.
-      await sessions.revokeAll(user.id, { reason: 'admin' });
-      // Ended sessions of a deleted user are no one's to list: drop them now rather than in 7 days.
-      await sessions.forget(user.id);
+      await options.deleteUser(user, 'admin');
       await adminAudit.record('user_delete', ctx, { userId: user.id, detail: { email: user.email } });
     },
 

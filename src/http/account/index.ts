@@ -17,12 +17,13 @@ import { securityPages } from './security.ts';
 import { appPages } from './apps.ts';
 import { passkeyPages } from './passkeys.ts';
 import { emailPages } from './email.ts';
+import { deletePages } from './delete.ts';
 
 export { accountEarlyErrors } from './errors.ts';
 
 type AccountDependencies = Pick<
   Dependencies,
-  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'audit' | 'oidc' | 'errorTranslators' | 'accountPageSessions' | 'mfa' | 'passkeys' | 'i18n' | 'connectedApps' | 'emailChange'
+  'config' | 'logger' | 'keys' | 'accounts' | 'sessions' | 'audit' | 'oidc' | 'errorTranslators' | 'accountPageSessions' | 'mfa' | 'passkeys' | 'i18n' | 'connectedApps' | 'emailChange' | 'accountDeletion'
 >;
 
 /** Start-up work of the account pages: their own OIDC client, made or brought up to date. */
@@ -63,5 +64,6 @@ export function createAccountRouters(deps: AccountDependencies): Router[] {
   const { securityPage } = securityPages(guarded, { pages, mfa: deps.mfa, passkeys: deps.passkeys });
   passkeyPages(guarded, { pages, mfa: deps.mfa, passkeys: deps.passkeys, securityPage });
   appPages(guarded, { pages, apps: deps.connectedApps });
+  deletePages(guarded, { pages, deletion: deps.accountDeletion, mfa: deps.mfa, forget: signIn.forget });
   return [open, guarded];
 }
