@@ -215,7 +215,7 @@ describe('the account pages in Chromium', function () {
     await env.server.deps.mailQueue.settle();
     expect(mailTo(env.server.config.mail.outboxDir, user.email, /robin\.new@example\.test/), 'the old address is told').to.be.a('string');
 
-    // An error page: a session that is not the user's.
+    // An error page (a page that does not exist) is a page too.
     await page.goto(`${env.server.url}/account/nowhere`);
     await expectAccessible(page, 'not found');
 

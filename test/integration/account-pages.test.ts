@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { MODES, startTestServer, type TestServer } from '../helpers/app.ts';
 import { call, createUser, login } from '../helpers/admin-api.ts';
 import { createBrowserFetch, formAction, hiddenValue, type PageResponse } from '../helpers/browser-fetch.ts';
@@ -236,6 +238,45 @@ for (const mode of MODES) {
         expect(res.text).to.include('role="alert"');
       });
 
+      it('changes the e-mail only when the mailed link is confirmed by its owner (a GET changes nothing)', async () => {
+        const page = await browser.get('/account/email');
+        expect(h1s(page.text)).to.equal(1);
+        const invalid = await browser.post('/account/email', { csrf: csrfOf(page), new_email: 'not an address' });
+        expect(invalid.status).to.equal(422);
+        expect(invalid.text).to.include('role="alert"');
+        const taken = await browser.post('/account/email', { csrf: csrfOf(page), new_email: 'carl@example.com' });
+        expect(taken.status).to.equal(409);
+        const sent = await browser.post('/account/email', { csrf: csrfOf(page), new_email: 'Bea.New@Example.com' });
+        expect(sent.status).to.equal(303);
+        await server.deps.mailQueue.settle();
+        const dir = server.config.mail.outboxDir;
+        const mail = readdirSync(dir)
+          .map((name) => readFileSync(path.join(dir, name), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '='))
+          .find((text) => text.includes('bea.new@example.com') && text.includes('/account/email/confirm?token='));
+        const link = new URL(/https?:\/\/\S+\/account\/email\/confirm\?token=[\w-]+/.exec(mail ?? '')?.[0] ?? 'http://x/');
+        const token = link.searchParams.get('token') ?? '';
+        expect(token).to.have.length.greaterThan(20);
+
+        // Another signed-in user cannot use it, and a GET changes nothing.
+        const carl = createBrowserFetch(server.url);
+        await signIn(carl, 'carl', PASSWORD);
+        expect((await carl.get(`/account/email/confirm?token=${token}`)).status).to.equal(400);
+        const confirmPage = await browser.get(`/account/email/confirm?token=${token}`);
+        expect(confirmPage.status).to.equal(200);
+        expect(confirmPage.text).to.include('bea.new@example.com');
+        expect((await server.deps.accounts.getById(userId))?.email).to.equal('bea@example.com');
+        const forged = await carl.post('/account/email/confirm', { csrf: csrfOf(await carl.get('/account/email')), token });
+        expect(forged.status).to.equal(400);
+        expect((await server.deps.accounts.getById(userId))?.email).to.equal('bea@example.com');
+
+        const confirmed = await browser.post('/account/email/confirm', { csrf: csrfOf(confirmPage), token });
+        expect(confirmed.status).to.equal(303);
+        expect(confirmed.location).to.equal('/account/email?notice=email-changed');
+        expect((await server.deps.accounts.getById(userId))?.email).to.equal('bea.new@example.com');
+        const again = await browser.post('/account/email/confirm', { csrf: csrfOf(confirmPage), token });
+        expect(again.status).to.equal(400);
+      });
+
       it('answers errors as HTML pages: unknown page 404, a form over the body limit 413', async () => {
         const missing = await browser.get('/account/nowhere');
         expect(missing.status).to.equal(404);
@@ -295,5 +336,41 @@ describe('account pages under MFA_POLICY=required', function () {
     expect(refused.status).to.equal(409);
     expect(refused.text).to.include('Your account must keep a second factor.');
     expect((await server.deps.mfa.status(userId)).totp).to.equal(true);
+  });
+});
+
+describe('account pages: deleting one’s account', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  before(async function () {
+    server = await startTestServer({ database: 'sqlite', store: 'memory', mocha: this });
+  });
+  after(async () => server?.close());
+
+  it('asks for the password and the second factor’s code, then deletes the account and signs out', async () => {
+    const userId = await createUser(server, { email: 'eve@example.com', username: 'eve', password: PASSWORD });
+    const browser = createBrowserFetch(server.url);
+    await signIn(browser, 'eve', PASSWORD);
+    const token = await login(server, 'eve', PASSWORD);
+    const { secret } = await server.deps.mfa.startTotp(userId, 'eve@example.com');
+    await server.deps.mfa.confirmTotp(userId, totpCode(secret), { door: 'test' });
+
+    const page = await browser.get('/account/delete');
+    expect(page.text).to.match(/<label for="delete-code">/);
+    const wrongPassword = await browser.post('/account/delete', { csrf: csrfOf(page), password: 'nope nope', code: '000000' });
+    expect(wrongPassword.status).to.equal(400);
+    expect(wrongPassword.text).to.include('The password is not correct.');
+    const noCode = await browser.post('/account/delete', { csrf: csrfOf(page), password: PASSWORD });
+    expect(noCode.status).to.equal(400);
+    expect(noCode.text).to.include('Enter a code from your second factor.');
+    expect(await server.deps.accounts.getById(userId)).to.not.equal(undefined);
+
+    const deleted = await browser.post('/account/delete', { csrf: csrfOf(page), password: PASSWORD, code: totpCode(secret, Date.now() + 30_000) });
+    expect(deleted.status).to.equal(200);
+    expect(deleted.text).to.include('Your account was deleted');
+    expect(browser.jar.has('idp_account')).to.equal(false);
+    expect(await server.deps.accounts.getById(userId)).to.equal(undefined);
+    expect((await call(server, 'GET', '/auth/me', { token })).status).to.equal(401);
+    expect((await browser.get('/account/profile')).status).to.equal(303);
   });
 });
