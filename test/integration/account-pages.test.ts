@@ -258,14 +258,16 @@ for (const mode of MODES) {
         expect(token).to.have.length.greaterThan(20);
 
         // Another signed-in user cannot use it, and a GET changes nothing.
-        const carl = createBrowserFetch(server.url);
-        await signIn(carl, 'carl', PASSWORD);
-        expect((await carl.get(`/account/email/confirm?token=${token}`)).status).to.equal(400);
+        await createUser(server, { email: 'dan@example.com', username: 'dan', password: PASSWORD });
+        const other = createBrowserFetch(server.url);
+        const otherHome = await signIn(other, 'dan', PASSWORD);
+        expect(otherHome.url).to.equal(`${server.url}/account/profile`);
+        expect((await other.get(`/account/email/confirm?token=${token}`)).status).to.equal(400);
         const confirmPage = await browser.get(`/account/email/confirm?token=${token}`);
         expect(confirmPage.status).to.equal(200);
         expect(confirmPage.text).to.include('bea.new@example.com');
         expect((await server.deps.accounts.getById(userId))?.email).to.equal('bea@example.com');
-        const forged = await carl.post('/account/email/confirm', { csrf: csrfOf(await carl.get('/account/email')), token });
+        const forged = await other.post('/account/email/confirm', { csrf: csrfOf(await other.get('/account/email')), token });
         expect(forged.status).to.equal(400);
         expect((await server.deps.accounts.getById(userId))?.email).to.equal('bea@example.com');
 
