@@ -36,6 +36,8 @@ function setupRequest(request: RawRequest): RawRequest {
 interface Measured {
   result: Result;
   ok: number;
+  /** Response times of the 2xx responses, ms. */
+  okTimes: number[];
   /** Every response, whatever its status. */
   completed: number;
   firstSent: number;
@@ -45,6 +47,7 @@ interface Measured {
 function run(seconds: number, maxRequests: number | undefined): Promise<Measured> {
   return new Promise((resolve, reject) => {
     let ok = 0;
+    const okTimes: number[] = [];
     let completed = 0;
     let lastResponse = 0;
     const firstSent = performance.now();
@@ -58,12 +61,15 @@ function run(seconds: number, maxRequests: number | undefined): Promise<Measured
         // Tokens expire and bodies differ per request: nothing to compare.
         timeout: 10,
       },
-      (err, result) => (err ? reject(err) : resolve({ result, ok, completed, firstSent, lastResponse })),
+      (err, result) => (err ? reject(err) : resolve({ result, ok, okTimes, completed, firstSent, lastResponse })),
     );
-    instance.on('response', (_client: unknown, statusCode: number) => {
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
       lastResponse = performance.now();
       completed += 1;
-      if (statusCode >= 200 && statusCode < 300) ok += 1;
+      if (statusCode >= 200 && statusCode < 300) {
+        ok += 1;
+        okTimes.push(responseTime);
+      }
     });
   });
 }
@@ -81,6 +87,9 @@ const elapsed = Math.max(0.001, (measured.lastResponse - measured.firstSent) / 1
 const statuses: Record<string, number> = {};
 for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (stat as { count: number }).count;
 const failed = Object.entries(statuses).filter(([code]) => !code.startsWith('2')).reduce((sum, [, count]) => sum + count, 0);
+const sortedOk = [...measured.okTimes].sort((a, b) => a - b);
+const percentile = (q: number): number | undefined =>
+  sortedOk.length ? Math.round(sortedOk[Math.min(sortedOk.length - 1, Math.floor(q * sortedOk.length))] as number) : undefined;
 const out: LoadResult = {
   ok: measured.ok,
   failed,
@@ -88,6 +97,8 @@ const out: LoadResult = {
   rps: measured.ok / elapsed,
   p50: result.latency.p50,
   p99: result.latency.p99,
+  okP50: percentile(0.5),
+  okP99: percentile(0.99),
   seconds: elapsed,
   statuses,
   responses: warmupResponses + measured.completed,

@@ -19,6 +19,10 @@ import { BENCH_PASSWORD, benchUsername } from './lib/database.ts';
 import { cleanupAll, cleanupOnSignals } from './lib/cleanup.ts';
 import {
   CLIENT_ID,
+  EXCHANGE_RESOURCES,
+  HS256_PREFIX,
+  mintExchangeSubjects,
+  hs256Policy,
   mintAccessTokens,
   mintProductOidcTokens,
   mintRefreshTokens,
@@ -39,7 +43,7 @@ import { met, renderMarkdown, renderText, type Row } from './lib/table.ts';
 import { runScale } from './scale.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection'] as const;
+const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection', 'hs256', 'register', 'overload', 'exchange'] as const;
 type ScenarioKey = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -83,6 +87,9 @@ const want = (key: ScenarioKey) => only.has(key);
 interface Measured {
   row: Row;
   baselineResult?: Measurement;
+  /** The overload scenario: login successes the audit recorded during the run. */
+  auditedSuccesses?: number;
+  result?: Measurement;
 }
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
@@ -163,7 +170,7 @@ async function runDefault(dir: string): Promise<void> {
     result.rssPeak = rssPeak;
     stillRunning(product);
     const baseline = base && baselineResult ? { name: base.name, rps: baselineResult.rps, cpuUs: baselineResult.cpuUs } : undefined;
-    measured.push({ row: toRow(name, result, baseline, target), baselineResult });
+    measured.push({ row: toRow(name, result, baseline, target), baselineResult, result });
   };
 
   let bareKoa: { proc: Managed; url: string } | undefined;
@@ -215,6 +222,38 @@ async function runDefault(dir: string): Promise<void> {
     const tokens = await mintRefreshTokens(env, expected, Date.now() + (quick ? 8000 : 30_000));
     log(`minted ${tokens.length} refresh tokens`);
     await pair('POST /auth/refresh', scenario.legacyRefresh(`${productUrl}/auth/refresh`, writePool(dir, 'refresh', tokens), timing));
+  }
+  if (want('hs256')) {
+    // An old service's HS256 mount (CONTRACT §3 `token`): the same login and /me, signed with its SECRET_KEY.
+    const pool = writePool(dir, 'hs256-me', await mintAccessTokens(env, sample, hs256Policy(env)));
+    await pair(`GET ${HS256_PREFIX}/me (HS256 mount)`, scenario.bearerGet(`${productUrl}${HS256_PREFIX}/me`, pool, timing));
+    const bodies = writePool(dir, 'hs256-login', Array.from({ length: users }, (_, i) => JSON.stringify({ username: benchUsername(i + 1), password: BENCH_PASSWORD })));
+    await pair(`POST ${HS256_PREFIX}/login (HS256 mount)`, scenario.login(`${productUrl}${HS256_PREFIX}/login`, bodies, { ...timing, connections: Math.min(timing.connections, 16) }));
+  }
+  if (want('register')) {
+    // Sign-up with the open-route limits on (20 per IP per hour, CONTRACT §6): each request from its own
+    // address, each body a new user (argon2id hash, user + organization + membership in one transaction).
+    const tag = Date.now().toString(36);
+    const bodies = Array.from({ length: quick ? 400 : 2000 }, (_, i) =>
+      JSON.stringify({ username: `reg-${tag}-${i}`, email: `reg-${tag}-${i}@bench.test`, password: BENCH_PASSWORD }));
+    await pair('POST /auth/signup (limits on)', scenario.register(`${productUrl}/auth/signup`, writePool(dir, 'register', bodies), { ...timing, connections: Math.min(timing.connections, 16) }));
+  }
+  if (want('overload')) {
+    // More logins in flight than the password-hash queue admits (4 × 4 threads = 16): the rest must be shed
+    // with 503 + Retry-After at once, the admitted ones keep their latency, and every success the audit
+    // records is one a client received.
+    const bodies = writePool(dir, 'overload', Array.from({ length: users }, (_, i) => JSON.stringify({ username: benchUsername(i + 1), password: BENCH_PASSWORD })));
+    const successesBefore = await env.deps.models.AuditEvent.count({ where: { type: 'login', outcome: 'success' } });
+    await pair('POST /auth/login, 64 in flight (overload)', scenario.login(`${productUrl}/auth/login`, bodies, { ...timing, warmupSeconds: 0, connections: 64 }));
+    // Audit rows are written in small batches: give the last ones a moment.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const successes = (await env.deps.models.AuditEvent.count({ where: { type: 'login', outcome: 'success' } })) - successesBefore;
+    const row = measured.at(-1);
+    if (row) row.auditedSuccesses = successes;
+  }
+  if (want('exchange')) {
+    const subjects = writePool(dir, 'exchange', await mintExchangeSubjects(env, sample, auth));
+    await pair('POST /oidc/token token-exchange', scenario.tokenExchange(`${productUrl}/oidc/token`, auth, subjects, EXCHANGE_RESOURCES.target, timing));
   }
   const oidcWanted = (['cc', 'oidc-refresh', 'userinfo', 'introspection'] as const).some(want);
   if (oidcWanted) {
@@ -274,6 +313,10 @@ async function runDefault(dir: string): Promise<void> {
     ...measured.map((entry) =>
       `  ${entry.row.scenario}: product ${byThread(entry.row.threadCpuUs)}${entry.baselineResult ? `; baseline ${byThread(entry.baselineResult.threadCpuUs)}` : ''}`,
     ),
+    ...measured
+      .filter((entry) => entry.auditedSuccesses !== undefined && entry.result)
+      .map(({ row, result, auditedSuccesses }) =>
+        `${row.scenario}: statuses ${JSON.stringify(result?.statuses)}; admitted (2xx) p50 ${result?.okP50 ?? '—'} ms, p99 ${result?.okP99 ?? '—'} ms; login successes audited ${auditedSuccesses} for ${result?.ok} 2xx answers received`),
     ...measured
       .filter((entry) => entry.baselineResult)
       .map((entry) => `baseline of ${entry.row.scenario}: p50 ${entry.baselineResult?.p50} ms, p99 ${entry.baselineResult?.p99} ms`),

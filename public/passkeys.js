@@ -16,6 +16,8 @@
     var field = form.querySelector('input[name="credential"]');
     var status = form.querySelector('[data-passkey-status]');
     var button = form.querySelector('button');
+    // The page's language: the server puts the message in the form.
+    var notUsed = form.getAttribute('data-not-used') || 'The passkey was not used. You can try again.';
     form.hidden = false;
 
     function run(autofill) {
@@ -26,7 +28,7 @@
         field.value = JSON.stringify(answer);
         form.submit();
       }, function () {
-        if (!autofill && status) status.textContent = 'The passkey was not used. You can try again.';
+        if (!autofill && status) status.textContent = notUsed;
       });
     }
 

@@ -20,11 +20,14 @@ import { createRoleService, type RoleService } from './services/roles.ts';
 import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
 import type { SessionLink } from './oidc/session-link.ts';
+import type { BackchannelLogout } from './oidc/backchannel-logout.ts';
+import type { DeliverySchedule } from './oidc/backchannel-delivery.ts';
 import type { SessionService } from './services/sessions.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createI18n, type I18n } from './services/i18n.ts';
+import { withRegistrationPolicy } from './services/registration-policy.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
 import { createLoginRateLimiter, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
@@ -127,12 +130,20 @@ export interface Dependencies {
 export function wireSessionHooks(
   sessions: Pick<SessionService, 'onRevoke' | 'onRevokeAll'>,
   oidcLink: Pick<SessionLink, 'sessionRevoked' | 'userSessionsRevoked'>,
+  backchannel?: Pick<BackchannelLogout, 'sessionEnding' | 'sessionEnded'>,
 ): void {
+  // Back-channel logout reads the clients of the SSO session before the link destroys it (never throws)...
+  if (backchannel) sessions.onRevoke(backchannel.sessionEnding);
   // A revoked shared session of kind `oidc` ends its SSO session and the grants made in it.
   sessions.onRevoke(oidcLink.sessionRevoked);
+  // ...and queues their logout tokens only once the link has succeeded (fire and forget, never throws).
+  if (backchannel) sessions.onRevoke(backchannel.sessionEnded);
   // revokeAll (password change, deactivation, "log out everywhere") revokes every grant of the user.
   sessions.onRevokeAll(oidcLink.userSessionsRevoked);
 }
+
+/** How long shutdown waits for back-channel logout deliveries (retries coming due meanwhile included); the rest are given up, audited. */
+const BACKCHANNEL_SHUTDOWN_MS = 5000;
 
 async function createStore(config: Config, logger: Logger, keyPrefix: string): Promise<Store> {
   if (config.redis.embedded) return createMemoryStore();
@@ -157,6 +168,8 @@ export interface BuildOptions {
   passwordHashing?: PasswordHashingOptions;
   /** How factor secrets are sealed at rest (default: the secret box under KEY_ENCRYPTION_KEY, as they are without the key). */
   factorSecrets?: SecretSealer;
+  /** Back-channel logout retries (tests shorten them); CONTRACT §4's 3 attempts within a minute by default. */
+  backchannelSchedule?: Partial<DeliverySchedule>;
 }
 
 export async function buildDependencies(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Dependencies> {
@@ -219,7 +232,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isOutage: (err) => err instanceof ServerBusyError || isUnavailable(err),
     });
     const openRouteLimiter = createOpenRouteLimiter({ store, metrics, limits: options.openRouteLimits });
-    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter });
+    // The pages' and mails' languages (CONTRACT §4): catalogues read once, here.
+    const i18n = createI18n({ locales: config.uiLocales });
+    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter, i18n });
     closers.push(async () => {
       await accountServices.mailQueue.settle();
       accountServices.mail.close();
@@ -238,7 +253,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     // Logins and legacy tokens are counted at the service boundary, the same for every door; the
     // limits sit inside the counting, so a 429 is counted as a rate-limited login.
     const accounts = instrumentAccounts(accountServices.accounts, metrics);
-    const selfService = withOpenRouteLimits(accounts, openRouteLimiter);
+    const selfService = withRegistrationPolicy(withOpenRouteLimits(accounts, openRouteLimiter), config.registration);
     const tokens = instrumentTokens(accountServices.tokens, metrics);
     // Second-factor codes and the passwords that guard factor changes count toward the login limits (§6).
     const guard: AttemptGuard = (attempt, check) => loginLimiter.guard(attempt, check);
@@ -263,7 +278,6 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       rpName: new URL(config.publicUrl).hostname,
     });
     const mfaLogin = createMfaLogin({ mfa, mfaTokens: createMfaTokenService({ store }), policy: config.mfaPolicy, guard });
-    const i18n = createI18n({ locales: config.uiLocales });
     const views = createViews({ i18n });
     const oidc = await createOidc({
       config,
@@ -278,16 +292,22 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       resources,
       cookieKeys,
       pages: views,
+      i18n,
       isUnavailable,
+      backchannel: { schedule: options.backchannelSchedule, registry: metrics.registry },
     });
+    // Runs before the audit flush (closers are last-in first-out): abandoned retries are audited too.
+    closers.push(() => oidc.backchannel.close(BACKCHANNEL_SHUTDOWN_MS));
     // Also when registration has been turned off since: the clients it made still age out.
     const stopCleanup = scheduleDynamicClientCleanup(models, logger.child({ component: 'oidc' }));
     closers.push(async () => stopCleanup());
     observeProvider(oidc.provider, metrics, (err) => dependencyOf(err, errorTranslators));
-    wireSessionHooks(sessions, oidc.sessionLink);
+    wireSessionHooks(sessions, oidc.sessionLink, oidc.backchannel);
     const { provider } = oidc;
     const userGrants = createUserGrants({ provider, storage: oidc.storage, store, sessions, grantTtlSeconds: config.tokens.refreshTokenTtl, logger });
     userGrants.trackUse();
+    // A grant revoked on its own (account page, admin API) tells its client by back-channel logout.
+    userGrants.onGrantRevoked(oidc.backchannel.grantRevoked);
     const connectedApps = createConnectedApps({ grants: userGrants, audit });
     const deleteUser = createUserDeletion({ models, sequelize, sessions });
     const accountDeletion = createAccountDeletion({ models, passwords, loginLimiter, mfa, passkeys, deleteUser, audit, adminRole: config.admin.role });

@@ -19,6 +19,7 @@ function createDoors(deps: Dependencies): Router[] {
   const interactions = createInteractionRouter({
     provider: deps.oidc.provider,
     views: deps.views,
+    i18n: deps.i18n,
     cookieKeys: deps.cookieKeys,
     authenticate: (login, password, ctx) => deps.accounts.authenticate(login, password, ctx),
     getAccount: (id) => deps.accounts.getById(id),
@@ -29,7 +30,7 @@ function createDoors(deps: Dependencies): Router[] {
     secondFactor: { mfa: deps.mfa, mfaLogin: deps.mfaLogin, pending: deps.pendingLogins, passkeys: deps.passkeys },
   });
   return [
-    homeRouter({ views: deps.views, issuer: deps.config.issuer, mounts: deps.config.compatProfiles }),
+    homeRouter({ views: deps.views, i18n: deps.i18n, issuer: deps.config.issuer, mounts: deps.config.compatProfiles }),
     assetsRouter(),
     interactions,
     ...createLegacyRouters(deps),

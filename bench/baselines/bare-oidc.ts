@@ -22,6 +22,7 @@ import { createProvider, maxAccessTokenTtl } from '../../src/oidc/provider.ts';
 import { toAccountView } from '../../src/services/account-view.ts';
 import { createLogger } from '../../src/logger.ts';
 import { mintOidcTokens } from '../lib/oidc-mint.ts';
+import { createI18n } from '../../src/services/i18n.ts';
 
 const env = process.env;
 const port = Number(env.PORT);
@@ -52,6 +53,7 @@ const provider = createProvider({
     },
   },
   pages: { render: async (_name, locals) => `<!doctype html><title>${locals.title}</title>` },
+  i18n: createI18n({ locales: ['en'] }),
   logger: createLogger({ level: 'silent' }),
   sessionTtlSeconds: tokens.refreshTokenTtl,
 });

@@ -17,11 +17,31 @@ import { pinRunning, start, waitForHttp, type Managed } from './processes.ts';
 import { LOAD_CPU, SERVER_CPU } from './load.ts';
 import { mintOidcTokens, type OidcPools } from './oidc-mint.ts';
 import { createMfaTokenService } from '../../src/services/mfa/mfa-tokens.ts';
+import type { TokenPolicy } from '../../src/services/tokens.ts';
+import { tokenPolicy } from '../../src/http/legacy/mounts.ts';
+
+/** The token policy of the bench's HS256 mount, as the server derives it from the same configuration. */
+export function hs256Policy(env: BenchEnvironment): TokenPolicy {
+  const mount = env.config.compatProfiles.find((m) => m.prefix === HS256_PREFIX);
+  if (!mount) throw new Error(`no mount at ${HS256_PREFIX}`);
+  return tokenPolicy(mount, env.config.publicUrl);
+}
 import { TOTP_PERIOD_SECONDS, totpCode } from '../../src/services/mfa/totp.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PORTS = { redis: 7500, product: 7680, bareKoa: 7681, bareOidc: 7682 };
 export const CLIENT_ID = 'bench-rp';
+/** Two resource servers run by the bench client: it trades a token for the first for one for the second. */
+export const EXCHANGE_RESOURCES = { subject: 'https://orders.bench.test/', target: 'https://billing.bench.test/' };
+
+/** A legacy mount signing with an old service's HS256 SECRET_KEY (CONTRACT §3 `token`), beside the default mounts. */
+export const HS256_PREFIX = '/hs/auth';
+const COMPAT_MOUNTS = JSON.stringify([
+  { prefix: '/auth', profile: 'auth-service' },
+  { prefix: '/api/v1/auth', profile: 'aurora' },
+  { prefix: '/api/v2/auth', profile: 'v2' },
+  { prefix: HS256_PREFIX, profile: 'aurora', token: { signing: 'HS256', secret_env: 'BENCH_HS256_SECRET' } },
+]);
 
 export interface BenchEnvironment {
   dir: string;
@@ -69,7 +89,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     redirect_uris: ['http://127.0.0.1:7699/callback'],
     token_endpoint_auth_method: 'client_secret_basic',
   };
-  writeFileSync(clientFile, JSON.stringify([{ ...client, first_party: true }]));
+  // The product's client may also exchange tokens (CONTRACT §11): it runs both bench resources below.
+  writeFileSync(clientFile, JSON.stringify([{ ...client, first_party: true, token_exchange: true }]));
   writeFileSync(path.join(dir, 'bare-client.json'), JSON.stringify(client));
 
   const productEnv: Record<string, string> = {
@@ -89,13 +110,15 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     // Load comes from 127.0.0.1 only; behind a proxy, per-IP login limits see the clients' addresses.
     TRUST_PROXY: 'true',
     OIDC_CLIENTS_FILE: clientFile,
+    COMPAT_PROFILES: COMPAT_MOUNTS,
+    BENCH_HS256_SECRET: randomBytes(32).toString('base64url'),
     MIGRATE_ON_START: 'false',
     WORKERS: '1',
     // Cheaper hashing only to profile what a login costs besides its hash (see bench/README.md);
     // production refuses such parameters, so that profile runs in development mode.
     ...(process.env.ARGON2_MEMORY_KIB ? { NODE_ENV: 'development' } : {}),
     ...Object.fromEntries(
-      ['ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'UV_THREADPOOL_SIZE', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX'].flatMap((key) => (process.env[key] ? [[key, process.env[key] as string]] : [])),
+      ['ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'UV_THREADPOOL_SIZE', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ACCESS_LOG'].flatMap((key) => (process.env[key] ? [[key, process.env[key] as string]] : [])),
     ),
     // Node options for the server alone (trying heap settings without changing package.json).
     ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
@@ -108,6 +131,10 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
 
   const deps = await buildDependencies(config, createLogger({ level: 'silent' }));
   onCleanup(() => deps.close());
+  await deps.models.Resource.bulkCreate([
+    { indicator: EXCHANGE_RESOURCES.subject, scope: 'orders:read shared:read', serverClientId: CLIENT_ID },
+    { indicator: EXCHANGE_RESOURCES.target, scope: 'billing:read shared:read', serverClientId: CLIENT_ID },
+  ]);
   return { dir, redis, database, productEnv, config, deps, passwordHash, users, clientSecret, clientFile };
 }
 
@@ -181,14 +208,17 @@ export async function startBareOidc(env: BenchEnvironment, accountIds: readonly 
   return { proc, url, pools: JSON.parse(readFileSync(outFile, 'utf8')) as OidcPools };
 }
 
-/** Access tokens of live password sessions (one per user given), minted by the product's own services. */
-export async function mintAccessTokens(env: BenchEnvironment, ids: readonly string[]): Promise<string[]> {
+/**
+ * Access tokens of live password sessions (one per user given), minted by the product's own services;
+ * with `policy`, as the mount of that policy mints them (an HS256 mount: its secret and `sub`).
+ */
+export async function mintAccessTokens(env: BenchEnvironment, ids: readonly string[], policy?: TokenPolicy): Promise<string[]> {
   const tokens: string[] = [];
   for (const id of ids) {
     const account = await env.deps.accounts.getById(id);
     if (!account) throw new Error(`seeded user ${id} not found`);
     const session = await env.deps.sessions.create({ userId: id, kind: 'password', context: { door: 'bench', ip: '127.0.0.1', userAgent: 'bench' } });
-    tokens.push((await env.deps.tokens.issueAccessToken(account, session)).token);
+    tokens.push((await env.deps.tokens.issueAccessToken(account, session, policy)).token);
   }
   return tokens;
 }
@@ -248,4 +278,32 @@ export async function mintTotpLogins(env: BenchEnvironment, deadline: number): P
 
 export function mintProductOidcTokens(env: BenchEnvironment, accountIds: readonly string[]): Promise<OidcPools> {
   return mintOidcTokens(env.deps.oidc.provider, { accountIds, clientId: CLIENT_ID });
+}
+
+/**
+ * Subject tokens for token exchange: RFC 9068 access tokens for the first bench resource, each of its own
+ * grant, obtained as a client gets them (a refresh at the product's token endpoint with `resource`), so the
+ * product has remembered each one's grant as it would after a real login.
+ */
+export async function mintExchangeSubjects(env: BenchEnvironment, accountIds: readonly string[], auth: string): Promise<string[]> {
+  const { provider } = env.deps.oidc;
+  const client = await provider.Client.find(CLIENT_ID);
+  if (!client) throw new Error(`client ${CLIENT_ID} is unknown to the provider`);
+  const subjects: string[] = [];
+  for (const accountId of accountIds) {
+    const grant = new provider.Grant({ accountId, clientId: CLIENT_ID });
+    grant.addOIDCScope('openid offline_access');
+    grant.addResourceScope(EXCHANGE_RESOURCES.subject, 'orders:read shared:read');
+    const grantId = await grant.save();
+    const refresh = await new provider.RefreshToken({ client, accountId, grantId, gty: 'authorization_code', scope: 'openid offline_access orders:read shared:read', resource: EXCHANGE_RESOURCES.subject, authTime: Math.floor(Date.now() / 1000) }).save();
+    const res = await fetch(`${env.config.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, resource: EXCHANGE_RESOURCES.subject, scope: 'orders:read shared:read' }),
+    });
+    const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
+    if (!body.access_token) throw new Error(`minting a subject token failed: ${res.status} ${body.error} ${body.error_description}`);
+    subjects.push(body.access_token);
+  }
+  return subjects;
 }

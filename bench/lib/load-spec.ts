@@ -29,6 +29,9 @@ export interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** Latency of the 2xx responses alone (the admitted requests when others are shed with 503), ms. */
+  okP50?: number;
+  okP99?: number;
   seconds: number;
   statuses: Record<string, number>;
   /** Every response of the run, warm-up included (to divide the server's CPU time by). */

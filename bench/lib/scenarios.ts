@@ -22,6 +22,11 @@ export function login(url: string, poolFile: string, timing: Timing): LoadSpec {
   return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, spreadIps: true, ...timing };
 }
 
+/** Sign-up bodies, each used once, each from its own client address (the open-route limit is per IP). */
+export function register(url: string, poolFile: string, timing: Timing): LoadSpec {
+  return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, once: true, spreadIps: true, ...timing };
+}
+
 /** The TOTP step of a two-step login: each body (mfa_token + code) used once, from its own client address. */
 export function mfaLogin(url: string, poolFile: string, timing: Timing): LoadSpec {
   return { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{item}}', poolFile, once: true, spreadIps: true, ...timing };
@@ -56,4 +61,14 @@ export function oidcRefresh(url: string, auth: string, poolFile: string, timing:
 
 export function introspection(url: string, auth: string, poolFile: string, timing: Timing): LoadSpec {
   return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: 'token={{item}}', poolFile, ...timing };
+}
+
+/** RFC 8693 token exchange: the subject token (from the pool) traded for one for `target`. */
+export function tokenExchange(url: string, auth: string, poolFile: string, target: string, timing: Timing): LoadSpec {
+  const body = new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    resource: target,
+  }).toString();
+  return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: `${body}&subject_token={{item}}`, poolFile, ...timing };
 }

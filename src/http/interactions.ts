@@ -23,10 +23,15 @@ import { metadataDocumentFacts } from '../oidc/cimd-policy.ts';
 import { setNoStore } from './middleware/no-store.ts';
 import { clientIp } from './client-ip.ts';
 import { secondFactorPages, type SecondFactorServices } from './interactions/second-factor.ts';
+import type { I18n, Translate } from '../services/i18n.ts';
+import type { Locale } from '../config.ts';
+import { localeOf, waitText } from './locale.ts';
 
 export interface InteractionOptions {
   provider: Provider;
   views: Views;
+  /** The pages' languages: the interaction's `ui_locales`, then Accept-Language (CONTRACT §4). */
+  i18n: I18n;
   cookieKeys: readonly string[];
   /** Checks a password (the account service's authenticate, possibly rate-limited). */
   authenticate: (login: string, password: string, ctx: RequestContext) => Promise<AccountView>;
@@ -42,16 +47,17 @@ export interface InteractionOptions {
 
 type Form = Record<string, unknown>;
 
-const EXPIRED = 'This sign-in request has expired or was already completed.';
+const EXPIRED = 'errors:expired';
 
 /** What the resend form's token is bound to besides the interaction: the account it names. */
 const verificationBinding = (accountId: string): string => `verify-email:${accountId}`;
 
+/** A failure shown as the error page; `message` is a catalogue key, translated when the page is drawn. */
 class PageError extends Error {
   readonly status: number;
   readonly code: string | undefined;
-  constructor(status: number, message: string, code?: string) {
-    super(message);
+  constructor(status: number, messageKey: string, code?: string) {
+    super(messageKey);
     this.status = status;
     this.code = code;
   }
@@ -66,34 +72,33 @@ function text(value: unknown, max: number): string {
   return typeof value === 'string' ? value.slice(0, max) : '';
 }
 
-function minutes(seconds: number): string {
-  if (seconds < 90) return `${seconds} seconds`;
-  return `${Math.ceil(seconds / 60)} minutes`;
-}
-
 /** Why a login failed, in words for the page, and the status the page is answered with. */
-function loginFailure(err: unknown): { status: number; message: string; headers?: Record<string, string> } | undefined {
-  if (err instanceof InvalidCredentialsError) return { status: 401, message: 'Incorrect username or password.' };
-  if (err instanceof AccountInactiveError) return { status: 403, message: 'This account is not active. Contact your administrator.' };
-  if (err instanceof RateLimitedError) {
-    const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
-    return { status: 429, message: `Too many sign-in attempts. Try again in ${minutes(seconds)}.`, headers: err.headers };
-  }
+function loginFailure(t: Translate, err: unknown): { status: number; message: string; headers?: Record<string, string> } | undefined {
+  if (err instanceof InvalidCredentialsError) return { status: 401, message: t('login:errors.invalidCredentials') };
+  if (err instanceof AccountInactiveError) return { status: 403, message: t('login:errors.inactive') };
+  if (err instanceof RateLimitedError) return { status: 429, message: t('login:errors.rateLimited', { wait: waitText(t, err) }), headers: err.headers };
   // The password-hash queue is full: the form again, to send once more in a moment.
-  if (err instanceof ServerBusyError) return { status: 503, message: 'The service is busy right now. Please try again in a moment.', headers: err.headers };
+  if (err instanceof ServerBusyError) return { status: 503, message: t('login:errors.busy'), headers: err.headers };
   return undefined;
 }
 
 export function createInteractionRouter(options: InteractionOptions): Router {
-  const { provider, views } = options;
+  const { provider, views, i18n } = options;
   const csrf = createCsrf(options.cookieKeys);
   const router = new Router({ prefix: '/interaction' });
+
+  /**
+   * The request's language: the interaction's `ui_locales` once it is known (interactionFor keeps it on
+   * the context, so a POST answers in the language of its GET), before that the query and Accept-Language.
+   */
+  const langOf = (ctx: Context): Locale => (ctx.state.lang as Locale | undefined) ?? localeOf(ctx, i18n);
+  const tr = (ctx: Context): Translate => i18n.translator(langOf(ctx));
 
   async function render(ctx: Context, status: number, name: string, locals: Record<string, unknown> & { title: string }) {
     ctx.status = status;
     setNoStore(ctx);
     ctx.type = 'html';
-    ctx.body = await views.render(name, locals);
+    ctx.body = await views.render(name, { ...locals, lang: langOf(ctx) });
   }
 
   /** Every failure on these routes becomes a page; nothing reaches the JSON error handler or shows a stack. */
@@ -106,18 +111,21 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       // The provider's storage wraps a store outage (see oidc/adapter.ts); the page shows it as one.
       const cause = (err as { cause?: unknown } | undefined)?.cause;
       if (cause instanceof ServiceUnavailableError) err = cause;
+      const t = tr(ctx);
+      const problem = { title: t('errors:title'), heading: t('errors:heading') };
       if (err instanceof ServiceUnavailableError || err instanceof ServerBusyError) {
         ctx.set('Retry-After', err.headers['Retry-After'] ?? '5');
-        await render(ctx, 503, 'error', { title: 'Unavailable', heading: 'Temporarily unavailable', message: 'The service is temporarily unavailable. Please try again in a moment.', code: undefined });
+        await render(ctx, 503, 'error', { title: t('errors:unavailableTitle'), heading: t('errors:unavailableHeading'), message: t('errors:unavailable'), code: undefined });
       } else if (err instanceof PageError) {
-        await render(ctx, err.status, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: err.message, code: err.code });
+        await render(ctx, err.status, 'error', { ...problem, message: t(err.message), code: err.code });
       } else if (err instanceof errors.OIDCProviderError) {
-        await render(ctx, err.statusCode, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: errorMessage(err), code: err.error });
+        await render(ctx, err.statusCode, 'error', { ...problem, message: errorMessage(t, err), code: err.error });
       } else if (err instanceof AppError && err.expose && err.status < 500) {
-        await render(ctx, err.status, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: err.message, code: undefined });
+        // A lower layer's own words (the body parser's, say) are English: other languages say so around them.
+        await render(ctx, err.status, 'error', { ...problem, message: t('errors:detail', { detail: err.message }), code: undefined });
       } else {
         ctx.log.error({ err: caught }, 'interaction page failed');
-        await render(ctx, 500, 'error', { title: 'Sign-in problem', heading: 'Something went wrong', message: 'Something went wrong on our side. Please try again in a moment.', code: undefined });
+        await render(ctx, 500, 'error', { title: t('errors:title'), heading: t('errors:serverHeading'), message: t('errors:server'), code: undefined });
       }
     }
   };
@@ -132,13 +140,14 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       throw err;
     }
     if (interaction.uid !== ctx.params.uid) throw new PageError(400, EXPIRED, 'session_not_found');
-    if (prompt && interaction.prompt.name !== prompt) throw new PageError(400, 'This step of the sign-in is no longer expected. Start again from the application.', 'invalid_request');
+    ctx.state.lang = localeOf(ctx, i18n, interaction.params.ui_locales);
+    if (prompt && interaction.prompt.name !== prompt) throw new PageError(400, 'errors:stepNotExpected', 'invalid_request');
     return interaction;
   }
 
   function requireCsrf(ctx: Context, interaction: Interaction): Form {
     const form = formOf(ctx);
-    if (!csrf.verify(interaction.uid, form.csrf)) throw new PageError(403, 'This form has expired. Go back, reload the page and try again.', 'invalid_csrf');
+    if (!csrf.verify(interaction.uid, form.csrf)) throw new PageError(403, 'errors:formExpired', 'invalid_csrf');
     return form;
   }
 
@@ -151,13 +160,13 @@ export function createInteractionRouter(options: InteractionOptions): Router {
   async function loginPage(ctx: Context, interaction: Interaction, status: number, login: string, error?: string) {
     const client = await clientName(interaction);
     await render(ctx, status, 'login', {
-      title: 'Sign in',
+      title: tr(ctx)('login:title'),
       clientName: client.name,
       action: `/interaction/${interaction.uid}/login`,
       csrf: csrf.token(interaction.uid),
       login,
       error,
-      passkey: await secondFactor?.passkeySignIn(interaction.uid),
+      passkey: await secondFactor?.passkeySignIn(interaction.uid, tr(ctx)),
     });
   }
 
@@ -169,7 +178,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
   async function verifyEmailPage(ctx: Context, interaction: Interaction, status: number, account: AccountView, notice?: string) {
     const client = await clientName(interaction);
     await render(ctx, status, 'verify-email', {
-      title: 'Verify your e-mail',
+      title: tr(ctx)('login:verify.title'),
       clientName: client.name,
       email: account.email,
       notice,
@@ -189,15 +198,16 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     };
     const requested = String(interaction.params.scope ?? '').split(' ').filter(Boolean);
     const account = interaction.session?.accountId ? await options.getAccount(interaction.session.accountId) : undefined;
+    const t = tr(ctx);
     await render(ctx, 200, 'consent', {
-      title: 'Allow access',
+      title: t('consent:title'),
       clientName: client.name,
       clientUri: client.uri && /^https?:\/\//.test(client.uri) ? client.uri : undefined,
       // A client known only by its metadata document: the host that published it is what the user can judge.
       documentHost: client.document?.host,
       loopbackOnly: client.document?.loopbackOnly ?? false,
       accountName: account ? (account.username ?? account.email) : undefined,
-      scopes: describeScopes(requested, details.missingResourceScopes),
+      scopes: describeScopes(t, requested, details.missingResourceScopes),
       claims: details.missingOIDCClaims ?? [],
       action: `/interaction/${interaction.uid}/confirm`,
       csrf: csrf.token(interaction.uid),
@@ -215,6 +225,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
 
   const requestContextOf = (ctx: Context, interaction: Interaction): RequestContext => ({
     door: 'interaction',
+    locale: langOf(ctx),
     ip: ctx.ip,
     userAgent: ctx.get('user-agent') || undefined,
     clientId: typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined,
@@ -230,6 +241,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
           finish,
           loginPage,
           requestContext: requestContextOf,
+          translate: tr,
           // A passkey alone is a complete sign-in: it meets the same e-mail verification as the password.
           async unverified(ctx, interaction, account) {
             if (!options.requireEmailVerification || account.email_verified) return false;
@@ -250,7 +262,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     } else if (interaction.prompt.name === 'consent') {
       await consentPage(ctx, interaction);
     } else {
-      throw new PageError(400, 'This sign-in step is not supported.', 'invalid_request');
+      throw new PageError(400, 'errors:stepNotSupported', 'invalid_request');
     }
   });
 
@@ -260,15 +272,15 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     const login = text(form.login, 320).trim();
     const password = text(form.password, 1024);
     if (!login || !password) {
-      await loginPage(ctx, interaction, 400, login, 'Enter your username or e-mail and your password.');
+      await loginPage(ctx, interaction, 400, login, tr(ctx)('login:errors.missingFields'));
       return;
     }
     let account: AccountView;
     try {
       const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined;
-      account = await options.authenticate(login, password, { door: 'interaction', ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined, clientId, abandoned: abandonedSignal(ctx) });
+      account = await options.authenticate(login, password, { door: 'interaction', locale: langOf(ctx), ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined, clientId, abandoned: abandonedSignal(ctx) });
     } catch (err) {
-      const failure = loginFailure(err);
+      const failure = loginFailure(tr(ctx), err);
       if (!failure) throw err;
       for (const [name, value] of Object.entries(failure.headers ?? {})) ctx.set(name, value);
       await loginPage(ctx, interaction, failure.status, login, failure.message);
@@ -287,26 +299,27 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     const form = formOf(ctx);
     const accountId = text(form.account, 64);
     if (!options.resendVerification || !accountId || !csrf.verify(interaction.uid, form.csrf, verificationBinding(accountId))) {
-      throw new PageError(403, 'This form has expired. Go back, reload the page and try again.', 'invalid_csrf');
+      throw new PageError(403, 'errors:formExpired', 'invalid_csrf');
     }
     const account = await options.getAccount(accountId);
     if (!account || account.status !== 'active') throw new PageError(400, EXPIRED, 'session_not_found');
+    const t = tr(ctx);
     try {
-      await options.resendVerification(account.id, { door: 'interaction', ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined });
+      // The mail goes out in the page's language (CONTRACT §4).
+      await options.resendVerification(account.id, { door: 'interaction', locale: langOf(ctx), ip: clientIp(ctx), userAgent: ctx.get('user-agent') || undefined });
     } catch (err) {
       if (err instanceof EmailAlreadyVerifiedError) {
-        await loginPage(ctx, interaction, 200, account.username ?? account.email, 'Your e-mail is already verified. Sign in again.');
+        await loginPage(ctx, interaction, 200, account.username ?? account.email, t('login:errors.alreadyVerified'));
         return;
       }
       if (err instanceof RateLimitedError) {
         for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-        const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
-        await verifyEmailPage(ctx, interaction, 429, account, `Too many requests. Try again in ${minutes(seconds)}.`);
+        await verifyEmailPage(ctx, interaction, 429, account, t('login:verify.rateLimited', { wait: waitText(t, err) }));
         return;
       }
       throw err;
     }
-    await verifyEmailPage(ctx, interaction, 200, account, `We sent a new link to ${account.email}.`);
+    await verifyEmailPage(ctx, interaction, 200, account, t('login:verify.resent', { email: account.email }));
   });
 
   router.post('/:uid/confirm', async (ctx) => {
@@ -316,7 +329,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       await finish(ctx, { error: 'access_denied', error_description: 'End-User denied the request' }, false);
       return;
     }
-    if (form.decision !== 'approve') throw new PageError(400, 'Choose Allow or Deny.', 'invalid_request');
+    if (form.decision !== 'approve') throw new PageError(400, 'errors:chooseDecision', 'invalid_request');
     const accountId = interaction.session?.accountId;
     const clientId = interaction.params.client_id;
     if (!accountId || typeof clientId !== 'string') throw new PageError(400, EXPIRED, 'session_not_found');

@@ -10,6 +10,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { I18n, Translate } from '../services/i18n.ts';
 import type { Models } from '../db/models/index.ts';
 import type { Store } from '../store/store.ts';
 import type { KeySet } from '../services/keys.ts';
@@ -23,7 +24,7 @@ import { logClientAuthFailures, useHashedClientSecrets } from './client-auth.ts'
 import { createProvider, maxAccessTokenTtl, ROUTES } from './provider.ts';
 import { createSessionLink, type SessionLink } from './session-link.ts';
 import { postAsGet } from './post-as-get.ts';
-import { errorMessage, renderErrorPage, type PageRenderer } from './pages.ts';
+import { errorMessage, errorPage, pageLocale, type PageRenderer } from './pages.ts';
 import type { AccountLookup } from './find-account.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import { useRefreshRetryWindow } from './refresh-retry.ts';
@@ -31,6 +32,7 @@ import { createTokenExchange } from './token-exchange.ts';
 import { createRegistrationPolicy, type RegistrationPolicy } from './registration-policy.ts';
 import { trackDynamicClientUse } from './dynamic-clients.ts';
 import { withLoopbackDocuments } from './cimd-policy.ts';
+import { createBackchannelLogout, useBackchannelLogout, type BackchannelLogout, type BackchannelLogoutOptions } from './backchannel-logout.ts';
 import { applySecurityHeaders, securityHeaderSets } from '../http/middleware/security-headers.ts';
 
 /**
@@ -51,11 +53,15 @@ export interface OidcOptions {
   keySet: KeySet;
   passwords: Pick<PasswordService, 'verify'>;
   accounts: AccountLookup;
-  sessions: SessionLinkOptions['sessions'];
+  sessions: SessionLinkOptions['sessions'] & NonNullable<BackchannelLogoutOptions['sessions']>;
   audit: Pick<AuditService, 'record'>;
+  /** Back-channel logout delivery: its schedule (tests shorten it) and the registry its counter joins. */
+  backchannel?: Pick<BackchannelLogoutOptions, 'schedule' | 'registry' | 'resolve'>;
   resources: ResourceRegistry;
   cookieKeys: string[];
   pages: PageRenderer;
+  /** The pages' languages (CONTRACT §4). */
+  i18n: I18n;
   /** True for errors that mean "a dependency is down" (rendered as 503 with Retry-After). */
   isUnavailable: (error: unknown) => boolean;
 }
@@ -64,6 +70,8 @@ export interface Oidc {
   provider: Provider;
   storage: OidcStorage;
   sessionLink: SessionLink;
+  /** Logout tokens to the clients of ended sessions (dependencies.ts wires its session listeners). */
+  backchannel: BackchannelLogout;
   /** Dynamic client registration (CLIENT_REGISTRATION): the admin API issues initial access tokens through it. */
   registration: RegistrationPolicy;
 }
@@ -79,7 +87,7 @@ export class OidcClientError extends Error {
 const RETRY_AFTER_SECONDS = '5';
 
 export async function createOidc(options: OidcOptions): Promise<Oidc> {
-  const { config, logger, pages } = options;
+  const { config, logger, pages, i18n } = options;
   const log = logger.child({ component: 'oidc' });
   const sessionTtlSeconds = config.tokens.refreshTokenTtl;
   const storage = createOidcStorage({
@@ -109,6 +117,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     tokenClaims: tokenExchange.tokenClaims,
     accounts: options.accounts,
     pages,
+    i18n,
     logger,
     sessionTtlSeconds,
   });
@@ -129,6 +138,16 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   }
 
   const sessionLink = createSessionLink({ store: options.store, storage, sessions: options.sessions, sessionTtlSeconds, logger });
+  const backchannel = createBackchannelLogout({
+    provider,
+    storage,
+    sessions: options.sessions,
+    audit: options.audit,
+    logger,
+    allowPrivate: config.backchannelAllowPrivate,
+    ...options.backchannel,
+  });
+  useBackchannelLogout(provider, backchannel);
 
   const outages = new WeakSet<object>();
   provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
@@ -138,10 +157,15 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   // Errors that escape even the middleware below (renderEscaped); Koa answers them with a bare 500.
   (provider as unknown as EventEmitter).on('error', (err: unknown) => log.error({ err }, 'oidc-provider unhandled error'));
 
-  async function renderPlainError(ctx: Context, status: number, message: string): Promise<void> {
+  /** `message` is the provider's or the POST handling's own words (English): other languages say so around them. */
+  async function renderPlainError(ctx: Context, status: number, message: string | ((t: Translate) => string)): Promise<void> {
+    const lang = pageLocale(ctx, i18n);
+    const t = i18n.translator(lang);
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = await pages.render('error', { title: 'Sign-in problem', heading: 'This request could not be completed', message, code: undefined });
+    const text = typeof message === 'function' ? message(t) : t('errors:detail', { detail: message });
+    const requestId = (ctx as { requestId?: string }).requestId;
+    ctx.body = await pages.render('error', { title: t('errors:title'), heading: t('errors:heading'), message: text, code: undefined, requestId, lang });
   }
 
   /**
@@ -166,8 +190,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
       out = { error: 'server_error', error_description: 'Something went wrong on our side. Please try again in a moment.' };
     }
     ctx.remove('Content-Length');
-    if (ctx.accepts('json', 'html') === 'html') await renderErrorPage(pages)(oidcCtx, out);
-    else ctx.body = out;
+    if (ctx.accepts('json', 'html') !== 'html') ctx.body = out;
+    else await errorPage(pages, i18n, oidcCtx, out, staleForm ? (t) => t('errors:deviceFormExpired') : undefined);
   }
 
   const headerSets = securityHeaderSets({ https: config.publicUrl.startsWith('https:') });
@@ -186,7 +210,7 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
       const html = ctx.response.is('html') !== false;
       ctx.status = 503;
       ctx.set('Retry-After', RETRY_AFTER_SECONDS);
-      if (html) await renderPlainError(ctx, 503, errorMessage(out));
+      if (html) await renderPlainError(ctx, 503, (t) => errorMessage(t, out));
       else ctx.body = out;
       return;
     }
@@ -195,5 +219,5 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
   provider.use(registration.middleware);
   provider.use(postAsGet([ROUTES.authorization, ROUTES.end_session], config.issuer, renderPlainError));
 
-  return { provider, storage, sessionLink, registration };
+  return { provider, storage, sessionLink, backchannel, registration };
 }

@@ -31,7 +31,8 @@ export type ResolveHost = (hostname: string) => Promise<string[]>;
 
 const RESOLVE_TIMEOUT_MS = 5000;
 
-async function resolveWithSystem(hostname: string): Promise<string[]> {
+/** The system resolver (getaddrinfo), bounded in time; also what back-channel delivery resolves with. */
+export async function resolveWithSystem(hostname: string): Promise<string[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error('timed out')), RESOLVE_TIMEOUT_MS);

@@ -7,6 +7,7 @@ import type { Configuration, JWKS, KoaContextWithOIDC, ResourceServer } from 'oi
 import type { Config } from '../config.ts';
 import type { ResourceRegistry } from '../services/resources.ts';
 import type { Logger } from '../logger.ts';
+import type { I18n } from '../services/i18n.ts';
 import type { OidcStorage } from './adapter.ts';
 import { SCOPE_CLAIMS, SCOPES, type AccountLookup, createFindAccount } from './find-account.ts';
 import { deviceFlowPages, logoutPages, renderErrorPage, type PageRenderer } from './pages.ts';
@@ -31,6 +32,8 @@ export interface ProviderOptions {
   tokenClaims?: (token: object) => Promise<Record<string, unknown> | undefined>;
   accounts: AccountLookup;
   pages: PageRenderer;
+  /** The provider's pages' languages. */
+  i18n: I18n;
   logger: Logger;
   /** Lifetime of an SSO session (and of its entry in the shared session list). */
   sessionTtlSeconds: number;
@@ -80,7 +83,7 @@ function interactionsPolicy() {
 }
 
 export function buildConfiguration(options: ProviderOptions): Configuration {
-  const { config, pages } = options;
+  const { config, pages, i18n } = options;
   const { accessTokenTtl, refreshTokenTtl } = config.tokens;
   const sessionTtl = options.sessionTtlSeconds;
   const asymmetric = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -142,14 +145,17 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
-      rpInitiatedLogout: { enabled: true, ...logoutPages(pages) },
+      rpInitiatedLogout: { enabled: true, ...logoutPages(pages, i18n) },
+      // backchannel_logout_uri / _session_required in client metadata and discovery; the delivery itself
+      // is ours (backchannel-logout.ts: off the request path, retried, audited, our address policy).
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         getResourceServerInfo: resourceServers(config, options.resources),
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => false,
       },
-      deviceFlow: { enabled: true, ...deviceFlowPages(pages) },
+      deviceFlow: { enabled: true, ...deviceFlowPages(pages, i18n) },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       userinfo: { enabled: true },
@@ -196,7 +202,7 @@ export function buildConfiguration(options: ProviderOptions): Configuration {
         return Math.max(1, session.exp - Math.floor(Date.now() / 1000));
       },
     },
-    renderError: renderErrorPage(pages),
+    renderError: renderErrorPage(pages, i18n),
     discovery: { claim_types_supported: ['normal'] },
   };
 }

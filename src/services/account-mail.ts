@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { MailMessage } from './mail.ts';
+import type { Translate } from './i18n.ts';
 
 /** Where the links in our e-mails point; the door that asked for the mail knows its own URLs. */
 export interface AccountLinks {
@@ -18,40 +19,29 @@ export interface Recipient {
 /**
  * Anyone may register any address, so a mail to an address not yet verified carries no text the
  * requester chose (CONTRACT §6): no name, which could be a message of its own with lines and links.
- * A verified holder is greeted by name, on one line.
+ * A verified holder is greeted by name, on one line. (The language is the requester's choice, but it
+ * only picks one of our own catalogues.)
  */
-function greeting(to: Recipient): string {
+function greeting(t: Translate, to: Recipient): string {
   const name = to.email_verified ? (to.full_name || to.username || '').replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\s]+/gu, ' ').trim().slice(0, 100) : '';
-  return name ? `Hello ${name},` : 'Hello,';
+  return name ? t('mail:greetingWithName', { name }) : t('mail:greeting');
 }
 
-export function verificationMessage(to: Recipient, link: string, ttlHours: number): MailMessage {
+/** The verification mail, in the language of `t` (`locales/<lang>/mail.json`). */
+export function verificationMessage(t: Translate, to: Recipient, link: string, ttlHours: number): MailMessage {
   return {
     to: to.email,
-    subject: 'Verify your e-mail address',
-    text: [
-      greeting(to),
-      '',
-      'Please confirm your e-mail address by opening this link:',
-      link,
-      '',
-      `The link works once and expires in ${ttlHours} hours. If you did not create an account, ignore this message.`,
-    ].join('\n'),
+    subject: t('mail:verify.subject'),
+    text: [greeting(t, to), '', t('mail:verify.intro'), link, '', t('mail:verify.expiry', { count: ttlHours })].join('\n'),
   };
 }
 
-export function passwordResetMessage(to: Recipient, link: string, ttlMinutes: number): MailMessage {
+/** The password-reset mail, in the language of `t`. */
+export function passwordResetMessage(t: Translate, to: Recipient, link: string, ttlMinutes: number): MailMessage {
   return {
     to: to.email,
-    subject: 'Reset your password',
-    text: [
-      greeting(to),
-      '',
-      'Someone (hopefully you) asked to reset the password of your account. To choose a new one, open this link:',
-      link,
-      '',
-      `The link works once and expires in ${ttlMinutes} minutes. If you did not ask for it, ignore this message: your password stays as it is.`,
-    ].join('\n'),
+    subject: t('mail:reset.subject'),
+    text: [greeting(t, to), '', t('mail:reset.intro'), link, '', t('mail:reset.expiry', { count: ttlMinutes })].join('\n'),
   };
 }
 

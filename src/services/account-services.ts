@@ -7,6 +7,7 @@ import type { KeyService, KeySet } from './keys.ts';
 import type { PasswordService } from './passwords.ts';
 import type { LoginRateLimiter } from './rate-limits.ts';
 import type { OpenRouteLimiter } from './open-route-limits.ts';
+import type { I18n } from './i18n.ts';
 import { createAuditService } from './audit.ts';
 import { createSessionService } from './sessions.ts';
 import { createTokenService } from './tokens.ts';
@@ -33,6 +34,8 @@ export interface AccountServicesInput {
   loginLimiter: LoginRateLimiter;
   /** The open routes' limits; the account service asks it before every mail (per-address allowance). */
   openRouteLimiter: OpenRouteLimiter;
+  /** The mails' languages. */
+  i18n: I18n;
 }
 
 /** Builds the account, session, token, mail and audit services, wired to each other (called by dependencies.ts). */
@@ -70,6 +73,7 @@ export function createAccountServices(input: AccountServicesInput) {
     logger,
     loginLimiter: input.loginLimiter,
     mailLimiter: input.openRouteLimiter,
+    i18n: input.i18n,
   });
   // getById is on every bearer request and OIDC userinfo/refresh: served from the store, exact (account-cache.ts).
   const accountCache = createAccountCache({ store, logger });

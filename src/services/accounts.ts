@@ -12,6 +12,7 @@ import type { VerificationTokenService } from './verification-tokens.ts';
 import type { LoginRateLimiter } from './rate-limits.ts';
 import type { OpenRouteLimiter } from './open-route-limits.ts';
 import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
+import type { I18n, Translate } from './i18n.ts';
 import { toAccountView, type AccountFields, type AccountView } from './account-view.ts';
 import { primaryQuery } from './primary-sql.ts';
 import { canonicalEmail, identifierForms, normalizeUsername } from './identifiers.ts';
@@ -60,6 +61,8 @@ export interface AccountServiceOptions {
   loginLimiter: Pick<LoginRateLimiter, 'guard'>;
   /** The mails one address may receive (CONTRACT §6): asked before every account mail. */
   mailLimiter: Pick<OpenRouteLimiter, 'allowMail'>;
+  /** The mails' languages: each is written in the requester's (`RequestContext.locale`). */
+  i18n: Pick<I18n, 'translator' | 'defaultLocale'>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -260,11 +263,16 @@ export function createAccountService(options: AccountServiceOptions) {
   }
 
   /** Issues a verification link and mails it, unless the address has had its share of mails. */
-  async function sendVerification(user: User, links: AccountLinks): Promise<void> {
+  async function sendVerification(user: User, links: AccountLinks, ctx: RequestContext): Promise<void> {
     if (!(await mayMail(user, 'verify-email'))) return;
     const token = await options.verificationTokens.issue('verify-email', user.id, user.email);
     const hours = Math.round(options.linkTtlSeconds.verifyEmail / 3600);
-    options.mail.enqueue(verificationMessage(toRecipient(user), links.verifyEmail(token), hours));
+    options.mail.enqueue(verificationMessage(mailLanguage(ctx), toRecipient(user), links.verifyEmail(token), hours));
+  }
+
+  /** A mail is written in the language of the request that caused it (CONTRACT §4). */
+  function mailLanguage(ctx: RequestContext): Translate {
+    return options.i18n.translator(ctx.locale ?? options.i18n.defaultLocale);
   }
 
   function toRecipient(user: User) {
@@ -368,7 +376,7 @@ export function createAccountService(options: AccountServiceOptions) {
       await audit.record({ type: 'register', outcome: 'success', userId: created.id, ...auditFrom(ctx), detail: { door: ctx.door } });
       if (links) {
         try {
-          await sendVerification(created, links);
+          await sendVerification(created, links, ctx);
         } catch (err) {
           // The account exists: answering 503 now would tell the client it does not. Without the store
           // no link can be issued; the user asks for one later (resend-verification).
@@ -476,11 +484,11 @@ export function createAccountService(options: AccountServiceOptions) {
     },
 
     /** Sends a fresh verification link (in the background), unless the address has had its share of mails. */
-    async requestEmailVerification(userId: string, _ctx: RequestContext, links: AccountLinks): Promise<void> {
+    async requestEmailVerification(userId: string, ctx: RequestContext, links: AccountLinks): Promise<void> {
       const user = await userById(userId);
       if (!user) throw new InvalidCredentialsError();
       if (user.emailVerified) throw new EmailAlreadyVerifiedError();
-      await sendVerification(user, links);
+      await sendVerification(user, links, ctx);
     },
 
     /** Marks the e-mail verified if the token is valid, unused, and still for the user's current address. */
@@ -503,7 +511,7 @@ export function createAccountService(options: AccountServiceOptions) {
       if (!user || user.status !== 'active' || !(await mayMail(user, 'reset-password'))) return;
       const token = await options.verificationTokens.issue('reset-password', user.id, passwordFingerprint(user.passwordHash));
       const minutes = Math.round(options.linkTtlSeconds.resetPassword / 60);
-      options.mail.enqueue(passwordResetMessage(toRecipient(user), links.resetPassword(token), minutes));
+      options.mail.enqueue(passwordResetMessage(mailLanguage(ctx), toRecipient(user), links.resetPassword(token), minutes));
     },
 
     /**

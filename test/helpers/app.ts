@@ -15,6 +15,7 @@ import { createTestDatabase } from './database.ts';
 import type { LoginLimits } from '../../src/services/rate-limits.ts';
 import type { OpenRouteLimits } from '../../src/services/open-route-limits.ts';
 import type { PasswordHashingOptions } from '../../src/services/passwords.ts';
+import type { DeliverySchedule } from '../../src/oidc/backchannel-delivery.ts';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -41,6 +42,8 @@ export interface TestServerOptions {
   openRouteLimits?: Partial<OpenRouteLimits>;
   /** The password-hash queue (a slow engine, a small queue). */
   passwordHashing?: PasswordHashingOptions;
+  /** Back-channel logout retries (short in tests). */
+  backchannelSchedule?: Partial<DeliverySchedule>;
 }
 
 /**
@@ -84,6 +87,7 @@ export interface ServerWithOptions {
   openRouteLimits?: Partial<OpenRouteLimits>;
   passwordHashing?: PasswordHashingOptions;
   publicHost?: string;
+  backchannelSchedule?: Partial<DeliverySchedule>;
 }
 
 /**
@@ -111,6 +115,7 @@ export async function startServerWith(options: ServerWithOptions): Promise<TestS
     loginLimits: options.loginLimits ?? { ipAttempts: TEST_IP_ATTEMPTS },
     openRouteLimits: options.openRouteLimits ?? TEST_OPEN_ROUTE_LIMITS,
     passwordHashing: options.passwordHashing,
+    backchannelSchedule: options.backchannelSchedule,
   });
   const { server } = await createServerApp(deps);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -143,6 +148,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       openRouteLimits: options.openRouteLimits,
       passwordHashing: options.passwordHashing,
       publicHost: options.publicHost,
+      backchannelSchedule: options.backchannelSchedule,
     });
     let dropped = false;
     return {

@@ -13,6 +13,7 @@ import { createVerificationTokenService } from '../../src/services/verification-
 import { createLoginRateLimiter } from '../../src/services/rate-limits.ts';
 import { createOpenRouteLimiter } from '../../src/services/open-route-limits.ts';
 import type { MailMessage } from '../../src/services/mail.ts';
+import { createI18n } from '../../src/services/i18n.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
 import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/account-errors.ts';
 import type { Models } from '../../src/db/models/index.ts';
@@ -54,6 +55,7 @@ for (const kind of DATABASE_KINDS) {
         logger: createLogger({ level: 'silent' }),
         loginLimiter: createLoginRateLimiter({ store: createMemoryStore() }),
         mailLimiter: createOpenRouteLimiter({ store: createMemoryStore() }),
+        i18n: createI18n({ locales: ['en', 'de'] }),
       });
     }
 

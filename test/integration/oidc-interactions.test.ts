@@ -87,6 +87,7 @@ describe('interaction pages: CSRF, stale requests and error messages (embedded)'
     const router = createInteractionRouter({
       provider: env.server.deps.oidc.provider,
       views: env.server.deps.views,
+      i18n: env.server.deps.i18n,
       cookieKeys: env.server.deps.cookieKeys,
       authenticate: async () => {
         throw new RateLimitedError(120);

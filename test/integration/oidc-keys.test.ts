@@ -62,6 +62,7 @@ describe('OIDC signing keys across a rotation (embedded)', function () {
       resources: deps.resources,
       cookieKeys: deps.cookieKeys,
       pages: deps.views,
+      i18n: deps.i18n,
       isUnavailable: (err) => err instanceof ServiceUnavailableError,
     });
     const { server } = await createServerApp({ ...deps, oidc: oidcDoor });

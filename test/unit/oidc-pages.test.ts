@@ -6,10 +6,14 @@ import { createViews } from '../../src/http/interactions/views.ts';
 import { createCsrf } from '../../src/http/interactions/csrf.ts';
 import { describeScopes } from '../../src/http/interactions/scope-text.ts';
 import { errorMessage } from '../../src/oidc/pages.ts';
+import { createI18n } from '../../src/services/i18n.ts';
 import { postAsGet } from '../../src/oidc/post-as-get.ts';
 
+const i18n = createI18n({ locales: ['en', 'de'] });
+const english = i18n.translator('en');
+
 describe('interaction pages (ejs views)', () => {
-  const views = createViews();
+  const views = createViews({ i18n });
 
   it('renders the login form: fields login and password, one submit button, labels, the error as an alert', async () => {
     const html = await views.render('login', { title: 'Sign in', clientName: 'App', action: '/interaction/u1/login', csrf: 'tok', login: 'bob', error: 'Incorrect username or password.' });
@@ -30,7 +34,7 @@ describe('interaction pages (ejs views)', () => {
       clientName: evil,
       clientUri: undefined,
       accountName: evil,
-      scopes: describeScopes(['openid', evil]),
+      scopes: describeScopes(english, ['openid', evil]),
       claims: [evil],
       action: '/interaction/u1/confirm',
       csrf: 'tok',
@@ -41,7 +45,7 @@ describe('interaction pages (ejs views)', () => {
   });
 
   it('describes scopes in words, resource scopes with their API, each once', () => {
-    expect(describeScopes(['openid', 'email', 'email', 'notes:read', 'custom'], { 'https://api.example': ['notes:read'] })).to.deep.equal([
+    expect(describeScopes(english, ['openid', 'email', 'email', 'notes:read', 'custom'], { 'https://api.example': ['notes:read'] })).to.deep.equal([
       { name: 'openid', text: 'Know who you are (your user ID)' },
       { name: 'email', text: 'See your e-mail address' },
       { name: 'notes:read', text: 'Use https://api.example with permission “notes:read”' },
@@ -50,9 +54,9 @@ describe('interaction pages (ejs views)', () => {
   });
 
   it('words protocol errors for people and never passes on a server error\'s details', () => {
-    expect(errorMessage({ error: 'server_error', error_description: 'TypeError: x is undefined' })).to.not.include('TypeError');
-    expect(errorMessage({ error: 'invalid_request', error_description: 'missing required parameter' })).to.equal('missing required parameter');
-    expect(errorMessage({ error: 'invalid_client', error_description: 'client is invalid' })).to.match(/not known/);
+    expect(errorMessage(english, { error: 'server_error', error_description: 'TypeError: x is undefined' })).to.not.include('TypeError');
+    expect(errorMessage(english, { error: 'invalid_request', error_description: 'missing required parameter' })).to.equal('missing required parameter');
+    expect(errorMessage(english, { error: 'invalid_client', error_description: 'client is invalid' })).to.match(/not known/);
   });
 });
 

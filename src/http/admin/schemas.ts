@@ -82,6 +82,9 @@ export const clientMetadataShape = {
   client_name: z.string().min(1).max(255),
   redirect_uris: uris,
   post_logout_redirect_uris: uris,
+  /** OIDC Back-Channel Logout 1.0: where logout tokens are POSTed, and whether the client needs `sid` in them (it always gets it). */
+  backchannel_logout_uri: uri,
+  backchannel_logout_session_required: z.boolean(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'])).max(4),
   response_types: z.array(z.enum(['code'])).max(1),
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']),

@@ -1,21 +1,15 @@
-/** What each scope lets an application do, in words a user can judge on the consent page. */
-const TEXT: Record<string, string> = {
-  openid: 'Know who you are (your user ID)',
-  profile: 'See your name and username',
-  email: 'See your e-mail address',
-  phone: 'See your phone number',
-  roles: 'See your roles',
-  organization: 'See which organization you belong to',
-  offline_access: 'Keep access while you are not using it',
-};
+import type { Translate } from '../../services/i18n.ts';
+
+/** Scopes with their own words on the consent page (`consent:scopes.<name>`); others are named as they are. */
+const DESCRIBED = new Set(['openid', 'profile', 'email', 'phone', 'roles', 'organization', 'offline_access']);
 
 export interface ScopeLine {
   name: string;
   text: string;
 }
 
-/** One line per scope, in request order, without duplicates; resource scopes name their API. */
-export function describeScopes(scopes: readonly string[], resourceScopes: Record<string, readonly string[]> = {}): ScopeLine[] {
+/** One line per scope, in request order, without duplicates, in the page's language; resource scopes name their API. */
+export function describeScopes(t: Translate, scopes: readonly string[], resourceScopes: Record<string, readonly string[]> = {}): ScopeLine[] {
   const apiOf = new Map<string, string>();
   for (const [resource, names] of Object.entries(resourceScopes)) for (const name of names) apiOf.set(name, resource);
   const lines: ScopeLine[] = [];
@@ -24,7 +18,8 @@ export function describeScopes(scopes: readonly string[], resourceScopes: Record
     if (!name || seen.has(name)) continue;
     seen.add(name);
     const api = apiOf.get(name);
-    lines.push({ name, text: TEXT[name] ?? (api ? `Use ${api} with permission “${name}”` : `Permission “${name}”`) });
+    const text = DESCRIBED.has(name) ? t(`consent:scopes.${name}`) : api ? t('consent:scopes.resource', { api, name }) : t('consent:scopes.other', { name });
+    lines.push({ name, text });
   }
   return lines;
 }

@@ -16,6 +16,8 @@ import { PASSKEY_AMR, PASSWORD_AND_CODE_AMR, PASSWORD_AMR, acrOf, type Amr, type
 import { PasskeyRejectedError, type PasskeyService } from '../../services/mfa/passkeys.ts';
 import type { PendingLogin, PendingLoginService } from '../../services/mfa/pending-logins.ts';
 import { InvalidMfaCodeError } from '../../services/mfa/errors.ts';
+import type { Translate } from '../../services/i18n.ts';
+import { waitText } from '../locale.ts';
 
 export interface SecondFactorServices {
   mfa: Pick<MfaService, 'totpEnrolment' | 'confirmTotp' | 'recoveryCodesIfNone'>;
@@ -35,6 +37,8 @@ export interface InteractionPageKit {
   /** The password page again, with a message (the sign-in starts over). */
   loginPage(ctx: Context, interaction: Interaction, status: number, login: string, error?: string): Promise<void>;
   requestContext(ctx: Context, interaction: Interaction): RequestContext;
+  /** The translator of the request's language (the interaction's `ui_locales`, then Accept-Language). */
+  translate(ctx: Context): Translate;
   /** Shows the verify-e-mail page and answers true when the account must verify its e-mail before signing in. */
   unverified(ctx: Context, interaction: Interaction, account: AccountView): Promise<boolean>;
 }
@@ -56,11 +60,6 @@ function credentialOf(value: unknown): unknown {
 
 /** Password plus passkey: both kinds of proof (RFC 8176). */
 const PASSWORD_AND_PASSKEY_AMR: Amr[] = ['pwd', 'hwk', 'user', 'mfa'];
-
-function retryText(err: RateLimitedError): string {
-  const seconds = (err.detail as { retryAfter?: number } | undefined)?.retryAfter ?? 60;
-  return seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
-}
 
 export function secondFactorPages(router: Router, kit: InteractionPageKit, services: SecondFactorServices) {
   const { pending } = services;
@@ -84,12 +83,13 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
   async function codePage(ctx: Context, interaction: Interaction, status: number, error?: string): Promise<void> {
     const login = await pending.get(interaction.uid);
     const methods = login ? await services.mfaLogin.methods(login.accountId) : [];
+    const t = kit.translate(ctx);
     await kit.render(ctx, status, 'second-factor', {
-      title: 'Two-step verification',
+      title: t('mfa:code.title'),
       action: `/interaction/${interaction.uid}/second-factor`,
       csrf: kit.csrfToken(interaction.uid),
       error,
-      passkey: methods.includes('passkey') ? await passkeyForm(interaction.uid, 'second-factor/passkey', 'Use your passkey') : undefined,
+      passkey: methods.includes('passkey') ? await passkeyForm(interaction.uid, 'second-factor/passkey', t('mfa:code.usePasskey')) : undefined,
     });
   }
 
@@ -101,7 +101,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       return;
     }
     await kit.render(ctx, 200, 'second-factor-codes', {
-      title: 'Your recovery codes',
+      title: kit.translate(ctx)('mfa:codes.title'),
       action: `/interaction/${interaction.uid}/enrol/done`,
       csrf: kit.csrfToken(interaction.uid),
       codes,
@@ -121,14 +121,15 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
     const { default: QRCode } = await import('qrcode');
     const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
     const registration = await services.passkeys.registrationOptions({ id: account.id, email: account.email, displayName: account.full_name });
+    const t = kit.translate(ctx);
     await kit.render(ctx, status, 'second-factor-enrol', {
-      title: 'Set up two-step verification',
+      title: t('mfa:enrol.title'),
       action: `/interaction/${interaction.uid}/enrol`,
       csrf: kit.csrfToken(interaction.uid),
       qrSvg,
       secret: secret.replace(/(.{4})/g, '$1 ').trim(),
       error,
-      passkey: { mode: 'register', action: `/interaction/${interaction.uid}/enrol/passkey`, label: 'Add a passkey instead', ...registration },
+      passkey: { mode: 'register', action: `/interaction/${interaction.uid}/enrol/passkey`, label: t('mfa:enrol.addPasskey'), ...registration },
     });
   }
 
@@ -136,7 +137,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
   async function pendingAt(ctx: Context, interaction: Interaction, stage: PendingLogin['stage']): Promise<PendingLogin | undefined> {
     const login = await pending.get(interaction.uid);
     if (login?.stage === stage) return login;
-    await kit.loginPage(ctx, interaction, 400, '', 'Your sign-in has expired. Sign in again.');
+    await kit.loginPage(ctx, interaction, 400, '', kit.translate(ctx)('login:errors.expired'));
     return undefined;
   }
 
@@ -152,7 +153,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
     if (!login) return;
     const code = codeText(form.code);
     if (!code) {
-      await codePage(ctx, interaction, 400, 'Enter the code from your authenticator app, or a recovery code.');
+      await codePage(ctx, interaction, 400, kit.translate(ctx)('mfa:errors.missingCode'));
       return;
     }
     try {
@@ -161,15 +162,16 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
     } catch (err) {
       if (err instanceof RateLimitedError) {
         for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-        await codePage(ctx, interaction, 429, `Too many attempts. Try again in ${retryText(err)}.`);
+        const t = kit.translate(ctx);
+        await codePage(ctx, interaction, 429, t('mfa:errors.rateLimited', { wait: waitText(t, err) }));
         return;
       }
       if (!(err instanceof InvalidMfaCodeError)) throw err;
       if (!(await pending.fail(interaction.uid, login))) {
-        await kit.loginPage(ctx, interaction, 401, '', 'Too many wrong codes. Sign in again.');
+        await kit.loginPage(ctx, interaction, 401, '', kit.translate(ctx)('login:errors.tooManyCodes'));
         return;
       }
-      await codePage(ctx, interaction, 401, 'That code is not valid. Check your authenticator app and try again.');
+      await codePage(ctx, interaction, 401, kit.translate(ctx)('mfa:errors.invalidCode'));
     }
   });
 
@@ -189,7 +191,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       codes = await services.mfa.confirmTotp(login.accountId, codeText(form.code), kit.requestContext(ctx, interaction));
     } catch (err) {
       if (!(err instanceof InvalidMfaCodeError)) throw err;
-      await enrolPage(ctx, interaction, login, 400, 'That code is not valid. Scan the code again or check the time on your device.');
+      await enrolPage(ctx, interaction, login, 400, kit.translate(ctx)('mfa:errors.invalidEnrolCode'));
       return;
     }
     await codesPage(ctx, interaction, login, PASSWORD_AND_CODE_AMR, codes);
@@ -205,7 +207,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       await services.passkeys.register(login.accountId, form.challenge_id, credentialOf(form.credential), name, kit.requestContext(ctx, interaction));
     } catch (err) {
       passkeyFailure(ctx, err);
-      await enrolPage(ctx, interaction, login, 400, 'The passkey could not be added. Try again, or use an authenticator app.');
+      await enrolPage(ctx, interaction, login, 400, kit.translate(ctx)('mfa:errors.passkeyNotAdded'));
       return;
     }
     await codesPage(ctx, interaction, login, PASSWORD_AND_PASSKEY_AMR, await services.mfa.recoveryCodesIfNone(login.accountId));
@@ -224,7 +226,7 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       passkeyFailure(ctx, err);
     }
     if (userId !== login.accountId) {
-      await codePage(ctx, interaction, 400, 'That passkey could not be verified for this account.');
+      await codePage(ctx, interaction, 400, kit.translate(ctx)('mfa:errors.passkeyWrongAccount'));
       return;
     }
     await complete(ctx, login.accountId, PASSWORD_AND_PASSKEY_AMR, interaction.uid);
@@ -242,11 +244,11 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
       passkeyFailure(ctx, err);
     }
     if (!account) {
-      await kit.loginPage(ctx, interaction, 400, '', 'The passkey could not be verified. Try again or sign in with your password.');
+      await kit.loginPage(ctx, interaction, 400, '', kit.translate(ctx)('login:errors.passkeyFailed'));
       return;
     }
     if (account.status !== 'active') {
-      await kit.loginPage(ctx, interaction, 403, '', 'This account is not active. Contact your administrator.');
+      await kit.loginPage(ctx, interaction, 403, '', kit.translate(ctx)('login:errors.inactive'));
       return;
     }
     if (await kit.unverified(ctx, interaction, account)) return;
@@ -262,9 +264,9 @@ export function secondFactorPages(router: Router, kit: InteractionPageKit, servi
 
   return {
     /** The "Sign in with a passkey" form of the login page (options with a fresh challenge). */
-    async passkeySignIn(uid: string) {
+    async passkeySignIn(uid: string, t: Translate) {
       const { challengeId, options } = await services.passkeys.authenticationOptions();
-      return { mode: 'login', action: `/interaction/${uid}/passkey`, label: 'Sign in with a passkey', challengeId, options };
+      return { mode: 'login', action: `/interaction/${uid}/passkey`, label: t('login:passkey.signIn'), challengeId, options };
     },
 
     /**

@@ -6,14 +6,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ejs from 'ejs';
-import type { I18n } from '../../services/i18n.ts';
+import type { I18n, Translate } from '../../services/i18n.ts';
 import type { Locale } from '../../config.ts';
 
 export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../../views');
 
 /**
- * `lang` (the request's language, from `localeOf`) gives the page `t` (its translator), `formatDate` and
- * `<html lang>`; without it the page is in the default language.
+ * `lang` (the request's language, from `localeOf`) gives the page `t` (its translator), `tx`, `formatDate`
+ * and `<html lang>`; without it the page is in the default language.
  */
 export type PageLocals = Record<string, unknown> & { title: string; lang?: Locale };
 
@@ -22,6 +22,19 @@ export interface Views {
 }
 
 type Template = (data: Record<string, unknown>) => string;
+
+/**
+ * A message that carries markup (`<strong>{{client}}</strong>`), printed with `<%- %>`: the catalogue is
+ * ours and trusted, every value put into it is escaped. Word order differs between languages, so the
+ * markup has to live in the message rather than around it.
+ */
+export function markupTranslator(t: Translate): Translate {
+  return (key, vars) => {
+    const escaped: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(vars ?? {})) escaped[name] = name === 'count' ? value : ejs.escapeXML(String(value));
+    return t(key, escaped);
+  };
+}
 
 export function createViews(options: { dir?: string; siteName?: string; i18n?: I18n } = {}): Views {
   const dir = options.dir ?? VIEWS_DIR;
@@ -45,7 +58,8 @@ export function createViews(options: { dir?: string; siteName?: string; i18n?: I
   return {
     async render(name, locals) {
       const lang = locals.lang ?? i18n?.defaultLocale ?? 'en';
-      const language = i18n ? { t: i18n.translator(lang), formatDate: (date: Date | string | number) => i18n.formatDate(lang, date) } : {};
+      const t = i18n?.translator(lang);
+      const language = i18n && t ? { t, tx: markupTranslator(t), formatDate: (date: Date | string | number) => i18n.formatDate(lang, date) } : {};
       const data = { siteName, ...language, ...locals, lang };
       const body = (await template(name))(data);
       return (await template('_layout'))({ ...data, body });

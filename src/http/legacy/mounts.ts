@@ -26,7 +26,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
 
 const API_VERSION = '1.0.0';
 
-type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'selfService' | 'sessions' | 'tokens' | 'audit'> & Partial<Pick<Dependencies, 'mfa' | 'mfaLogin'>>;
+type LegacyDependencies = Pick<Dependencies, 'config' | 'accounts' | 'selfService' | 'sessions' | 'tokens' | 'audit' | 'i18n'> & Partial<Pick<Dependencies, 'mfa' | 'mfaLogin'>>;
 
 /** A mount's options as the token service takes them; an HS256 secret is encoded once, here. */
 export function tokenPolicy(mount: CompatMount, publicUrl: string): TokenPolicy {
@@ -53,7 +53,9 @@ export function createLegacyRouters(deps: LegacyDependencies): Router[] {
       mfa: deps.mfa && deps.mfaLogin ? { mfa: deps.mfa, mfaLogin: deps.mfaLogin, accounts: deps.accounts, sessions: deps.sessions, tokens: deps.tokens } : undefined,
       auth: deps,
       publicUrl: deps.config.publicUrl,
+      i18n: deps.i18n,
       mount,
+      registrationClosed: deps.config.registration === 'closed',
       policy: tokenPolicy(mount, deps.config.publicUrl),
       version: API_VERSION,
     }),

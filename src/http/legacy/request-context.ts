@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { RequestContext } from '../../services/request-context.ts';
+import type { Locale } from '../../config.ts';
 import { abandonedSignal } from '../abandoned.ts';
 import { clientIp } from '../client-ip.ts';
 
@@ -8,7 +9,7 @@ import { clientIp } from '../client-ip.ts';
  * and the client IP (X-Forwarded-For only when TRUST_PROXY is on: Koa's `app.proxy`). The session service
  * bounds and cleans the values; an absent device type is `unknown`.
  */
-export function requestContext(ctx: Context, door: string, options: { abandonable?: boolean } = {}): RequestContext {
+export function requestContext(ctx: Context, door: string, options: { abandonable?: boolean; locale?: Locale } = {}): RequestContext {
   const header = (name: string): string | undefined => ctx.get(name) || undefined;
   return {
     // Only for the operations that wait for a password hash: a plain property (an accessor here cost the
@@ -20,5 +21,7 @@ export function requestContext(ctx: Context, door: string, options: { abandonabl
     deviceName: header('X-Device-Name'),
     deviceType: header('X-Device-Type') ?? 'unknown',
     door,
+    // Only for the operations that send mail (negotiated by the router): the mail's language.
+    locale: options.locale,
   };
 }

@@ -11,11 +11,15 @@ import { ROUTES, type OperationContext, type Operations, type Route } from './op
 import type { Profile, Reply, RequestSpec } from './profile.ts';
 import { requestContext } from './request-context.ts';
 import { resetPasswordDonePage, resetPasswordPage } from './pages.ts';
+import type { I18n } from '../../services/i18n.ts';
+import { localeOf } from '../locale.ts';
 import { setNoStore } from '../middleware/no-store.ts';
 import { MFA_ROUTES, mfaOpenApiPaths, mfaRoutes, type LegacyMfaServices } from './mfa-routes.ts';
 
 /** Operations that wait for a password hash: a client that hangs up meanwhile has its work dropped. */
 const HASHING: ReadonlySet<string> = new Set(['register', 'login', 'changePassword', 'resetPassword']);
+/** Operations that may send a mail: it is written in the request's language (Accept-Language, CONTRACT §4). */
+const MAILING: ReadonlySet<string> = new Set(['register', 'resendVerification', 'forgotPassword']);
 
 export interface LegacyRouterOptions {
   prefix: string;
@@ -25,8 +29,12 @@ export interface LegacyRouterOptions {
   mfa?: LegacyMfaServices;
   auth: BearerAuthServices;
   publicUrl: string;
+  /** The languages of the mails and the reset page. */
+  i18n: I18n;
   /** The mount's options (CONTRACT §3). */
   mount: Pick<CompatMount, 'requireEmailVerification' | 'missingBearer'>;
+  /** REGISTRATION=closed: documented as sign-up's 403 (the operations refuse it). */
+  registrationClosed?: boolean;
   /** How the mount issues and accepts tokens. */
   policy: TokenPolicy;
   /** Shown in the OpenAPI document. */
@@ -95,6 +103,12 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
     resetPassword: (token) => `${options.publicUrl}${prefix}/reset-password?token=${encodeURIComponent(token)}`,
   };
 
+  const pageLanguage = (ctx: Context) => {
+    const lang = localeOf(ctx, options.i18n);
+    ctx.vary('Accept-Language');
+    return { lang, t: options.i18n.translator(lang) };
+  };
+
   const setup: Middleware = async (ctx, next) => {
     ctx.state.renderError = profile.renderError;
     // Tokens and personal data: never cached by a browser or a proxy.
@@ -109,11 +123,11 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
     const reply = profile.replies[route.op] as Reply<unknown>;
     return async (ctx) => {
       const input = spec.parse(rawInput(ctx, route, profile));
-      const request = requestContext(ctx, profile.name, { abandonable: HASHING.has(route.op) });
+      const request = requestContext(ctx, profile.name, { abandonable: HASHING.has(route.op), locale: MAILING.has(route.op) ? localeOf(ctx, options.i18n) : undefined });
       const result = await run(input, { request, auth: ctx.state.auth, links, policy: options.policy });
       if (route.op === 'resetPassword' && wantsHtmlPage(ctx)) {
         ctx.type = 'text/html; charset=utf-8';
-        ctx.body = resetPasswordDonePage();
+        ctx.body = resetPasswordDonePage(pageLanguage(ctx));
         return;
       }
       ctx.status = reply.status;
@@ -148,13 +162,13 @@ export function createLegacyRouter(options: LegacyRouterOptions): Router {
   router.get('/reset-password', setup, (ctx) => {
     const token = flatQuery(ctx.query).token ?? '';
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = resetPasswordPage(`${prefix}/reset-password`, token);
+    ctx.body = resetPasswordPage(pageLanguage(ctx), `${prefix}/reset-password`, token);
   });
 
   mountDocs(router, {
     prefix,
     title: profile.title,
-    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, options.mount, options.mfa ? mfaOpenApiPaths(profile) : {}),
+    document: () => buildOpenApiDocument(profile, prefix, routesOf(profile), options.version, { ...options.mount, registrationClosed: options.registrationClosed }, options.mfa ? mfaOpenApiPaths(profile) : {}),
   });
 
   // FastAPI answers a known path with the wrong method with 405 and an Allow header.

@@ -39,6 +39,8 @@ const RATE_LIMITED = new Set<OperationName>(['register', 'login', 'changePasswor
 export interface MountFacts {
   requireEmailVerification: boolean;
   missingBearer: 401 | 403;
+  /** REGISTRATION=closed: sign-up answers 403. */
+  registrationClosed?: boolean;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -80,6 +82,7 @@ function operation(profile: Profile, route: Route, mount: MountFacts): JsonSchem
     if (mount.missingBearer === 403) errors.push({ status: 403, code: 'AUTH_NOT_AUTHENTICATED' });
     if (mount.requireEmailVerification && !route.allowUnverified) errors.push({ status: 403, code: 'AUTH_EMAIL_NOT_VERIFIED' });
   }
+  if (route.op === 'register' && mount.registrationClosed) errors.push({ status: 403, code: 'AUTH_REGISTRATION_CLOSED' });
   if (route.input === 'body') errors.push({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
   if (route.input !== 'none') errors.push({ status: 422, code: 'VALIDATION_ERROR' });
   if (RATE_LIMITED.has(route.op)) errors.push({ status: 429, code: 'TOO_MANY_REQUESTS' });

@@ -21,7 +21,16 @@ export function clientPages(router: Router, options: { services: AdminServices; 
       title: 'Clients',
       section: 'clients',
       items,
-      values: { client_name: '', redirect_uris: '', type: 'confidential', grant_types: ['authorization_code'], first_party: false, ...values },
+      values: {
+        client_name: '',
+        redirect_uris: '',
+        type: 'confidential',
+        grant_types: ['authorization_code'],
+        first_party: false,
+        backchannel_logout_uri: '',
+        backchannel_logout_session_required: false,
+        ...values,
+      },
       errors,
     });
   }
@@ -41,6 +50,8 @@ export function clientPages(router: Router, options: { services: AdminServices; 
       type: field(form, 'type') === 'public' ? 'public' : 'confidential',
       grant_types: fieldList(form, 'grant_types'),
       first_party: field(form, 'first_party') === 'true',
+      backchannel_logout_uri: field(form, 'backchannel_logout_uri').trim(),
+      backchannel_logout_session_required: field(form, 'backchannel_logout_session_required') === 'true',
     };
     const redirectUris = values.redirect_uris.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
     try {
@@ -54,6 +65,9 @@ export function clientPages(router: Router, options: { services: AdminServices; 
           response_types: values.grant_types.includes('authorization_code') ? ['code'] : [],
           token_endpoint_auth_method: values.type === 'public' ? 'none' : 'client_secret_basic',
           first_party: values.first_party,
+          ...(values.backchannel_logout_uri
+            ? { backchannel_logout_uri: values.backchannel_logout_uri, backchannel_logout_session_required: values.backchannel_logout_session_required }
+            : {}),
         },
         'body',
       );

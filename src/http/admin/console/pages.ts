@@ -43,6 +43,7 @@ const FIELD_LABELS: Record<string, string> = {
   user_id: 'User',
   role: 'Role',
   redirect_uris: 'Redirect URIs',
+  backchannel_logout_uri: 'Back-channel logout URI',
   grant_types: 'Grant types',
   client_name: 'Name',
   since: 'From',
