@@ -5,7 +5,8 @@
  * out (its token then fails at /auth/me), withdraws the relying party's access (its refresh token then
  * fails at the token endpoint) and changes the e-mail address through the mailed link. Every account page
  * is checked with axe-core (no serious or critical violation), in English, in German (Accept-Language) and
- * at 360 px wide. Screenshots go to test-artifacts/.
+ * at 360 px wide; a passkey is added (a virtual authenticator), renamed and removed. Screenshots go to
+ * test-artifacts/. PUBLIC_URL uses `localhost`: browsers refuse WebAuthn on IP-address origins.
  */
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -56,10 +57,13 @@ describe('the account pages in Chromium', function () {
   let env: OidcEnv;
   let browser: Browser;
   let user: TestUser;
+  /** Where the browser goes: PUBLIC_URL (`localhost`), the origin the pages and cookies belong to. */
+  const base = () => env.server.config.publicUrl;
 
   before(async function () {
     requireChromium(this);
-    env = await startOidcEnv({ database: 'postgres', store: 'redis' });
+    // `localhost`: browsers refuse WebAuthn (the passkeys) on IP-address origins.
+    env = await startOidcEnv({ database: 'postgres', store: 'redis', publicHost: 'localhost' });
     user = await env.createUser('robin');
     browser = await launchChromium();
   });
@@ -118,7 +122,7 @@ describe('the account pages in Chromium', function () {
     const page = await context.newPage();
 
     // Already signed in at the provider: the account pages' own sign-in needs no second login.
-    await page.goto(`${env.server.url}/account`);
+    await page.goto(`${base()}/account`);
     await page.getByRole('heading', { name: 'Your profile', level: 1 }).waitFor();
     expect(new URL(page.url()).pathname).to.equal('/account/profile');
     await expectAccessible(page, 'profile');
@@ -179,6 +183,26 @@ describe('the account pages in Chromium', function () {
     await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
     await expectAccessible(page, 'security');
     await shoot(page, 'account-security.png');
+    // Passkeys: added with a virtual authenticator (the ceremony runs in the page's JavaScript), renamed, removed.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    await page.getByLabel(/^Name for the passkey/).fill('Laptop');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('The passkey was added.').waitFor();
+    expect((await env.server.deps.mfa.status(user.id)).passkeys.map((key) => key.name)).to.deep.equal(['Laptop']);
+    await expectAccessible(page, 'security with a passkey');
+    await shoot(page, 'account-security-passkey.png');
+    await page.getByLabel('New name for “Laptop”').fill('Work laptop');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByText('The passkey was renamed.').waitFor();
+    expect((await env.server.deps.mfa.status(user.id)).passkeys.map((key) => key.name)).to.deep.equal(['Work laptop']);
+    await page.getByRole('button', { name: 'Remove the passkey “Work laptop”' }).click();
+    await page.getByText('The passkey was removed.').waitFor();
+    expect((await env.server.deps.mfa.status(user.id)).passkeys).to.deep.equal([]);
+
     await page.getByRole('link', { name: 'Set up an authenticator app' }).click();
     await page.getByRole('heading', { name: 'Set up an authenticator app', level: 1 }).waitFor();
     expect(await page.locator('figure.qr svg').count()).to.equal(1);
@@ -193,7 +217,7 @@ describe('the account pages in Chromium', function () {
     await shoot(page, 'account-codes.png');
 
     // E-mail: the link goes to the new address; opening it changes nothing until confirmed.
-    await page.goto(`${env.server.url}/account/email`);
+    await page.goto(`${base()}/account/email`);
     await expectAccessible(page, 'email');
     await page.getByLabel('New e-mail address').fill('robin.new@example.test');
     await page.getByRole('button', { name: 'Send confirmation link' }).click();
@@ -216,20 +240,20 @@ describe('the account pages in Chromium', function () {
     expect(mailTo(env.server.config.mail.outboxDir, user.email, /robin\.new@example\.test/), 'the old address is told').to.be.a('string');
 
     // An error page (a page that does not exist) is a page too.
-    await page.goto(`${env.server.url}/account/nowhere`);
+    await page.goto(`${base()}/account/nowhere`);
     await expectAccessible(page, 'not found');
 
     // German, by Accept-Language (the browser's locale), with the same session.
     const german = await browser.newContext({ storageState: await context.storageState(), locale: 'de-DE', bypassCSP: true, viewport: { width: 1200, height: 900 } });
     const dePage = await german.newPage();
     for (const [name, heading] of [['profile', 'Ihr Profil'], ['sessions', 'Ihre Sitzungen'], ['security', 'Sicherheit'], ['apps', 'Verbundene Apps']] as const) {
-      await dePage.goto(`${env.server.url}/account/${name}`);
+      await dePage.goto(`${base()}/account/${name}`);
       await dePage.getByRole('heading', { name: heading, level: 1 }).waitFor();
       expect(await dePage.getAttribute('html', 'lang')).to.equal('de');
       await expectAccessible(dePage, `${name} (de)`);
     }
     await shoot(dePage, 'account-apps-de.png');
-    await dePage.goto(`${env.server.url}/account/sessions`);
+    await dePage.goto(`${base()}/account/sessions`);
     expect(await dePage.getByText('Diese Sitzung', { exact: true }).count()).to.equal(1);
     await shoot(dePage, 'account-sessions-de.png');
     await german.close();
@@ -238,26 +262,26 @@ describe('the account pages in Chromium', function () {
     const narrow = await browser.newContext({ storageState: await context.storageState(), bypassCSP: true, viewport: { width: 360, height: 740 }, locale: 'en-GB' });
     const small = await narrow.newPage();
     for (const name of ['profile', 'email', 'password', 'security', 'sessions', 'apps', 'delete']) {
-      await small.goto(`${env.server.url}/account/${name}`);
+      await small.goto(`${base()}/account/${name}`);
       const width = await small.evaluate<number>('document.documentElement.scrollWidth');
       expect(width, `${name} at 360 px`).to.be.at.most(360);
       await expectAccessible(small, `${name} (360 px)`);
     }
-    await small.goto(`${env.server.url}/account/sessions`);
+    await small.goto(`${base()}/account/sessions`);
     await shoot(small, 'account-sessions-360.png');
-    await small.goto(`${env.server.url}/account/security`);
+    await small.goto(`${base()}/account/security`);
     await shoot(small, 'account-security-360.png');
     await narrow.close();
 
     // Sign out: the account session and, after the provider's confirmation, the SSO session.
-    await page.goto(`${env.server.url}/account/profile`);
+    await page.goto(`${base()}/account/profile`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: /sign out|yes/i }).first().click();
     await page.getByRole('heading', { name: 'You are signed out', level: 1 }).waitFor();
     expect(new URL(page.url()).pathname).to.equal('/account/signed-out');
     await expectAccessible(page, 'signed out');
     await shoot(page, 'account-signed-out.png');
-    await page.goto(`${env.server.url}/account/profile`);
+    await page.goto(`${base()}/account/profile`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
 
     for (const name of ['account-profile.png', 'account-sessions.png', 'account-apps.png', 'account-sessions-de.png', 'account-sessions-360.png']) {
