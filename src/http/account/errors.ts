@@ -24,7 +24,7 @@ export function retryWords(t: (key: string, vars?: Record<string, unknown>) => s
 }
 
 /** What the reader is told about an error (the heading and the text, translated). */
-export function describe(t: (key: string, vars?: Record<string, unknown>) => string, error: AppError): { heading: string; message: string } {
+export function errorWords(t: (key: string, vars?: Record<string, unknown>) => string, error: AppError): { heading: string; message: string } {
   const key = statusKey(error.status);
   const heading = t(`account:errors.status.${key}`);
   if (error instanceof RateLimitedError || error.status === 429) return { heading, message: t('account:errors.text.429', { wait: retryWords(t, error) }) };
@@ -43,7 +43,7 @@ export function accountErrorPages(pages: AccountPages, translators: readonly Err
       if (error instanceof ServiceUnavailableError) ctx.set('Retry-After', error.headers['Retry-After'] ?? '5');
       for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
       const t = pages.t(ctx);
-      await pages.message(ctx, error.status, { ...describe(t, error), link: { href: backHref(ctx), label: t('account:errors.back') }, tone: 'error' });
+      await pages.message(ctx, error.status, { ...errorWords(t, error), link: { href: backHref(ctx), label: t('account:errors.back') }, tone: 'error' });
     }
   };
 }
@@ -63,7 +63,7 @@ export function accountEarlyErrors(i18n: I18n): Middleware {
       const render: ErrorRenderer = (error) => {
         const lang = localeOf(ctx, i18n);
         const t = i18n.translator(lang);
-        const { heading, message } = describe(t, error);
+        const { heading, message } = errorWords(t, error);
         return {
           status: error.status,
           headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },

@@ -17,7 +17,7 @@ export const SECTIONS = ['profile', 'email', 'password', 'security', 'sessions',
 export type Section = (typeof SECTIONS)[number];
 
 /** Notices a change may leave for the next page (`?notice=`): keys of `account:notice.*`. */
-const NOTICES = new Set([
+const NOTICES = [
   'profile-saved',
   'email-sent',
   'email-changed',
@@ -29,8 +29,9 @@ const NOTICES = new Set([
   'session-revoked',
   'sessions-revoked',
   'app-revoked',
-]);
-export type Notice = 'profile-saved' | 'email-sent' | 'email-changed' | 'password-changed' | 'totp-removed' | 'passkey-added' | 'passkey-renamed' | 'passkey-removed' | 'session-revoked' | 'sessions-revoked' | 'app-revoked';
+] as const;
+export type Notice = (typeof NOTICES)[number];
+const isNotice = (value: unknown): value is Notice => typeof value === 'string' && (NOTICES as readonly string[]).includes(value);
 
 export interface PageLocals extends Record<string, unknown> {
   /** The page's catalogue key under `account:` (its title is `account:<page>.title`). */
@@ -63,7 +64,7 @@ export function createAccountPages(options: { i18n: I18n; dir?: string }) {
     const lang = langOf(ctx);
     const t = i18n.translator(lang);
     const state = ctx.state.account;
-    const noticeKey = typeof ctx.query.notice === 'string' && NOTICES.has(ctx.query.notice) ? ctx.query.notice : undefined;
+    const noticeKey = isNotice(ctx.query.notice) ? ctx.query.notice : undefined;
     ctx.status = status;
     setNoStore(ctx);
     ctx.type = 'html';

@@ -65,15 +65,14 @@ export function securityPages(router: Router, options: SecurityPageOptions): { s
   const codesPage = (ctx: Context, codes: string[]) => pages.render(ctx, 200, 'codes', { page: 'codes', section: 'security', codes });
 
   /** Runs a security form's action; its expected refusals come back as the page with an alert. */
-  async function attempt(ctx: Context, action: () => Promise<void>): Promise<boolean> {
+  async function attempt<T>(ctx: Context, action: () => Promise<T>): Promise<{ done: true; value: T } | { done: false }> {
     try {
-      await action();
-      return true;
+      return { done: true, value: await action() };
     } catch (err) {
       const message = formError(ctx, pages, err);
       if (message === undefined) throw err;
       await securityPage(ctx, err instanceof RateLimitedError ? 429 : err instanceof LastFactorError ? 409 : 400, [message]);
-      return false;
+      return { done: false };
     }
   }
 
@@ -105,14 +104,14 @@ export function securityPages(router: Router, options: SecurityPageOptions): { s
   router.post('/account/security/totp/remove', async (ctx) => {
     const { account } = signedIn(ctx);
     const password = field(formOf(ctx), 'password', PASSWORD_MAX_LENGTH + 1);
-    if (await attempt(ctx, () => mfa.removeTotp(account.id, password, requestContext(ctx)))) seeOther(ctx, '/account/security', 'totp-removed');
+    if ((await attempt(ctx, () => mfa.removeTotp(account.id, password, requestContext(ctx)))).done) seeOther(ctx, '/account/security', 'totp-removed');
   });
 
   router.post('/account/security/recovery-codes', async (ctx) => {
     const { account } = signedIn(ctx);
     const password = field(formOf(ctx), 'password', PASSWORD_MAX_LENGTH + 1);
-    let codes: string[] = [];
-    if (await attempt(ctx, async () => void (codes = await mfa.regenerateRecoveryCodes(account.id, password, requestContext(ctx))))) await codesPage(ctx, codes);
+    const result = await attempt(ctx, () => mfa.regenerateRecoveryCodes(account.id, password, requestContext(ctx)));
+    if (result.done) await codesPage(ctx, result.value);
   });
   return { securityPage };
 }
