@@ -47,8 +47,8 @@ import { sealSigningKeys } from './db/signing-key-sealing.ts';
 import { createAuditService, type AuditService } from './services/audit.ts';
 import { createUserImporter } from './services/admin-import.ts';
 import { createAdminServices, type AdminServices } from './services/admin-services.ts';
-import { createAdminConsoleSessions, type AdminConsoleSessions } from './services/admin-console-sessions.ts';
-import { CONSOLE_CLIENT_ID } from './services/admin-console-client.ts';
+import { createFirstPartySessions, type FirstPartySessions } from './services/first-party-sessions.ts';
+import { FIRST_PARTY_CLIENT_IDS } from './services/first-party-clients.ts';
 import { loadClientsFile } from './oidc/clients.ts';
 import { createClientValidator } from './http/admin/index.ts';
 import type { JsonObject } from './json.ts';
@@ -87,7 +87,9 @@ export interface Dependencies {
   /** The admin API's and console's services (users, roles, organizations, clients, admin audit). */
   admin: AdminServices;
   /** The admin console's sign-in sessions. */
-  adminConsoleSessions: AdminConsoleSessions;
+  adminConsoleSessions: FirstPartySessions;
+  /** The account pages' sign-in sessions. */
+  accountPageSessions: FirstPartySessions;
   /** A user's grants to applications (list, revoke one; `onGrantRevoked` for back-channel logout). */
   userGrants: UserGrantService;
   /** The account pages' "Connected apps": the user's own grants, revocation audited. */
@@ -330,7 +332,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       // Client metadata is validated by oidc-provider itself, so the admin doors accept exactly what it will load.
       validateClient: createClientValidator(provider),
       fileClients: config.oidc.clientsFile ? (loadClientsFile(config.oidc.clientsFile) as unknown as JsonObject[]) : [],
-      protectedClientIds: [CONSOLE_CLIENT_ID],
+      protectedClientIds: FIRST_PARTY_CLIENT_IDS,
       resources: {
         registry: resources,
         maxAccessTokenTtl: maxAccessTokenTtl(config),
@@ -344,8 +346,9 @@ export async function buildDependencies(config: Config, logger: Logger, options:
         mint: (expiresIn) => oidc.registration.issueInitialAccessToken(provider, expiresIn),
       },
     });
-    const adminConsoleSessions = createAdminConsoleSessions({ store });
-    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, userGrants, connectedApps, emailChange, accountDeletion, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
+    const adminConsoleSessions = createFirstPartySessions({ store, keyPrefix: 'admin-console' });
+    const accountPageSessions = createFirstPartySessions({ store, keyPrefix: 'account-pages' });
+    return { config, logger, sequelize, models, store, keys, secretBox, passwords, accounts, selfService, sessions, tokens, audit, mail, mailQueue, roles, resources, oidc, admin, adminConsoleSessions, accountPageSessions, userGrants, connectedApps, emailChange, accountDeletion, views, i18n, metrics, loginLimiter, openRouteLimiter, mfa, mfaLogin, pendingLogins: createPendingLoginService({ store }), passkeys, cookieKeys, readiness, errorTranslators, close };
   } catch (err) {
     await close();
     throw err;

@@ -11,6 +11,7 @@ import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
 import { createInFlight, type InFlight } from './http/middleware/in-flight.ts';
 import { countDependencyErrors, metricsRouter, requestMetrics } from './http/metrics.ts';
 import { homeRouter } from './http/home.ts';
+import { accountEarlyErrors, createAccountRouters, prepareAccountDoor } from './http/account/index.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
 function createDoors(deps: Dependencies): Router[] {
@@ -36,6 +37,7 @@ function createDoors(deps: Dependencies): Router[] {
     interactions,
     ...createLegacyRouters(deps),
     ...createAdminRouters(deps),
+    ...createAccountRouters(deps),
     metricsRouter(deps.metrics, deps.config.metricsToken),
   ];
 }
@@ -43,6 +45,7 @@ function createDoors(deps: Dependencies): Router[] {
 /** Builds the Koa app and an HTTP server for it (not listening yet): used by main.ts and by the tests. */
 export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; server: http.Server; inFlight: InFlight }> {
   await prepareAdminDoor(deps);
+  await prepareAccountDoor(deps);
   const oidc = { prefix: '/oidc', app: deps.oidc.provider };
   const inFlight = createInFlight();
   const app = createApp({
@@ -51,7 +54,7 @@ export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; s
     readiness: deps.readiness,
     errorTranslators: deps.errorTranslators,
     routers: createDoors(deps),
-    early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps)],
+    early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps), accountEarlyErrors(deps.i18n)],
     observers: [requestMetrics(deps.metrics, { oidcPrefix: '/oidc' })],
     inFlight,
     oidc,

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { AppError } from '../errors.ts';
+import type { Locale } from '../config.ts';
 
 /** How a door renders its errors (a legacy profile, the admin API, a page). Set per router by middleware. */
 export type ErrorRenderer = (error: AppError) => { status: number; body: unknown; headers?: Record<string, string> };
@@ -19,5 +20,7 @@ declare module 'koa' {
     renderError?: ErrorRenderer;
     /** The route template that matched, for metrics and logs (never the raw path with ids). */
     routeName?: string;
+    /** The language a page door chose for this request (CONTRACT §4). */
+    lang?: Locale;
   }
 }

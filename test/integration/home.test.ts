@@ -10,7 +10,7 @@ describe('GET / (the landing page)', function () {
   });
   after(() => server?.close());
 
-  it('answers a browser with a page naming the issuer, discovery, the console, each mount’s docs and health', async () => {
+  it('answers a browser with a page naming the issuer, discovery, the account pages, the console, each mount’s docs and health', async () => {
     const res = await fetch(`${server.url}/`);
     expect(res.status).to.equal(200);
     expect(res.headers.get('content-type')).to.match(/^text\/html/);
@@ -20,6 +20,7 @@ describe('GET / (the landing page)', function () {
     expect(html).to.include(server.config.issuer);
     expect(html).to.include(`href="${server.config.issuer}/.well-known/openid-configuration"`);
     expect(html).to.include('href="/admin"');
+    expect(html).to.include('href="/account"');
     expect(html).to.include('href="/auth/docs"').and.include('href="/api/v2/auth/docs"');
     expect(html).not.to.include('href="/api/v1/auth/docs"');
     expect(html).to.include('href="/healthz"').and.include('href="/readyz"');

@@ -8,7 +8,7 @@ import type { Dependencies } from '../../dependencies.ts';
 import type { JsonObject } from '../../json.ts';
 import { ValidationError } from '../../errors.ts';
 import { createJwksUriCheck } from '../../oidc/jwks-uri-policy.ts';
-import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../services/admin-console-client.ts';
+import { CONSOLE_CLIENT, FIRST_PARTY_CLIENT_IDS, ensureFirstPartyClient } from '../../services/first-party-clients.ts';
 import { firstMountLinks } from '../account-links.ts';
 import { createAdminApiRouter } from './api.ts';
 import { CLIENT_METADATA_KEYS } from './schemas.ts';
@@ -23,7 +23,7 @@ type AdminDependencies = Pick<
 
 /** Start-up work of the admin door: the console's own OIDC client, made or brought up to date. */
 export async function prepareAdminDoor(deps: Pick<Dependencies, 'models' | 'sequelize' | 'config'>): Promise<void> {
-  await ensureConsoleClient(deps, deps.config.publicUrl);
+  await ensureFirstPartyClient(deps, CONSOLE_CLIENT, deps.config.publicUrl);
 }
 
 /** oidc-provider's InvalidClientMetadata / InvalidRedirectUri as a 422 on the member it names. */
@@ -72,7 +72,7 @@ export function createAdminRouters(deps: AdminDependencies): Router[] {
     pages,
     signIn,
     links: firstMountLinks(deps.config),
-    protectedClientIds: [CONSOLE_CLIENT_ID],
+    protectedClientIds: FIRST_PARTY_CLIENT_IDS,
     errorTranslators: deps.errorTranslators,
   });
   return [createAdminApiRouter({ services, auth: deps, adminRole: deps.config.admin.role }), ...consoleRouters];
