@@ -7,14 +7,14 @@ import { createTestDatabase, type TestDatabase, DATABASE_KINDS } from '../helper
 import { createLogger } from '../../src/logger.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createPasswordService } from '../../src/services/passwords.ts';
-import { createAccountService, type AccountService } from '../../src/services/accounts.ts';
+import { createAccountService, type AccountService } from '../../src/services/accounts/accounts.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
 import { createLoginRateLimiter } from '../../src/services/rate-limits.ts';
 import { createOpenRouteLimiter } from '../../src/services/open-route-limits.ts';
 import type { MailMessage } from '../../src/services/mail.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
-import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/account-errors.ts';
+import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/accounts/errors.ts';
 import type { Models } from '../../src/db/models/index.ts';
 
 const ctx = { door: 'test', ip: '127.0.0.1' };
@@ -30,7 +30,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 for (const kind of DATABASE_KINDS) {
-  describe(`accounts (src/services/accounts.ts) on ${kind}`, function () {
+  describe(`accounts (src/services/accounts/accounts.ts) on ${kind}`, function () {
     this.timeout(20_000);
     let db: TestDatabase;
     let sessions: SessionService;

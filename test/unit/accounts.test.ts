@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { compareRoleNames } from '../../src/services/account-view.ts';
+import { compareRoleNames } from '../../src/services/accounts/view.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
-import { AccountExistsError, InvalidCredentialsError } from '../../src/services/account-errors.ts';
+import { AccountExistsError, InvalidCredentialsError } from '../../src/services/accounts/errors.ts';
 
 describe('accounts: pure parts', () => {
   it('orders roles admin first, then by name', () => {

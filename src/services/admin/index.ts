@@ -1,18 +1,18 @@
 /** The admin API's and console's services, built once from the shared ones by the composition root (dependencies.ts). */
 import type { Sequelize } from 'sequelize';
-import type { JsonObject, Models } from '../db/models/index.ts';
-import type { AccountService } from './accounts.ts';
-import type { AuditService } from './audit.ts';
-import type { SessionService } from './sessions.ts';
-import { createAdminAuditService } from './admin-audit.ts';
-import { createAdminUserService } from './admin-users.ts';
-import { createAdminRoleService } from './admin-roles.ts';
-import { createAdminOrganizationService } from './admin-organizations.ts';
-import { createAdminClientService, type AdminClientServiceOptions } from './admin-clients.ts';
-import { createAdminResourceService, type AdminResourceServiceOptions } from './admin-resources.ts';
-import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './admin-initial-access-tokens.ts';
-import { createAdminMfaService } from './admin-mfa.ts';
-import type { MfaService } from './mfa/factors.ts';
+import type { JsonObject, Models } from '../../db/models/index.ts';
+import type { AccountService } from '../accounts/accounts.ts';
+import type { AuditService } from '../audit.ts';
+import type { SessionService } from '../sessions.ts';
+import { createAdminAuditService } from './audit.ts';
+import { createAdminUserService } from './users.ts';
+import { createAdminRoleService } from './roles.ts';
+import { createAdminOrganizationService } from './organizations.ts';
+import { createAdminClientService, type AdminClientServiceOptions } from './clients.ts';
+import { createAdminResourceService, type AdminResourceServiceOptions } from './resources.ts';
+import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './initial-access-tokens.ts';
+import { createAdminMfaService } from './mfa.ts';
+import type { MfaService } from '../mfa/factors.ts';
 
 export interface AdminServicesInput {
   models: Models;
@@ -24,7 +24,7 @@ export interface AdminServicesInput {
   adminRole: string;
   /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
   mfa: Pick<MfaService, 'status' | 'removeAll'>;
-  /** Client metadata validation by the provider (see admin-clients.ts). */
+  /** Client metadata validation by the provider (see admin/clients.ts). */
   validateClient: (metadata: JsonObject) => Promise<void>;
   fileClients?: AdminClientServiceOptions['fileClients'];
   protectedClientIds?: AdminClientServiceOptions['protectedClientIds'];

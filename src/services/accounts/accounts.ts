@@ -1,20 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Sequelize } from 'sequelize';
-import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
-import type { Logger } from '../logger.ts';
-import { RequestAbandonedError, ServiceUnavailableError, ValidationError } from '../errors.ts';
-import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
-import type { SessionService } from './sessions.ts';
-import type { AuditService } from './audit.ts';
-import type { RequestContext } from './request-context.ts';
-import type { VerificationTokenService } from './verification-tokens.ts';
-import type { LoginRateLimiter } from './rate-limits.ts';
-import type { OpenRouteLimiter } from './open-route-limits.ts';
-import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
-import { toAccountView, type AccountFields, type AccountView } from './account-view.ts';
-import { primaryQuery } from './primary-sql.ts';
-import { canonicalEmail, identifierForms, normalizeUsername } from './identifiers.ts';
+import type { JsonObject, Models, User, UserStatus } from '../../db/models/index.ts';
+import type { Logger } from '../../logger.ts';
+import { RequestAbandonedError, ServiceUnavailableError, ValidationError } from '../../errors.ts';
+import { PASSWORD_MAX_LENGTH, type PasswordService } from '../passwords.ts';
+import type { SessionService } from '../sessions.ts';
+import type { AuditService } from '../audit.ts';
+import type { RequestContext } from '../request-context.ts';
+import type { VerificationTokenService } from '../verification-tokens.ts';
+import type { LoginRateLimiter } from '../rate-limits.ts';
+import type { OpenRouteLimiter } from '../open-route-limits.ts';
+import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './mail.ts';
+import { toAccountView, type AccountFields, type AccountView } from './view.ts';
+import { primaryQuery } from '../primary-sql.ts';
+import { canonicalEmail, identifierForms, normalizeUsername } from '../identifiers.ts';
 import {
   AccountExistsError,
   AccountInactiveError,
@@ -22,10 +22,10 @@ import {
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidVerificationTokenError,
-} from './account-errors.ts';
+} from './errors.ts';
 
-export type { AccountView, RoleView } from './account-view.ts';
-export type { RequestContext } from './request-context.ts';
+export type { AccountView, RoleView } from './view.ts';
+export type { RequestContext } from '../request-context.ts';
 
 export interface RegisterInput {
   email: string;

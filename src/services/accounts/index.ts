@@ -1,20 +1,20 @@
 import type { Sequelize } from 'sequelize';
-import type { Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import type { Models } from '../db/models/index.ts';
-import type { Store } from '../store/store.ts';
-import type { KeyService, KeySet } from './keys.ts';
-import type { PasswordService } from './passwords.ts';
-import type { LoginRateLimiter } from './rate-limits.ts';
-import type { OpenRouteLimiter } from './open-route-limits.ts';
-import { createAuditService } from './audit.ts';
-import { createSessionService } from './sessions.ts';
-import { createTokenService } from './tokens.ts';
-import { createMailService } from './mail.ts';
-import { createMailQueue } from './account-mail.ts';
-import { createVerificationTokenService } from './verification-tokens.ts';
+import type { Config } from '../../config.ts';
+import type { Logger } from '../../logger.ts';
+import type { Models } from '../../db/models/index.ts';
+import type { Store } from '../../store/store.ts';
+import type { KeyService, KeySet } from '../keys.ts';
+import type { PasswordService } from '../passwords.ts';
+import type { LoginRateLimiter } from '../rate-limits.ts';
+import type { OpenRouteLimiter } from '../open-route-limits.ts';
+import { createAuditService } from '../audit.ts';
+import { createSessionService } from '../sessions.ts';
+import { createTokenService } from '../tokens.ts';
+import { createMailService } from '../mail.ts';
+import { createMailQueue } from './mail.ts';
+import { createVerificationTokenService } from '../verification-tokens.ts';
 import { createAccountService } from './accounts.ts';
-import { createAccountCache, invalidateOnWrites } from './account-cache.ts';
+import { createAccountCache, invalidateOnWrites } from './cache.ts';
 
 /** Lifetimes of the links we e-mail: a day to confirm an address, an hour to use a reset link (OWASP). */
 export const LINK_TTL_SECONDS = { verifyEmail: 24 * 3600, resetPassword: 3600 };
@@ -71,7 +71,7 @@ export function createAccountServices(input: AccountServicesInput) {
     loginLimiter: input.loginLimiter,
     mailLimiter: input.openRouteLimiter,
   });
-  // getById is on every bearer request and OIDC userinfo/refresh: served from the store, exact (account-cache.ts).
+  // getById is on every bearer request and OIDC userinfo/refresh: served from the store, exact (accounts/cache.ts).
   const accountCache = createAccountCache({ store, logger });
   invalidateOnWrites(input.models, accountCache);
   const getById = (id: string) => accountCache.get(id, (userId) => accounts.getById(userId, { fresh: true }));
