@@ -8,6 +8,7 @@ import type { Logger } from './logger.ts';
 import { createSequelize, checkDatabase, isConnectionError } from './db/sequelize.ts';
 import { runMigrations } from './db/migrate.ts';
 import { initModels, type Models } from './db/models/index.ts';
+import { createUserQueries } from './db/queries/users.ts';
 import type { Store } from './store/store.ts';
 import { createMemoryStore } from './store/memory-store.ts';
 import { createRedisStore } from './store/redis-store.ts';
@@ -201,7 +202,18 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       isOutage: (err) => err instanceof ServerBusyError || isUnavailable(err),
     });
     const openRouteLimiter = createOpenRouteLimiter({ store, metrics, limits: options.openRouteLimits });
-    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter });
+    const accountServices = createAccountServices({
+      config,
+      logger,
+      models,
+      users: createUserQueries({ sequelize, models }),
+      store,
+      keys,
+      keySet,
+      passwords,
+      loginLimiter,
+      openRouteLimiter,
+    });
     closers.push(async () => {
       await accountServices.mailQueue.settle();
       accountServices.mail.close();

@@ -16,6 +16,7 @@ import type { MailMessage } from '../../src/services/mail.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
 import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/accounts/errors.ts';
 import type { Models } from '../../src/db/models/index.ts';
+import { createUserQueries } from '../../src/db/queries/users.ts';
 
 const ctx = { door: 'test', ip: '127.0.0.1' };
 const links = { verifyEmail: (t: string) => `https://idp.test/verify?token=${t}`, resetPassword: (t: string) => `https://idp.test/reset?token=${t}` };
@@ -43,8 +44,7 @@ for (const kind of DATABASE_KINDS) {
       const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
       const verifyDummy = passwords.verifyDummy;
       return createAccountService({
-        models,
-        sequelize: db.sequelize,
+        users: createUserQueries({ sequelize: db.sequelize, models }),
         passwords: { ...passwords, verifyDummy: async (p: string) => ((dummyVerifies += 1), verifyDummy(p)) },
         sessions,
         audit: { record: async (event) => void audit.push(event) },

@@ -1,7 +1,7 @@
-import type { Sequelize } from 'sequelize';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import type { Models } from '../../db/models/index.ts';
+import type { UserQueries } from '../../db/queries/users.ts';
 import type { Store } from '../../store/store.ts';
 import type { KeyService, KeySet } from '../keys.ts';
 import type { PasswordService } from '../passwords.ts';
@@ -22,8 +22,10 @@ export const LINK_TTL_SECONDS = { verifyEmail: 24 * 3600, resetPassword: 3600 };
 export interface AccountServicesInput {
   config: Config;
   logger: Logger;
-  sequelize: Sequelize;
+  /** The account cache hooks onto the models' writes. */
   models: Models;
+  /** The users table as plain rows, for the account service. */
+  users: UserQueries;
   store: Store;
   keys: KeyService;
   /** The key set loaded once at start for both doors. */
@@ -59,8 +61,7 @@ export function createAccountServices(input: AccountServicesInput) {
     ttlSeconds: { 'verify-email': LINK_TTL_SECONDS.verifyEmail, 'reset-password': LINK_TTL_SECONDS.resetPassword },
   });
   const accounts = createAccountService({
-    models: input.models,
-    sequelize: input.sequelize,
+    users: input.users,
     passwords: input.passwords,
     sessions,
     audit,
