@@ -48,6 +48,7 @@ export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; s
     readiness: deps.readiness,
     errorTranslators: deps.errorTranslators,
     routers: createDoors(deps),
+    views: deps.views,
     early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps)],
     observers: [requestMetrics(deps.metrics, { oidcPrefix: '/oidc' })],
     inFlight,

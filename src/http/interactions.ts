@@ -11,6 +11,7 @@ import type { Interaction } from 'oidc-provider';
 import type { Context, Middleware } from 'koa';
 import { AppError, RateLimitedError, ServerBusyError, ServiceUnavailableError } from '../errors.ts';
 import type { ErrorTranslator } from './middleware/errors.ts';
+import { servesPages } from './middleware/error-pages.ts';
 import { AccountInactiveError, EmailAlreadyVerifiedError, InvalidCredentialsError } from '../services/accounts/errors.ts';
 import type { AccountView } from '../services/accounts/view.ts';
 import type { RequestContext } from '../services/request-context.ts';
@@ -47,13 +48,10 @@ const EXPIRED = 'This sign-in request has expired or was already completed.';
 /** What the resend form's token is bound to besides the interaction: the account it names. */
 const verificationBinding = (accountId: string): string => `verify-email:${accountId}`;
 
-class PageError extends Error {
-  readonly status: number;
-  readonly code: string | undefined;
-  constructor(status: number, message: string, code?: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
+/** A refusal of these pages, in words for the user; `code` is the OAuth-style code the page shows. */
+class PageError extends AppError {
+  constructor(status: number, message: string, code: string) {
+    super(status, code, message);
   }
 }
 
@@ -87,7 +85,8 @@ function loginFailure(err: unknown): { status: number; message: string; headers?
 export function createInteractionRouter(options: InteractionOptions): Router {
   const { provider, views } = options;
   const csrf = createCsrf(options.cookieKeys);
-  const router = new Router({ prefix: '/interaction' });
+  // Errors of these routes, and of their bodies before routing, are answered as pages (error-pages.ts).
+  const router = servesPages(new Router({ prefix: '/interaction' }));
 
   async function render(ctx: Context, status: number, name: string, locals: Record<string, unknown> & { title: string }) {
     ctx.status = status;
@@ -96,29 +95,20 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     ctx.body = await views.render(name, locals);
   }
 
-  /** Every failure on these routes becomes a page; nothing reaches the JSON error handler or shows a stack. */
-  const pageErrors: Middleware = async (ctx, next) => {
+  /**
+   * The provider's own errors in the words of these pages; a store outage it wraps (see oidc/adapter.ts)
+   * as the outage itself. Rendering is the error handler's (middleware/errors.ts).
+   */
+  const providerErrors: Middleware = async (ctx, next) => {
     try {
       await next();
     } catch (caught) {
       let err: unknown = caught;
       for (const translate of options.errorTranslators ?? []) err = translate(caught) ?? err;
-      // The provider's storage wraps a store outage (see oidc/adapter.ts); the page shows it as one.
       const cause = (err as { cause?: unknown } | undefined)?.cause;
-      if (cause instanceof ServiceUnavailableError) err = cause;
-      if (err instanceof ServiceUnavailableError || err instanceof ServerBusyError) {
-        ctx.set('Retry-After', err.headers['Retry-After'] ?? '5');
-        await render(ctx, 503, 'error', { title: 'Unavailable', heading: 'Temporarily unavailable', message: 'The service is temporarily unavailable. Please try again in a moment.', code: undefined });
-      } else if (err instanceof PageError) {
-        await render(ctx, err.status, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: err.message, code: err.code });
-      } else if (err instanceof errors.OIDCProviderError) {
-        await render(ctx, err.statusCode, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: errorMessage(err), code: err.error });
-      } else if (err instanceof AppError && err.expose && err.status < 500) {
-        await render(ctx, err.status, 'error', { title: 'Sign-in problem', heading: 'This request could not be completed', message: err.message, code: undefined });
-      } else {
-        ctx.log.error({ err: caught }, 'interaction page failed');
-        await render(ctx, 500, 'error', { title: 'Sign-in problem', heading: 'Something went wrong', message: 'Something went wrong on our side. Please try again in a moment.', code: undefined });
-      }
+      if (cause instanceof ServiceUnavailableError) throw cause;
+      if (err instanceof errors.OIDCProviderError) throw new PageError(err.statusCode, errorMessage(err), err.error);
+      throw err;
     }
   };
 
@@ -211,7 +201,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     ctx.redirect(redirectTo);
   }
 
-  router.use(pageErrors);
+  router.use(providerErrors);
 
   const requestContextOf = (ctx: Context, interaction: Interaction): RequestContext => ({
     door: 'interaction',
