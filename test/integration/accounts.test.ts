@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createPasswordService } from '../../src/services/passwords.ts';
 import { createAccountService, type AccountService } from '../../src/services/accounts/accounts.ts';
+import { createRegistration } from '../../src/services/accounts/registration.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
 import { createLoginRateLimiter } from '../../src/services/rate-limits.ts';
@@ -43,11 +44,14 @@ for (const kind of DATABASE_KINDS) {
     function build(models: Models = db.models): AccountService {
       const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
       const verifyDummy = passwords.verifyDummy;
+      const users = createUserQueries({ sequelize: db.sequelize, models });
+      const record = async (event: AuditEventInput) => void audit.push(event);
       return createAccountService({
-        users: createUserQueries({ sequelize: db.sequelize, models }),
+        users,
+        registration: createRegistration({ users, passwords, audit: { record } }),
         passwords: { ...passwords, verifyDummy: async (p: string) => ((dummyVerifies += 1), verifyDummy(p)) },
         sessions,
-        audit: { record: async (event) => void audit.push(event) },
+        audit: { record },
         verificationTokens: createVerificationTokenService({ store: createMemoryStore(), ttlSeconds: { 'verify-email': 3600, 'reset-password': 3600 } }),
         mail: { enqueue: (message) => void mail.push(message) },
         linkTtlSeconds: { verifyEmail: 3600, resetPassword: 3600 },

@@ -4,6 +4,8 @@ import { createVerificationTokenService } from '../../src/services/verification-
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { AccountExistsError, IncorrectPasswordError, InvalidCredentialsError } from '../../src/services/accounts/errors.ts';
 import { createAccountService } from '../../src/services/accounts/accounts.ts';
+import { createRegistration } from '../../src/services/accounts/registration.ts';
+import { createAdminAccounts } from '../../src/services/admin/accounts.ts';
 import { createPasswordService } from '../../src/services/passwords.ts';
 import { createSessionService } from '../../src/services/sessions.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
@@ -96,6 +98,10 @@ function fakeUserQueries(rows: UserRow[] = [], roles = new Map<string, RoleRow[]
       Object.assign(stored, changes, { updatedAt: new Date() });
       return { ...stored };
     },
+    async markEmailVerified(id) {
+      const stored = byId(id);
+      if (stored) stored.emailVerified = true;
+    },
     async replacePasswordHash(id, expected, next, also = {}) {
       const stored = byId(id);
       if (!stored || stored.passwordHash !== expected) return false;
@@ -113,11 +119,13 @@ describe('accounts (src/services/accounts/accounts.ts) over an injected users ta
 
   function build(users: UserQueries, revoked: string[] = []) {
     const sessions = createSessionService({ store: createMemoryStore(), defaultTtlSeconds: 3600 });
+    const record = async (event: AuditEventInput) => void audit.push(event);
     return createAccountService({
       users,
+      registration: createRegistration({ users, passwords, audit: { record } }),
       passwords,
       sessions: { revokeAll: async (userId, options) => (revoked.push(userId), sessions.revokeAll(userId, options)) },
-      audit: { record: async (event) => void audit.push(event) },
+      audit: { record },
       verificationTokens: createVerificationTokenService({ store: createMemoryStore(), ttlSeconds: { 'verify-email': 60, 'reset-password': 60 } }),
       mail: { enqueue: () => undefined },
       linkTtlSeconds: { verifyEmail: 60, resetPassword: 60 },
@@ -183,5 +191,32 @@ describe('accounts (src/services/accounts/accounts.ts) over an injected users ta
     expect(err).to.be.instanceOf(IncorrectPasswordError);
     expect(revoked).to.deep.equal([]);
     expect((await passwords.verify(rows[0]!.passwordHash, 'password-other')).ok).to.equal(true);
+  });
+});
+
+describe('admin accounts of create-admin (src/services/admin/accounts.ts) over an injected users table', () => {
+  const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+
+  it('registers a verified admin with the admin role, then promotes that account instead of creating another', async () => {
+    const { users, rows } = fakeUserQueries();
+    const audit: AuditEventInput[] = [];
+    const granted: [string, string][] = [];
+    const record = async (event: AuditEventInput) => void audit.push(event);
+    const admins = createAdminAccounts({
+      registration: createRegistration({ users, passwords, audit: { record } }),
+      users,
+      roles: { adminRole: 'idp_admin', grant: async (userId: string, role: string) => void granted.push([userId, role]) },
+      audit: { record },
+    });
+    const ctx = { door: 'cli' };
+    expect(await admins.promote('ops@example.com', ctx)).to.equal(undefined);
+    const created = await admins.create({ email: 'ops@example.com', password: 'operator password', username: null }, ctx);
+    expect(created).to.include({ email: 'ops@example.com', status: 'active' });
+    expect(rows[0]).to.include({ id: created.userId, emailVerified: true });
+    const promoted = await admins.promote('ops@example.com', ctx);
+    expect(promoted?.userId).to.equal(created.userId);
+    expect(rows).to.have.length(1);
+    expect(granted).to.deep.equal([[created.userId, 'idp_admin'], [created.userId, 'idp_admin']]);
+    expect(audit.map((event) => event.type)).to.deep.equal(['register', 'cli.admin_create', 'cli.admin_promote']);
   });
 });

@@ -240,6 +240,11 @@ export function createUserQueries({ sequelize, models }: UserQueriesInput) {
       return plain(user);
     },
 
+    /** Marks the e-mail verified without a link: an operator vouches for it (the CLI's and the first admin). */
+    async markEmailVerified(id: string): Promise<void> {
+      await User.update({ emailVerified: true }, { where: { id } });
+    },
+
     /**
      * Replaces the password hash only while it is still `expected` (a password changed meanwhile is never
      * overwritten); `also` sets more columns in the same statement. Returns whether the row changed.

@@ -1,18 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { JsonObject, UserStatus } from '../../db/models/index.ts';
 import { UserTakenError, type LoginCandidate, type UserChanges, type UserQueries, type UserRow } from '../../db/queries/users.ts';
 import type { Logger } from '../../logger.ts';
-import { RequestAbandonedError, ServiceUnavailableError, ValidationError } from '../../errors.ts';
+import { RequestAbandonedError, ServiceUnavailableError } from '../../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from '../passwords.ts';
 import type { SessionService } from '../sessions.ts';
 import type { AuditService } from '../audit.ts';
-import type { RequestContext } from '../request-context.ts';
+import { auditFrom, type RequestContext } from '../request-context.ts';
 import type { VerificationTokenService } from '../verification-tokens.ts';
 import type { LoginRateLimiter } from '../rate-limits.ts';
 import type { OpenRouteLimiter } from '../open-route-limits.ts';
 import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './mail.ts';
 import { toAccountView, type AccountView } from './view.ts';
-import { canonicalEmail, identifierForms, normalizeUsername } from '../identifiers.ts';
+import { identifierForms, normalizeUsername } from '../identifiers.ts';
+import { passwordTooLong, type RegisterInput, type Registration } from './registration.ts';
 import {
   AccountExistsError,
   AccountInactiveError,
@@ -24,14 +25,7 @@ import {
 
 export type { AccountView, RoleView } from './view.ts';
 export type { RequestContext } from '../request-context.ts';
-
-export interface RegisterInput {
-  email: string;
-  password: string;
-  username?: string | null;
-  fullName?: string | null;
-  phone?: string | null;
-}
+export type { RegisterInput } from './registration.ts';
 
 /** The fields a user may change about themselves; anything else (roles, status, e-mail) is not here on purpose. */
 export interface ProfilePatch {
@@ -46,6 +40,8 @@ export interface ProfilePatch {
 export interface AccountServiceOptions {
   /** The users table (db/queries/users.ts; a fake in unit tests). */
   users: UserQueries;
+  /** New accounts (registration.ts); this service adds the verification mail. */
+  registration: Registration;
   passwords: PasswordService;
   sessions: Pick<SessionService, 'revokeAll'>;
   audit: Pick<AuditService, 'record'>;
@@ -67,36 +63,13 @@ function passwordFingerprint(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
 }
 
-function slugBase(input: RegisterInput): string {
-  const source = input.username ?? input.email.split('@')[0] ?? 'user';
-  const slug = source.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
-  return slug || 'user';
-}
-
-function tooLong(field: string): ValidationError {
-  return new ValidationError([
-    { loc: ['body', field], msg: `String should have at most ${PASSWORD_MAX_LENGTH} characters`, type: 'string_too_long' },
-  ]);
-}
-
 /**
- * Accounts: registration, password login, profile, password change and reset, e-mail verification,
- * status. Every door (legacy profiles, interaction pages, admin) goes through this one service.
+ * Accounts: registration (with its verification mail), password login, profile, password change and
+ * reset, e-mail verification, status. Every door (legacy profiles, interaction pages, admin) goes through this one service.
  */
 export function createAccountService(options: AccountServiceOptions) {
   const { users, passwords, sessions, audit } = options;
   const log = options.logger.child({ component: 'accounts' });
-
-  /**
-   * A username equal to another user's e-mail (or an e-mail equal to another user's username) would make
-   * one login identifier name two accounts: refused as taken. Each column's own uniqueness is the
-   * database's; this cross-check is a look-up before the write.
-   */
-  async function assertNoCrossClash(input: { email?: string; username?: string | null }, exceptUserId?: string): Promise<void> {
-    const other = (user: UserRow | undefined): boolean => user !== undefined && user.id !== exceptUserId;
-    if (input.username && other(await users.findByEmail(normalizeUsername(input.username), true))) throw new AccountExistsError('username');
-    if (input.email && other(await users.findByUsername(normalizeUsername(input.email), true))) throw new AccountExistsError('email');
-  }
 
   // With read replicas (DATABASE_READ_URLS) a replica may lag: this service reads the primary
   // (`fresh`), since its reads decide on credentials or precede a write; only the plain look-ups
@@ -109,21 +82,8 @@ export function createAccountService(options: AccountServiceOptions) {
     return UUID.test(id) ? users.findById(id, fresh) : undefined;
   }
 
-  function auditFrom(ctx: RequestContext) {
-    return { ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId };
-  }
-
   function assertPasswordLength(field: string, password: string): void {
-    if (password.length > PASSWORD_MAX_LENGTH) throw tooLong(field);
-  }
-
-  /** The user, its personal organization (named after the user, a random slug) and the owner membership. */
-  function createRows(input: RegisterInput, passwordHash: string): Promise<UserRow> {
-    const display = input.fullName || input.username || input.email.split('@')[0] || input.email;
-    return users.createWithOrganization(
-      { email: input.email, username: input.username ?? null, passwordHash, fullName: input.fullName ?? null, phone: input.phone ?? null },
-      { name: `${display} (personal)`.slice(0, 255), slug: () => `${slugBase(input)}-${randomBytes(4).toString('hex')}` },
-    );
+    if (password.length > PASSWORD_MAX_LENGTH) throw passwordTooLong(field);
   }
 
   /** Whether the address may get one more mail now; when not, the mail is skipped (the answer does not change). */
@@ -143,28 +103,6 @@ export function createAccountService(options: AccountServiceOptions) {
 
   function toRecipient(user: UserRow) {
     return { email: user.email, full_name: user.fullName ?? null, username: user.username ?? null, email_verified: user.emailVerified };
-  }
-
-  /**
-   * A taken e-mail or username, found before any hashing: a registration of a taken address must not
-   * cost a hash (CONTRACT §6). The unique indexes stay the final word for concurrent registrations.
-   */
-  async function assertFree(input: RegisterInput, ctx: RequestContext): Promise<void> {
-    const username = input.username ? normalizeUsername(input.username) : undefined;
-    const taken = await users.findHolders(input.email, username);
-    let field: 'email' | 'username' | undefined;
-    if (taken.length) field = taken.some((user) => user.email === input.email) ? 'email' : 'username';
-    else {
-      try {
-        await assertNoCrossClash(input);
-        return;
-      } catch (err) {
-        if (!(err instanceof AccountExistsError)) throw err;
-        field = err.field;
-      }
-    }
-    await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${field}_taken`, door: ctx.door } });
-    throw new AccountExistsError(field);
   }
 
   /** The password check of a login, for the account found (or none: the same work on a dummy hash). */
@@ -214,20 +152,7 @@ export function createAccountService(options: AccountServiceOptions) {
      * database's unique violation, so of concurrent registrations of one address exactly one succeeds.
      */
     async register(input: RegisterInput, ctx: RequestContext, links?: AccountLinks): Promise<AccountView> {
-      assertPasswordLength('password', input.password);
-      const normalized: RegisterInput = { ...input, email: canonicalEmail(input.email) ?? input.email.trim().toLowerCase() };
-      await assertFree(normalized, ctx);
-      const passwordHash = await passwords.hash(input.password, ctx.abandoned);
-      let user: UserRow;
-      try {
-        user = await createRows(normalized, passwordHash);
-      } catch (err) {
-        if (!(err instanceof UserTakenError)) throw err;
-        await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${err.field}_taken`, door: ctx.door } });
-        throw new AccountExistsError(err.field);
-      }
-      const created = (await users.findById(user.id, true)) ?? user;
-      await audit.record({ type: 'register', outcome: 'success', userId: created.id, ...auditFrom(ctx), detail: { door: ctx.door } });
+      const created = await options.registration.register(input, ctx);
       if (links) {
         try {
           await sendVerification(created, links);
@@ -287,7 +212,7 @@ export function createAccountService(options: AccountServiceOptions) {
       if (patch.fullName !== undefined) changes.fullName = patch.fullName;
       if (patch.phone !== undefined) changes.phone = patch.phone;
       if (patch.username !== undefined) {
-        await assertNoCrossClash({ username: patch.username }, userId);
+        await options.registration.assertNoCrossClash({ username: patch.username }, userId);
         changes.username = patch.username;
       }
       if (patch.onboardingCompleted !== undefined) changes.onboardingCompleted = patch.onboardingCompleted;
