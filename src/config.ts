@@ -194,7 +194,7 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
  * One configuration key: how it is checked (zod), its default, and what it means. The README's table is
  * this table (test/unit/config-readme.test.ts keeps the two equal; `configurationTable()` writes it).
  */
-interface Declaration {
+export interface Declaration {
   schema: z.ZodType;
   /** The value when neither a config file nor the environment sets it, written as it would be there. */
   default?: string | number | boolean;
