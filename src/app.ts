@@ -3,11 +3,13 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { I18n } from './services/i18n.ts';
 import './http/context.ts';
 import { defineRequestLogger, requestId } from './http/middleware/request-id.ts';
 import { accessLog, type RequestObserver } from './http/middleware/access-log.ts';
 import type { InFlight } from './http/middleware/in-flight.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
+import type { ErrorPageViews } from './http/middleware/error-pages.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { parseBody } from './http/middleware/body.ts';
 import { publicOrigin } from './http/middleware/public-origin.ts';
@@ -23,6 +25,10 @@ export interface AppDependencies {
   errorTranslators: ErrorTranslator[];
   /** The doors (legacy profiles, admin, interactions…), each a router with its own prefix. */
   routers?: Router[];
+  /** The templates error pages are drawn with, for the routers marked with servesPages (error-pages.ts). */
+  views?: ErrorPageViews;
+  /** The error pages' languages (with `views`). */
+  i18n?: I18n;
   /** Middleware that must see every request to the routers, after the error handler (CORS, error renderers). */
   early?: Koa.Middleware[];
   /** Told about every request, oidc-provider's included, once its response is done (metrics). */
@@ -61,7 +67,7 @@ export function createApp(deps: AppDependencies): Koa {
 
   for (const middleware of front(deps)) app.use(middleware);
   app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
-  app.use(errorHandler(deps.errorTranslators));
+  app.use(errorHandler(deps.errorTranslators, deps.views && deps.i18n ? { routers: deps.routers ?? [], views: deps.views, i18n: deps.i18n } : undefined));
   for (const middleware of deps.early ?? []) app.use(middleware);
   app.use(healthRouter(deps.readiness).routes());
 

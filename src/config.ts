@@ -1,7 +1,8 @@
 /**
- * Configuration: defaults ← config/default.json ← config/<NODE_ENV>.json ← environment.
- * Every key is declared once here (with its meaning in the README table); this is the only module that
- * reads process.env. Bad values are collected, one message per key, and thrown together.
+ * Configuration: declared defaults ← config/default.json ← config/<NODE_ENV>.json ← environment.
+ * Every key is declared once here, in KEYS: its check, its default and its meaning (the README's table is
+ * made from it); this is the only module that reads process.env. Bad values are collected, one message
+ * per key, and thrown together.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -189,50 +190,191 @@ export type Locale = (typeof SUPPORTED_LOCALES)[number];
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+/**
+ * One configuration key: how it is checked (zod), its default, and what it means. The README's table is
+ * this table (test/unit/config-readme.test.ts keeps the two equal; `configurationTable()` writes it).
+ */
+export interface Declaration {
+  schema: z.ZodType;
+  /** The value when neither a config file nor the environment sets it, written as it would be there. */
+  default?: string | number | boolean;
+  /** The README's default column where it is not just `default`: derived values, or what unset means. */
+  shown?: string;
+  /** The README's meaning column. */
+  meaning: string;
+}
+
+/**
+ * Every key, in the README's order. Raw names, as they appear in the environment and in config/*.json;
+ * a key without a default may stay unset (its schema says what that means).
+ */
+const KEYS = {
+  NODE_ENV: {
+    schema: z.enum(['development', 'production', 'test']),
+    default: 'development',
+    meaning: '`production` enables the start-up refusals above; `test` loads `config/test.json`',
+  },
+  PORT: { schema: int(0, 65535), default: 3000, meaning: 'HTTP port' },
+  HOST: { schema: z.string().min(1), default: '0.0.0.0', meaning: 'bind address' },
+  PUBLIC_URL: {
+    schema: httpUrl.optional(),
+    shown: '`http://localhost:$PORT`',
+    meaning: 'external base URL; the OIDC issuer is `$PUBLIC_URL/oidc`',
+  },
+  DATABASE_URL: {
+    schema: z.string().regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, 'expected postgres://… or sqlite:PATH').optional(),
+    shown: '`sqlite:data/idp.sqlite`',
+    meaning: '`postgres://…` or `sqlite:PATH`',
+  },
+  DATABASE_READ_URLS: {
+    schema: list.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\/.+/, 'expected postgres://…'))).default([]),
+    meaning: 'comma-separated PostgreSQL read replicas (Sequelize replication)',
+  },
+  REDIS_URL: {
+    schema: z.string().regex(/^rediss?:\/\/.+/, 'expected redis://…').optional(),
+    shown: 'none = in-process store',
+    meaning: '`redis://…`',
+  },
+  REDIS_CLUSTER_NODES: {
+    schema: list.pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port'))).default([]),
+    meaning: 'comma-separated `host:port` seeds of a Redis Cluster',
+  },
+  COOKIE_KEYS: {
+    schema: list.pipe(z.array(z.string().min(1))).optional(),
+    shown: 'generated, kept in `data/`',
+    meaning: 'comma-separated keys for signed cookies (required in production, 32+ chars each, 16+ of them distinct)',
+  },
+  ACCESS_TOKEN_TTL: { schema: int(60, 86_400), default: 1800, meaning: 'seconds, for every access token' },
+  REFRESH_TOKEN_TTL: { schema: int(300, 31_536_000), default: 2_592_000, meaning: 'seconds (30 days)' },
+  ADMIN_EMAIL: { schema: z.email().optional(), meaning: 'bootstrap admin on an empty database (with `ADMIN_PASSWORD`)' },
+  ADMIN_PASSWORD: { schema: z.string().min(8).max(256).optional(), meaning: 'the bootstrap admin\'s password (with `ADMIN_EMAIL`)' },
+  ADMIN_ROLE: {
+    schema: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a role name (letters, digits and _ . : -, 64 at most)'),
+    default: 'idp_admin',
+    meaning: 'the one role that grants the admin API and console; every other role (`admin`, `pmc_admin`, …) is an application role, only carried into tokens and legacy responses',
+  },
+  SMTP_URL: {
+    schema: z.string().regex(/^smtps?:\/\/.+/, 'expected smtp://user:pass@host:port').optional(),
+    shown: 'none = outbox folder',
+    meaning: '`smtp://user:pass@host:port`',
+  },
+  MAIL_FROM: { schema: z.string().min(3), default: 'Identity Provider <no-reply@localhost>', meaning: 'sender of verification and reset mail' },
+  REQUIRE_EMAIL_VERIFICATION: {
+    schema: bool,
+    default: false,
+    meaning: 'protected routes answer 403 for unverified users (a mount\'s `require_email_verification` wins; the `envelope` profile\'s default is `true`); the login page shows a "verify your e-mail" page (with a resend button) instead of signing them in',
+  },
+  COMPAT_PROFILES: {
+    schema: compatProfiles,
+    default: '/auth=auth-service,/api/v1/auth=aurora,/api/v2/auth=v2',
+    meaning: 'legacy mounts: the short form `prefix=profile` (profiles `auth-service`, `aurora`, `v2`, `envelope`) or a JSON array of mount objects with options (below); the same array may sit under `compat` in `config/<NODE_ENV>.json`',
+  },
+  OIDC_CLIENTS_FILE: { schema: optionalString, meaning: 'JSON array of client metadata loaded at start' },
+  OIDC_RESOURCES: {
+    schema: resources.optional(),
+    meaning: 'JSON object: resource indicator → `{"scope": "…", "accessTokenTTL": s}`; more come from `POST /admin/api/resources` (read through a 5 s cache per process)',
+  },
+  CLIENT_REGISTRATION: {
+    schema: z.enum(['off', 'token', 'open']),
+    default: 'off',
+    meaning: 'OAuth dynamic client registration at `/oidc/reg`: `off`, `token` (needs a one-time initial access token from `POST /admin/api/initial-access-tokens`), `open` (public or `private_key_jwt` clients only, see below)',
+  },
+  CLIENT_ID_METADATA_DOCUMENTS: {
+    schema: metadataDocuments,
+    default: 'off',
+    meaning: 'https URLs as `client_id` (client ID metadata documents): `off`, `any`, or comma-separated host suffixes (`claude.ai,chatgpt.com`); `loopback` in the list allows http documents on 127.0.0.1 for tests and is refused in production',
+  },
+  REFRESH_REUSE_INTERVAL: {
+    schema: int(0, 300),
+    default: 0,
+    meaning: 'seconds during which a just-rotated refresh token (OIDC, or a legacy mount under `rotate`) presented again gets the same successor pair instead of revoking the grant or session (max 300)',
+  },
+  CORS_ORIGINS: { schema: list.pipe(z.array(z.url())).default([]), meaning: 'comma-separated origins allowed to call the legacy and admin APIs from a browser' },
+  TRUST_PROXY: { schema: bool, default: false, meaning: 'take the client IP from `X-Forwarded-For` (only behind a proxy you run)' },
+  LOG_LEVEL: { schema: logLevel, default: 'info', meaning: 'pino level (`silent` in tests)' },
+  ACCESS_LOG: {
+    schema: z.enum(['all', 'errors', 'off']),
+    default: 'all',
+    meaning: 'access lines: `all` (one per request), `errors` (status ≥ 400, abandoned requests included), `off`; metrics count every request whatever this says',
+  },
+  MIGRATE_ON_START: { schema: bool.optional(), shown: '`true` outside production', meaning: 'run pending migrations at start-up' },
+  DATA_DIR: {
+    schema: z.string().min(1),
+    default: 'data',
+    meaning: 'folder of the embedded default (SQLite file, outbox, generated cookie keys, admin password); created `0700`, every file in it `0600` (modes of an existing folder are fixed at start)',
+  },
+  ARGON2_MEMORY_KIB: { schema: int(1024, 4_194_304), default: 19_456, meaning: 'argon2id memory in KiB (OWASP minimum; production refuses less; tests lower it)' },
+  ARGON2_TIME_COST: { schema: int(1, 100), default: 2, meaning: 'argon2id passes (production refuses fewer than 2; tests lower it)' },
+  ARGON2_PARALLELISM: { schema: int(1, 64), default: 1, meaning: 'argon2id lanes' },
+  WORKERS: { schema: int(1, 64), default: 1, meaning: 'server processes sharing the port' },
+  KEY_ENCRYPTION_KEY: {
+    schema: keyEncryptionKey.optional(),
+    shown: 'none (required in production)',
+    meaning: '32+ byte secret (base64 or hex) that encrypts private signing keys, upstream secrets and TOTP secrets at rest',
+  },
+  METRICS_TOKEN: {
+    schema: optionalString,
+    shown: 'none (required in production)',
+    meaning: 'bearer token for `/metrics`: when set, `/metrics` requires `Authorization: Bearer $METRICS_TOKEN` (else 401); unset outside production, `/metrics` is open',
+  },
+  MFA_POLICY: {
+    schema: mfaPolicy,
+    default: 'optional',
+    meaning: '`optional`, `required` (everyone), or `roles:<name>,<name>` (holders of those roles): who must use a second factor (see *Second factors and passkeys*)',
+  },
+  REGISTRATION: {
+    schema: z.enum(['open', 'closed']),
+    default: 'open',
+    meaning: 'self-service sign-up on the legacy APIs (`/signup`, `/register`) and the login page: `open` or `closed` (then 403)',
+  },
+  UI_LOCALES: {
+    schema: list.pipe(z.array(z.enum(SUPPORTED_LOCALES)).min(1, 'expected at least one language')).refine((l) => new Set(l).size === l.length, 'a language is listed twice'),
+    default: 'en,de',
+    meaning: 'languages of the pages and mails (`en`, `de`); the first is the default when neither `ui_locales` nor `Accept-Language` names one of them',
+  },
+  BACKCHANNEL_ALLOW_PRIVATE: {
+    schema: bool.optional(),
+    shown: '`true` outside production, `false` in it',
+    meaning: 'deliver back-channel logout tokens to loopback and private addresses',
+  },
+} satisfies Record<string, Declaration>;
+
+/** Node's own variables, read from the environment only (a config file cannot reach libuv). */
+const NODE_KEYS = {
+  UV_THREADPOOL_SIZE: {
+    schema: z.coerce.number().int().min(1).max(1024),
+    default: 4,
+    meaning: 'Node\'s own thread pool size (argon2 runs there); the password-hash queue holds at most 4 × this many jobs',
+  },
+} satisfies Record<string, Declaration>;
+
+/** Every declared key (the README table's rows). */
+export const CONFIG_KEYS: Readonly<Record<string, Declaration>> = { ...KEYS, ...NODE_KEYS };
+
+type Shape<T extends Record<string, Declaration>> = { [K in keyof T]: T[K]['schema'] };
+const shapeOf = <T extends Record<string, Declaration>>(keys: T): Shape<T> =>
+  Object.fromEntries(Object.entries(keys).map(([key, declaration]) => [key, declaration.schema])) as Shape<T>;
+
+/** The declared defaults: the bottom layer, under config/default.json. */
+const DEFAULTS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(KEYS).flatMap(([key, declaration]: [string, Declaration]) => (declaration.default === undefined ? [] : [[key, declaration.default]])),
+);
+
 /** Raw keys as they appear in the environment and in config/*.json. */
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: int(0, 65535),
-  HOST: z.string().min(1),
-  PUBLIC_URL: httpUrl.optional(),
-  DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, 'expected postgres://… or sqlite:PATH').optional(),
-  DATABASE_READ_URLS: list.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\/.+/, 'expected postgres://…'))).default([]),
-  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'expected redis://…').optional(),
-  REDIS_CLUSTER_NODES: list.pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port'))).default([]),
-  COOKIE_KEYS: list.pipe(z.array(z.string().min(1))).optional(),
-  ACCESS_TOKEN_TTL: int(60, 86_400),
-  REFRESH_TOKEN_TTL: int(300, 31_536_000),
-  ADMIN_EMAIL: z.email().optional(),
-  ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
-  ADMIN_ROLE: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a role name (letters, digits and _ . : -, 64 at most)').default('idp_admin'),
-  SMTP_URL: z.string().regex(/^smtps?:\/\/.+/, 'expected smtp://user:pass@host:port').optional(),
-  MAIL_FROM: z.string().min(3),
-  REQUIRE_EMAIL_VERIFICATION: bool,
-  COMPAT_PROFILES: compatProfiles,
+  ...shapeOf(KEYS),
   /** The JSON form of COMPAT_PROFILES in a config file (COMPAT_PROFILES from the environment wins). */
   compat: compatProfiles.optional(),
-  OIDC_CLIENTS_FILE: optionalString,
-  OIDC_RESOURCES: resources.optional(),
-  CORS_ORIGINS: list.pipe(z.array(z.url())).default([]),
-  TRUST_PROXY: bool,
-  LOG_LEVEL: logLevel,
-  ACCESS_LOG: z.enum(['all', 'errors', 'off']),
-  MIGRATE_ON_START: bool.optional(),
-  DATA_DIR: z.string().min(1),
-  ARGON2_MEMORY_KIB: int(1024, 4_194_304),
-  ARGON2_TIME_COST: int(1, 100),
-  ARGON2_PARALLELISM: int(1, 64),
-  WORKERS: int(1, 64),
-  METRICS_TOKEN: optionalString,
-  KEY_ENCRYPTION_KEY: keyEncryptionKey.optional(),
-  CLIENT_REGISTRATION: z.enum(['off', 'token', 'open']).default('off'),
-  CLIENT_ID_METADATA_DOCUMENTS: metadataDocuments.default({ mode: 'off', hostSuffixes: [], loopback: false }),
-  REFRESH_REUSE_INTERVAL: int(0, 300).default(0),
-  MFA_POLICY: mfaPolicy,
-  REGISTRATION: z.enum(['open', 'closed']),
-  UI_LOCALES: list.pipe(z.array(z.enum(SUPPORTED_LOCALES)).min(1, 'expected at least one language')).refine((l) => new Set(l).size === l.length, 'a language is listed twice'),
-  BACKCHANNEL_ALLOW_PRIVATE: bool.optional(),
 });
+
+/** The README's configuration table (section "Configuration"), one row per declared key. */
+export function configurationTable(): string {
+  const rows = Object.entries(CONFIG_KEYS).map(([key, declaration]) => {
+    const shown = declaration.shown ?? (declaration.default === undefined ? 'none' : `\`${String(declaration.default)}\``);
+    return `| \`${key}\` | ${shown} | ${declaration.meaning} |`;
+  });
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
 
 type Raw = z.infer<typeof schema>;
 
@@ -321,6 +463,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
   const problems: string[] = [];
   const nodeEnv = env.NODE_ENV || 'development';
   const fromFiles = {
+    ...DEFAULTS,
     ...readJson(path.join(configDir, 'default.json'), problems),
     ...readJson(path.join(configDir, `${nodeEnv}.json`), problems),
   };
@@ -339,7 +482,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configDir = pat
     for (const issue of parsed.error.issues) problems.push(`${keyPath(issue.path) || '(root)'}: ${issue.message}`);
   }
   // Node's own variable, read here only to size the password-hash queue (CONTRACT §6); libuv reads it too.
-  const threadpool = z.coerce.number().int().min(1).max(1024).default(4).safeParse(env.UV_THREADPOOL_SIZE || undefined);
+  const threadpool = NODE_KEYS.UV_THREADPOOL_SIZE.schema.default(NODE_KEYS.UV_THREADPOOL_SIZE.default).safeParse(env.UV_THREADPOOL_SIZE || undefined);
   if (!threadpool.success) problems.push('UV_THREADPOOL_SIZE: expected an integer from 1 to 1024');
   if (problems.length || !parsed.success || !threadpool.success) throw new ConfigError(problems);
   const raw = parsed.data;

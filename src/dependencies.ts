@@ -8,26 +8,33 @@ import type { Logger } from './logger.ts';
 import { createSequelize, checkDatabase, isConnectionError } from './db/sequelize.ts';
 import { runMigrations } from './db/migrate.ts';
 import { initModels, type Models } from './db/models/index.ts';
+import { createUserQueries, type UserQueries } from './db/queries/users.ts';
 import type { Store } from './store/store.ts';
 import { createMemoryStore } from './store/memory-store.ts';
 import { createRedisStore } from './store/redis-store.ts';
-import { createKeyService, type KeyService } from './services/keys.ts';
+import { createKeyService, type KeyService, type KeySet } from './services/keys.ts';
 import { createSecretBox, type SecretBox } from './services/secret-box.ts';
 import { createPasswordService, type PasswordHashingOptions, type PasswordService } from './services/passwords.ts';
 import { loadOrCreateCookieKeys } from './services/local-secrets.ts';
-import { createAccountServices, type AccountServices } from './services/account-services.ts';
+import { createAuditService, type AuditService } from './services/audit.ts';
+import { createSessionService, type SessionService } from './services/sessions.ts';
+import { createTokenService } from './services/tokens.ts';
+import { createMailService } from './services/mail.ts';
+import { createMailQueue } from './services/accounts/mail.ts';
+import { createVerificationTokenService } from './services/verification-tokens.ts';
+import { createAccountService, type AccountService } from './services/accounts/accounts.ts';
+import { createAccountCache, invalidateOnWrites } from './services/accounts/cache.ts';
 import { createRoleService, type RoleService } from './services/roles.ts';
 import { createResourceRegistry, type ResourceRegistry } from './services/resources.ts';
 import { createOidc, type Oidc } from './oidc/index.ts';
 import type { SessionLink } from './oidc/session-link.ts';
 import type { BackchannelLogout } from './oidc/backchannel-logout.ts';
 import type { DeliverySchedule } from './oidc/backchannel-delivery.ts';
-import type { SessionService } from './services/sessions.ts';
 import { maxAccessTokenTtl } from './oidc/provider.ts';
 import { scheduleDynamicClientCleanup } from './oidc/dynamic-clients.ts';
 import { createViews, type Views } from './http/interactions/views.ts';
 import { createI18n, type I18n } from './services/i18n.ts';
-import { withRegistrationPolicy } from './services/registration-policy.ts';
+import { withRegistrationPolicy } from './services/accounts/registration-policy.ts';
 import { createMetrics, type Metrics } from './services/metrics.ts';
 import { instrumentAccounts, instrumentTokens, observeProvider } from './services/metrics-instrument.ts';
 import { createLoginRateLimiter, type LoginLimits, type LoginRateLimiter } from './services/rate-limits.ts';
@@ -44,18 +51,28 @@ import { boxedSecrets, unsealedSecrets, type SecretSealer } from './services/mfa
 import type { ErrorTranslator } from './http/middleware/errors.ts';
 import { securePrivateDir } from './private-files.ts';
 import { sealSigningKeys } from './db/signing-key-sealing.ts';
-import { createAuditService, type AuditService } from './services/audit.ts';
-import { createUserImporter } from './services/admin-import.ts';
-import { createAdminServices, type AdminServices } from './services/admin-services.ts';
+import { createUserImporter } from './services/admin/import.ts';
+import { createAdminAccounts, type AdminAccounts } from './services/admin/accounts.ts';
+import { createRegistration } from './services/accounts/registration.ts';
+import type { AdminServices } from './services/admin/index.ts';
+import { createAdminAuditService } from './services/admin/audit.ts';
+import { createAdminUserService } from './services/admin/users.ts';
+import { createAdminRoleService } from './services/admin/roles.ts';
+import { createAdminOrganizationService } from './services/admin/organizations.ts';
+import { createAdminClientService, type AdminClientServiceOptions } from './services/admin/clients.ts';
+import { createAdminResourceService, type AdminResourceServiceOptions } from './services/admin/resources.ts';
+import { createAdminInitialAccessTokenService, type AdminInitialAccessTokenOptions } from './services/admin/initial-access-tokens.ts';
+import { createAdminMfaService } from './services/admin/mfa.ts';
 import { createFirstPartySessions, type FirstPartySessions } from './services/first-party-sessions.ts';
 import { FIRST_PARTY_CLIENT_IDS } from './services/first-party-clients.ts';
 import { loadClientsFile } from './oidc/clients.ts';
 import { createClientValidator } from './http/admin/index.ts';
 import type { JsonObject } from './json.ts';
 import { createUserGrants, type UserGrantService } from './oidc/user-grants.ts';
+import type { UserGrants } from './services/user-grants.ts';
+import { createAdminGrantService } from './services/admin/grants.ts';
 import { createConnectedApps, type ConnectedApps } from './services/accounts/connected-apps.ts';
-import { createVerificationTokenService } from './services/verification-tokens.ts';
-import { createUserDeletion } from './services/accounts/user-deletion.ts';
+import { createUserDeletion, type DeleteUser } from './services/accounts/user-deletion.ts';
 import { createAccountDeletion, type AccountDeletion } from './services/accounts/account-deletion.ts';
 import { createEmailChangeService, EMAIL_CHANGE_PURPOSE, EMAIL_CHANGE_TTL_SECONDS, type EmailChangeService } from './services/accounts/email-change.ts';
 
@@ -100,6 +117,7 @@ export interface Dependencies {
   accountDeletion: AccountDeletion;
   /** The ejs pages (interaction pages and the provider's own). */
   views: Views;
+  /** The pages' and mails' languages (CONTRACT §4). */
   i18n: I18n;
   /** This server's Prometheus metrics (its own registry). */
   metrics: Metrics;
@@ -144,6 +162,121 @@ export function wireSessionHooks(
 
 /** How long shutdown waits for back-channel logout deliveries (retries coming due meanwhile included); the rest are given up, audited. */
 const BACKCHANNEL_SHUTDOWN_MS = 5000;
+
+/** Lifetimes of the links we e-mail: a day to confirm an address, an hour to use a reset link (OWASP). */
+const LINK_TTL_SECONDS = { verifyEmail: 24 * 3600, resetPassword: 3600 };
+
+interface AccountServicesInput {
+  config: Config;
+  logger: Logger;
+  /** The account cache hooks onto the models' writes. */
+  models: Models;
+  /** The users table as plain rows, for the account service. */
+  users: UserQueries;
+  store: Store;
+  keys: KeyService;
+  /** The key set loaded once at start for both doors. */
+  keySet: KeySet;
+  passwords: PasswordService;
+  /** Brute-force limits on every password check (CONTRACT §6). */
+  loginLimiter: LoginRateLimiter;
+  /** The open routes' limits; the account service asks it before every mail (per-address allowance). */
+  openRouteLimiter: OpenRouteLimiter;
+  /** The mails' languages. */
+  i18n: I18n;
+}
+
+/** The account, session, token, mail and audit services, wired to each other. */
+function buildAccountServices(input: AccountServicesInput) {
+  const { config, logger, store } = input;
+  const audit = createAuditService({ models: input.models, logger });
+  // A password session lives as long as its refresh token; each refresh moves both forward.
+  const sessions = createSessionService({ store, defaultTtlSeconds: config.tokens.refreshTokenTtl });
+  const tokens = createTokenService({
+    loadKeys: () => input.keys.load(),
+    signingKeys: input.keySet,
+    store,
+    sessions,
+    audit,
+    issuer: config.issuer,
+    accessTokenTtlSeconds: config.tokens.accessTokenTtl,
+    refreshTokenTtlSeconds: config.tokens.refreshTokenTtl,
+    refreshReuseIntervalSeconds: config.refreshReuseInterval,
+  });
+  const mail = createMailService({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: config.mail.outboxDir, logger });
+  const mailQueue = createMailQueue((message) => mail.send(message), logger.child({ component: 'mail' }));
+  const verificationTokens = createVerificationTokenService({
+    store,
+    ttlSeconds: { 'verify-email': LINK_TTL_SECONDS.verifyEmail, 'reset-password': LINK_TTL_SECONDS.resetPassword },
+  });
+  const accounts = createAccountService({
+    users: input.users,
+    registration: createRegistration({ users: input.users, passwords: input.passwords, audit }),
+    passwords: input.passwords,
+    sessions,
+    audit,
+    verificationTokens,
+    mail: mailQueue,
+    linkTtlSeconds: LINK_TTL_SECONDS,
+    logger,
+    loginLimiter: input.loginLimiter,
+    mailLimiter: input.openRouteLimiter,
+    i18n: input.i18n,
+  });
+  // getById is on every bearer request and OIDC userinfo/refresh: served from the store, exact (accounts/cache.ts).
+  const accountCache = createAccountCache({ store, logger });
+  invalidateOnWrites(input.models, accountCache);
+  const getById = (id: string) => accountCache.get(id, (userId) => accounts.getById(userId, { fresh: true }));
+  return { audit, sessions, tokens, mail, mailQueue, verificationTokens, accounts: { ...accounts, getById } };
+}
+
+type AccountServices = ReturnType<typeof buildAccountServices>;
+
+interface AdminServicesInput {
+  models: Models;
+  sequelize: Sequelize;
+  accounts: AccountService;
+  sessions: SessionService;
+  audit: Pick<AuditService, 'record'>;
+  /** ADMIN_ROLE: the role that grants the admin API and console. */
+  adminRole: string;
+  /** Deleting a user (shared with the user's own deletion). */
+  deleteUser: DeleteUser;
+  /** Second factors (CONTRACT §7 `/users/:id/mfa`). */
+  mfa: Pick<MfaService, 'status' | 'removeAll'>;
+  /** Grants to applications (CONTRACT §7 `/users/:id/grants`), kept by the OIDC side. */
+  grants: Pick<UserGrants, 'list' | 'revoke'>;
+  /** Client metadata validation by the provider (see services/admin/clients.ts). */
+  validateClient: (metadata: JsonObject) => Promise<void>;
+  fileClients?: AdminClientServiceOptions['fileClients'];
+  protectedClientIds?: AdminClientServiceOptions['protectedClientIds'];
+  resources: Pick<AdminResourceServiceOptions, 'registry' | 'maxAccessTokenTtl' | 'isConfidentialClient'>;
+  initialAccessTokens: Pick<AdminInitialAccessTokenOptions, 'enabled' | 'mint'>;
+}
+
+/** The admin API's and console's services, over the shared ones. */
+function buildAdminServices(input: AdminServicesInput): AdminServices {
+  const { models, sequelize } = input;
+  const audit = createAdminAuditService({ models, audit: input.audit });
+  const users = createAdminUserService({ models, sequelize, accounts: input.accounts, sessions: input.sessions, adminAudit: audit, adminRole: input.adminRole, deleteUser: input.deleteUser });
+  return {
+    audit,
+    users,
+    mfa: createAdminMfaService({ mfa: input.mfa, requireUser: (id) => users.get(id) }),
+    grants: createAdminGrantService({ grants: input.grants, requireUser: (id) => users.get(id), adminAudit: audit }),
+    roles: createAdminRoleService({ models, adminAudit: audit, adminRole: input.adminRole }),
+    organizations: createAdminOrganizationService({ models, sequelize, adminAudit: audit }),
+    clients: createAdminClientService({
+      models,
+      adminAudit: audit,
+      validate: input.validateClient,
+      fileClients: input.fileClients,
+      protectedClientIds: input.protectedClientIds,
+    }),
+    resources: createAdminResourceService({ models, adminAudit: audit, ...input.resources }),
+    initialAccessTokens: createAdminInitialAccessTokenService({ adminAudit: audit, ...input.initialAccessTokens }),
+  };
+}
 
 async function createStore(config: Config, logger: Logger, keyPrefix: string): Promise<Store> {
   if (config.redis.embedded) return createMemoryStore();
@@ -234,7 +367,19 @@ export async function buildDependencies(config: Config, logger: Logger, options:
     const openRouteLimiter = createOpenRouteLimiter({ store, metrics, limits: options.openRouteLimits });
     // The pages' and mails' languages (CONTRACT §4): catalogues read once, here.
     const i18n = createI18n({ locales: config.uiLocales });
-    const accountServices = createAccountServices({ config, logger, sequelize, models, store, keys, keySet, passwords, loginLimiter, openRouteLimiter, i18n });
+    const accountServices = buildAccountServices({
+      i18n,
+      config,
+      logger,
+      models,
+      users: createUserQueries({ sequelize, models }),
+      store,
+      keys,
+      keySet,
+      passwords,
+      loginLimiter,
+      openRouteLimiter,
+    });
     closers.push(async () => {
       await accountServices.mailQueue.settle();
       accountServices.mail.close();
@@ -319,7 +464,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
       audit,
       i18n,
     });
-    const admin = createAdminServices({
+    const admin = buildAdminServices({
       models,
       sequelize,
       accounts,
@@ -355,7 +500,7 @@ export async function buildDependencies(config: Config, logger: Logger, options:
   }
 }
 
-/** What the commands that work on the database alone need (migrate, keys:rotate, import-users): no store, provider or HTTP. */
+/** What the commands that work on the database alone need (migrate, keys:rotate, import-users, create-admin): no store, provider or HTTP. */
 export interface CliDependencies {
   config: Config;
   logger: Logger;
@@ -363,6 +508,8 @@ export interface CliDependencies {
   roles: RoleService;
   audit: AuditService;
   importer: ReturnType<typeof createUserImporter>;
+  /** create-admin: promotes a user, or registers a verified admin (no store needed). */
+  adminAccounts: AdminAccounts;
   /** Applies pending migrations, then seals the signing keys still in plaintext when KEY_ENCRYPTION_KEY is set. */
   migrate(): Promise<{ applied: string[]; sealed: number }>;
   /** Writes the audit events still queued and closes the database; safe to call twice. */
@@ -388,6 +535,9 @@ export function buildCliDependencies(config: Config, logger: Logger, options: Cl
   const roles = createRoleService({ models, adminRole: config.admin.role });
   const audit = createAuditService({ models, logger });
   const importer = createUserImporter({ models, sequelize, roles, batchSize: options.importBatchSize });
+  const users = createUserQueries({ sequelize, models });
+  const passwords = createPasswordService(config.argon2, { threads: config.hashThreads });
+  const adminAccounts = createAdminAccounts({ registration: createRegistration({ users, passwords, audit }), users, roles, audit });
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -396,6 +546,7 @@ export function buildCliDependencies(config: Config, logger: Logger, options: Cl
     roles,
     audit,
     importer,
+    adminAccounts,
     async migrate() {
       const applied = await runMigrations(sequelize, { sealer: secretBox });
       return { applied, sealed: secretBox ? await sealSigningKeys(sequelize, secretBox) : 0 };

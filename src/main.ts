@@ -10,7 +10,7 @@ import { createLogger, stdoutFor, type Logger } from './logger.ts';
 import { exitOnUncaught } from './last-resort.ts';
 import { buildDependencies } from './dependencies.ts';
 import { createServerApp } from './server.ts';
-import { ensureInitialAdmin } from './services/admin-bootstrap.ts';
+import { ensureInitialAdmin } from './services/admin/bootstrap.ts';
 import { SigningKeySealError } from './db/signing-key-sealing.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -11,7 +11,7 @@ import { createAdminRouters, prepareAdminDoor } from './http/admin/index.ts';
 import { createInFlight, type InFlight } from './http/middleware/in-flight.ts';
 import { countDependencyErrors, metricsRouter, requestMetrics } from './http/metrics.ts';
 import { homeRouter } from './http/home.ts';
-import { accountEarlyErrors, createAccountRouters, prepareAccountDoor } from './http/account/index.ts';
+import { createAccountRouters, prepareAccountDoor } from './http/account/index.ts';
 
 /** The doors of the product, each a router; the legacy profiles, OIDC interactions and admin add theirs here. */
 function createDoors(deps: Dependencies): Router[] {
@@ -54,7 +54,9 @@ export async function createServerApp(deps: Dependencies): Promise<{ app: Koa; s
     readiness: deps.readiness,
     errorTranslators: deps.errorTranslators,
     routers: createDoors(deps),
-    early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps), accountEarlyErrors(deps.i18n)],
+    views: deps.views,
+    i18n: deps.i18n,
+    early: [countDependencyErrors(deps.metrics, deps.errorTranslators), ...createLegacyEarlyMiddleware(deps)],
     observers: [requestMetrics(deps.metrics, { oidcPrefix: '/oidc' })],
     inFlight,
     oidc,

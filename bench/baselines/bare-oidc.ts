@@ -19,7 +19,7 @@ import { createSecretBox } from '../../src/services/secret-box.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
 import { createOidcStorage } from '../../src/oidc/adapter.ts';
 import { createProvider, maxAccessTokenTtl } from '../../src/oidc/provider.ts';
-import { toAccountView } from '../../src/services/account-view.ts';
+import { toAccountView } from '../../src/services/accounts/view.ts';
 import { createLogger } from '../../src/logger.ts';
 import { mintOidcTokens } from '../lib/oidc-mint.ts';
 import { createI18n } from '../../src/services/i18n.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config.ts';
-import type { ImportSummary } from '../services/admin-import.ts';
+import type { ImportSummary } from '../services/admin/import.ts';
 import type { Print } from './migrate.ts';
 import { withCliServices } from './services.ts';
 import { readUserFile } from './user-file.ts';
@@ -17,7 +17,7 @@ export interface ImportUsersOptions {
 
 /**
  * `import-users FILE`: imports a .json or .csv of users with their password hashes (see
- * services/admin-import.ts). Rejected rows are listed with their line; the summary line is
+ * services/admin/import.ts). Rejected rows are listed with their line; the summary line is
  * `created N, skipped N, rejected N`. Rejected rows do not make the command fail: the file was
  * imported, and running it again (after fixing those rows) picks up where it left off.
  */

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { ImportRejection, RawImportRow } from '../services/admin-import.ts';
+import type { ImportRejection, RawImportRow } from '../services/admin/import.ts';
 
 export interface UserFile {
   rows: RawImportRow[];

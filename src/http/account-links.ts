@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import type { AccountLinks } from '../services/account-mail.ts';
+import type { AccountLinks } from '../services/accounts/mail.ts';
 
 /**
  * Links in mails sent from doors without pages of their own (admin, login page) point at the first legacy

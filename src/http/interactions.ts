@@ -9,10 +9,11 @@ import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import type { Context, Middleware } from 'koa';
-import { AppError, RateLimitedError, ServerBusyError, ServiceUnavailableError } from '../errors.ts';
+import { RateLimitedError, ServerBusyError, ServiceUnavailableError } from '../errors.ts';
 import type { ErrorTranslator } from './middleware/errors.ts';
-import { AccountInactiveError, EmailAlreadyVerifiedError, InvalidCredentialsError } from '../services/account-errors.ts';
-import type { AccountView } from '../services/account-view.ts';
+import { PageError, servesPages } from './middleware/error-pages.ts';
+import { AccountInactiveError, EmailAlreadyVerifiedError, InvalidCredentialsError } from '../services/accounts/errors.ts';
+import type { AccountView } from '../services/accounts/view.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import { abandonedSignal } from './abandoned.ts';
 import type { Views } from './interactions/views.ts';
@@ -24,7 +25,7 @@ import { setNoStore } from './middleware/no-store.ts';
 import { clientIp } from './client-ip.ts';
 import { secondFactorPages, type InteractionPageKit, type SecondFactorServices } from './interactions/second-factor.ts';
 import { signUpPages } from './interactions/sign-up.ts';
-import type { RegisterInput } from '../services/accounts.ts';
+import type { RegisterInput } from '../services/accounts/accounts.ts';
 import type { I18n, Translate } from '../services/i18n.ts';
 import type { Locale } from '../config.ts';
 import { localeOf, waitText } from './locale.ts';
@@ -56,16 +57,8 @@ const EXPIRED = 'errors:expired';
 /** What the resend form's token is bound to besides the interaction: the account it names. */
 const verificationBinding = (accountId: string): string => `verify-email:${accountId}`;
 
-/** A failure shown as the error page; `message` is a catalogue key, translated when the page is drawn. */
-class PageError extends Error {
-  readonly status: number;
-  readonly code: string | undefined;
-  constructor(status: number, messageKey: string, code?: string) {
-    super(messageKey);
-    this.status = status;
-    this.code = code;
-  }
-}
+/** A refusal of these pages: the catalogue key of its words and the OAuth-style code the page shows. */
+const refusal = (status: number, key: string, code: string): PageError => new PageError(status, code, { key });
 
 function formOf(ctx: Context): Form {
   const body = (ctx.request as { body?: unknown }).body;
@@ -89,7 +82,8 @@ function loginFailure(t: Translate, err: unknown): { status: number; message: st
 export function createInteractionRouter(options: InteractionOptions): Router {
   const { provider, views, i18n } = options;
   const csrf = createCsrf(options.cookieKeys);
-  const router = new Router({ prefix: '/interaction' });
+  // Errors of these routes, and of their bodies before routing, are answered as pages (error-pages.ts).
+  const router = servesPages(new Router({ prefix: '/interaction' }));
 
   /**
    * The request's language: the interaction's `ui_locales` once it is known (interactionFor keeps it on
@@ -105,32 +99,20 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     ctx.body = await views.render(name, { ...locals, lang: langOf(ctx) });
   }
 
-  /** Every failure on these routes becomes a page; nothing reaches the JSON error handler or shows a stack. */
-  const pageErrors: Middleware = async (ctx, next) => {
+  /**
+   * The provider's own errors in the words of these pages; a store outage it wraps (see oidc/adapter.ts)
+   * as the outage itself. Rendering is the error handler's (middleware/errors.ts).
+   */
+  const providerErrors: Middleware = async (ctx, next) => {
     try {
       await next();
     } catch (caught) {
       let err: unknown = caught;
       for (const translate of options.errorTranslators ?? []) err = translate(caught) ?? err;
-      // The provider's storage wraps a store outage (see oidc/adapter.ts); the page shows it as one.
       const cause = (err as { cause?: unknown } | undefined)?.cause;
-      if (cause instanceof ServiceUnavailableError) err = cause;
-      const t = tr(ctx);
-      const problem = { title: t('errors:title'), heading: t('errors:heading') };
-      if (err instanceof ServiceUnavailableError || err instanceof ServerBusyError) {
-        ctx.set('Retry-After', err.headers['Retry-After'] ?? '5');
-        await render(ctx, 503, 'error', { title: t('errors:unavailableTitle'), heading: t('errors:unavailableHeading'), message: t('errors:unavailable'), code: undefined });
-      } else if (err instanceof PageError) {
-        await render(ctx, err.status, 'error', { ...problem, message: t(err.message), code: err.code });
-      } else if (err instanceof errors.OIDCProviderError) {
-        await render(ctx, err.statusCode, 'error', { ...problem, message: errorMessage(t, err), code: err.error });
-      } else if (err instanceof AppError && err.expose && err.status < 500) {
-        // A lower layer's own words (the body parser's, say) are English: other languages say so around them.
-        await render(ctx, err.status, 'error', { ...problem, message: t('errors:detail', { detail: err.message }), code: undefined });
-      } else {
-        ctx.log.error({ err: caught }, 'interaction page failed');
-        await render(ctx, 500, 'error', { title: t('errors:title'), heading: t('errors:serverHeading'), message: t('errors:server'), code: undefined });
-      }
+      if (cause instanceof ServiceUnavailableError) throw cause;
+      if (err instanceof errors.OIDCProviderError) throw new PageError(err.statusCode, err.error, { text: errorMessage(tr(ctx), err) });
+      throw err;
     }
   };
 
@@ -140,18 +122,18 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       interaction = await provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
       // No interaction cookie (expired, finished, or a cross-site form post) or no interaction behind it.
-      if (err instanceof errors.OIDCProviderError) throw new PageError(400, EXPIRED, 'session_not_found');
+      if (err instanceof errors.OIDCProviderError) throw refusal(400, EXPIRED, 'session_not_found');
       throw err;
     }
-    if (interaction.uid !== ctx.params.uid) throw new PageError(400, EXPIRED, 'session_not_found');
+    if (interaction.uid !== ctx.params.uid) throw refusal(400, EXPIRED, 'session_not_found');
     ctx.state.lang = localeOf(ctx, i18n, interaction.params.ui_locales);
-    if (prompt && interaction.prompt.name !== prompt) throw new PageError(400, 'errors:stepNotExpected', 'invalid_request');
+    if (prompt && interaction.prompt.name !== prompt) throw refusal(400, 'errors:stepNotExpected', 'invalid_request');
     return interaction;
   }
 
   function requireCsrf(ctx: Context, interaction: Interaction): Form {
     const form = formOf(ctx);
-    if (!csrf.verify(interaction.uid, form.csrf)) throw new PageError(403, 'errors:formExpired', 'invalid_csrf');
+    if (!csrf.verify(interaction.uid, form.csrf)) throw refusal(403, 'errors:formExpired', 'invalid_csrf');
     return form;
   }
 
@@ -226,7 +208,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     ctx.redirect(redirectTo);
   }
 
-  router.use(pageErrors);
+  router.use(providerErrors);
 
   const requestContextOf = (ctx: Context, interaction: Interaction): RequestContext => ({
     door: 'interaction',
@@ -268,7 +250,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     } else if (interaction.prompt.name === 'consent') {
       await consentPage(ctx, interaction);
     } else {
-      throw new PageError(400, 'errors:stepNotSupported', 'invalid_request');
+      throw refusal(400, 'errors:stepNotSupported', 'invalid_request');
     }
   });
 
@@ -304,10 +286,10 @@ export function createInteractionRouter(options: InteractionOptions): Router {
     const form = formOf(ctx);
     const accountId = text(form.account, 64);
     if (!options.resendVerification || !accountId || !csrf.verify(interaction.uid, form.csrf, verificationBinding(accountId))) {
-      throw new PageError(403, 'errors:formExpired', 'invalid_csrf');
+      throw refusal(403, 'errors:formExpired', 'invalid_csrf');
     }
     const account = await options.getAccount(accountId);
-    if (!account || account.status !== 'active') throw new PageError(400, EXPIRED, 'session_not_found');
+    if (!account || account.status !== 'active') throw refusal(400, EXPIRED, 'session_not_found');
     const t = tr(ctx);
     try {
       // The mail goes out in the page's language (CONTRACT §4).
@@ -334,10 +316,10 @@ export function createInteractionRouter(options: InteractionOptions): Router {
       await finish(ctx, { error: 'access_denied', error_description: 'End-User denied the request' }, false);
       return;
     }
-    if (form.decision !== 'approve') throw new PageError(400, 'errors:chooseDecision', 'invalid_request');
+    if (form.decision !== 'approve') throw refusal(400, 'errors:chooseDecision', 'invalid_request');
     const accountId = interaction.session?.accountId;
     const clientId = interaction.params.client_id;
-    if (!accountId || typeof clientId !== 'string') throw new PageError(400, EXPIRED, 'session_not_found');
+    if (!accountId || typeof clientId !== 'string') throw refusal(400, EXPIRED, 'session_not_found');
 
     const details = interaction.prompt.details as {
       missingOIDCScope?: string[];

@@ -5,7 +5,7 @@
  * for a new login and their refresh tokens stop working.
  */
 import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
-import type { AccountView } from '../services/account-view.ts';
+import type { AccountView } from '../services/accounts/view.ts';
 
 export interface AccountLookup {
   getById(id: string): Promise<AccountView | undefined>;

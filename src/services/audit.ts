@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
 import type { Models } from '../db/models/index.ts';
 import type { Logger } from '../logger.ts';
-import { primaryQuery } from './primary-sql.ts';
+import { primaryQuery } from '../db/primary-sql.ts';
 
 export interface AuditEventInput {
   /** e.g. `login`, `logout`, `refresh`, `refresh_reuse`, `register`, `password_change`, `password_reset`. */

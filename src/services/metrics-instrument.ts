@@ -4,9 +4,9 @@
  * the same way, and oidc-provider's own events count the tokens it issues.
  */
 import { RateLimitedError } from '../errors.ts';
-import type { AccountService } from './accounts.ts';
+import type { AccountService } from './accounts/accounts.ts';
 import type { TokenService } from './tokens.ts';
-import { AccountInactiveError, InvalidCredentialsError } from './account-errors.ts';
+import { AccountInactiveError, InvalidCredentialsError } from './accounts/errors.ts';
 import type { Dependency, LoginOutcome, Metrics, TokenType } from './metrics.ts';
 
 function loginOutcome(err: unknown): LoginOutcome {

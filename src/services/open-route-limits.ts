@@ -12,7 +12,7 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
-import type { AccountService } from './accounts.ts';
+import type { AccountService } from './accounts/accounts.ts';
 import type { Metrics } from './metrics.ts';
 import { clientKey, identifierKey, reach, storeLimiter } from './rate-limits.ts';
 

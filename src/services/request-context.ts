@@ -23,3 +23,8 @@ export interface RequestContext {
   /** Aborted when the client has gone before its answer: a login is then not hashed and starts no session. */
   abandoned?: AbortSignal;
 }
+
+/** The request's part of an audit event. */
+export function auditFrom(ctx: RequestContext): { ip?: string; userAgent?: string; clientId?: string } {
+  return { ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId };
+}

@@ -3,11 +3,11 @@ import { SignJWT, createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jos
 import type { JWTPayload } from 'jose';
 import type { Store, StoreWrite } from '../store/store.ts';
 import type { KeySet } from './keys.ts';
-import type { AccountView } from './account-view.ts';
+import type { AccountView } from './accounts/view.ts';
 import type { SessionRecord, SessionService } from './sessions.ts';
 import type { AuditService } from './audit.ts';
 import type { RequestContext } from './request-context.ts';
-import { InvalidAccessTokenError, InvalidRefreshTokenError } from './account-errors.ts';
+import { InvalidAccessTokenError, InvalidRefreshTokenError } from './accounts/errors.ts';
 import { hashToken, isOpaqueToken, newOpaqueToken } from './secret-tokens.ts';
 import { openUnderToken, sealUnderToken } from './token-sealed.ts';
 

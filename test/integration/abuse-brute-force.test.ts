@@ -7,7 +7,7 @@
 import { mock } from 'node:test';
 import { expect } from 'chai';
 import { RateLimitedError, ServiceUnavailableError } from '../../src/errors.ts';
-import { InvalidCredentialsError } from '../../src/services/account-errors.ts';
+import { InvalidCredentialsError } from '../../src/services/accounts/errors.ts';
 import { DEFAULT_LOGIN_LIMITS, createLoginRateLimiter, type LoginRateLimiter } from '../../src/services/rate-limits.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createRedisStore, type RedisStore } from '../../src/store/redis-store.ts';

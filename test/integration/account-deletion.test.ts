@@ -13,7 +13,7 @@ import { authorize, CLIENTS, startOidcEnv, type OidcEnv, type TestUser } from '.
 import { login } from '../helpers/admin-api.ts';
 import { totpCode } from '../../src/services/mfa/totp.ts';
 import { InvalidMfaCodeError } from '../../src/services/mfa/errors.ts';
-import { IncorrectPasswordError } from '../../src/services/account-errors.ts';
+import { IncorrectPasswordError } from '../../src/services/accounts/errors.ts';
 import { LastAdminError, SecondFactorRequiredError } from '../../src/services/accounts/account-deletion.ts';
 import { RateLimitedError } from '../../src/errors.ts';
 

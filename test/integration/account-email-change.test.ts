@@ -16,7 +16,7 @@ import {
   type EmailChangeLinks,
 } from '../../src/services/accounts/email-change.ts';
 import { RateLimitedError } from '../../src/errors.ts';
-import { AccountInactiveError, InvalidCredentialsError } from '../../src/services/account-errors.ts';
+import { AccountInactiveError, InvalidCredentialsError } from '../../src/services/accounts/errors.ts';
 
 const PASSWORD = 'correct horse battery';
 const ctx = { door: 'interaction', ip: '127.0.0.1' };

@@ -7,7 +7,8 @@ import { createTestDatabase, type TestDatabase, DATABASE_KINDS } from '../helper
 import { createLogger } from '../../src/logger.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createPasswordService } from '../../src/services/passwords.ts';
-import { createAccountService, type AccountService } from '../../src/services/accounts.ts';
+import { createAccountService, type AccountService } from '../../src/services/accounts/accounts.ts';
+import { createRegistration } from '../../src/services/accounts/registration.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
 import { createLoginRateLimiter } from '../../src/services/rate-limits.ts';
@@ -15,8 +16,9 @@ import { createOpenRouteLimiter } from '../../src/services/open-route-limits.ts'
 import type { MailMessage } from '../../src/services/mail.ts';
 import { createI18n } from '../../src/services/i18n.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
-import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/account-errors.ts';
+import { AccountExistsError, AccountInactiveError, IncorrectPasswordError, InvalidCredentialsError, InvalidVerificationTokenError } from '../../src/services/accounts/errors.ts';
 import type { Models } from '../../src/db/models/index.ts';
+import { createUserQueries } from '../../src/db/queries/users.ts';
 
 const ctx = { door: 'test', ip: '127.0.0.1' };
 const links = { verifyEmail: (t: string) => `https://idp.test/verify?token=${t}`, resetPassword: (t: string) => `https://idp.test/reset?token=${t}` };
@@ -31,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 for (const kind of DATABASE_KINDS) {
-  describe(`accounts (src/services/accounts.ts) on ${kind}`, function () {
+  describe(`accounts (src/services/accounts/accounts.ts) on ${kind}`, function () {
     this.timeout(20_000);
     let db: TestDatabase;
     let sessions: SessionService;
@@ -43,12 +45,14 @@ for (const kind of DATABASE_KINDS) {
     function build(models: Models = db.models): AccountService {
       const passwords = createPasswordService({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
       const verifyDummy = passwords.verifyDummy;
+      const users = createUserQueries({ sequelize: db.sequelize, models });
+      const record = async (event: AuditEventInput) => void audit.push(event);
       return createAccountService({
-        models,
-        sequelize: db.sequelize,
+        users,
+        registration: createRegistration({ users, passwords, audit: { record } }),
         passwords: { ...passwords, verifyDummy: async (p: string) => ((dummyVerifies += 1), verifyDummy(p)) },
         sessions,
-        audit: { record: async (event) => void audit.push(event) },
+        audit: { record },
         verificationTokens: createVerificationTokenService({ store: createMemoryStore(), ttlSeconds: { 'verify-email': 3600, 'reset-password': 3600 } }),
         mail: { enqueue: (message) => void mail.push(message) },
         linkTtlSeconds: { verifyEmail: 3600, resetPassword: 3600 },

@@ -1,5 +1,5 @@
 /**
- * The account cache (src/services/account-cache.ts) across processes: two servers sharing one database
+ * The account cache (src/services/accounts/cache.ts) across processes: two servers sharing one database
  * and one Redis (as several processes or WORKERS do). /me is served from the cache, yet a change made
  * through the other server — by a service, a role grant, a role deletion or a bare model update — shows
  * at once, because every write to a user or its roles moves the user's (or everyone's) generation.

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createI18n } from '../../src/services/i18n.ts';
-import { passwordResetMessage, verificationMessage } from '../../src/services/account-mail.ts';
+import { passwordResetMessage, verificationMessage } from '../../src/services/accounts/mail.ts';
 
 describe('account mails in the requester’s language (src/services/account-mail.ts)', () => {
   const i18n = createI18n({ locales: ['en', 'de'] });

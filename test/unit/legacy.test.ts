@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import type { z } from 'zod';
 import { validate } from '../../src/http/middleware/validate.ts';
 import { MalformedJsonError, ValidationError } from '../../src/errors.ts';
-import { AccountExistsError, InvalidCredentialsError, SessionNotFoundError } from '../../src/services/account-errors.ts';
+import { AccountExistsError, InvalidCredentialsError, SessionNotFoundError } from '../../src/services/accounts/errors.ts';
 import { PROFILES } from '../../src/http/legacy/mounts.ts';
 import { ROUTES } from '../../src/http/legacy/operations.ts';
 import { buildOpenApiDocument } from '../../src/http/openapi/document.ts';
-import type { AccountView } from '../../src/services/account-view.ts';
+import type { AccountView } from '../../src/services/accounts/view.ts';
 
 function issuesOf(schema: z.ZodType, input: unknown, location: 'body' | 'query' = 'body') {
   try {

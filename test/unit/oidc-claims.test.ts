@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { AccountView } from '../../src/services/account-view.ts';
+import type { AccountView } from '../../src/services/accounts/view.ts';
 import { claimsOf, createFindAccount, SCOPE_CLAIMS, SCOPES } from '../../src/oidc/find-account.ts';
 
 const account: AccountView = {

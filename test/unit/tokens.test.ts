@@ -5,9 +5,9 @@ import type { Store, StoreWrite } from '../../src/store/store.ts';
 import { createSessionService, type SessionService } from '../../src/services/sessions.ts';
 import { createTokenService, type TokenService } from '../../src/services/tokens.ts';
 import type { KeySet } from '../../src/services/keys.ts';
-import type { AccountView } from '../../src/services/account-view.ts';
+import type { AccountView } from '../../src/services/accounts/view.ts';
 import type { AuditEventInput } from '../../src/services/audit.ts';
-import { InvalidAccessTokenError, InvalidRefreshTokenError } from '../../src/services/account-errors.ts';
+import { InvalidAccessTokenError, InvalidRefreshTokenError } from '../../src/services/accounts/errors.ts';
 
 const ISSUER = 'https://idp.example.com/oidc';
 const ctx = { door: 'test', ip: '127.0.0.1' };

@@ -7,14 +7,14 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { RateLimitedError } from '../../errors.ts';
-import { IncorrectPasswordError } from '../../services/account-errors.ts';
+import { IncorrectPasswordError } from '../../services/accounts/errors.ts';
 import { InvalidMfaCodeError } from '../../services/mfa/errors.ts';
 import type { MfaService } from '../../services/mfa/factors.ts';
 import { LastAdminError, SecondFactorRequiredError, type AccountDeletion } from '../../services/accounts/account-deletion.ts';
 import { PASSWORD_MAX_LENGTH } from '../../services/passwords.ts';
 import type { AccountPages } from './pages.ts';
 import { field, formOf, requestContext, signedIn } from './forms.ts';
-import { retryWords } from './errors.ts';
+import { waitText } from '../locale.ts';
 
 export interface DeletePageOptions {
   pages: AccountPages;
@@ -47,7 +47,7 @@ export function deletePages(router: Router, options: DeletePageOptions): void {
       if (err instanceof LastAdminError) return page(ctx, 409, [t('account:delete.lastAdmin')]);
       if (err instanceof RateLimitedError) {
         for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-        return page(ctx, 429, [t('account:errors.text.429', { wait: retryWords(t, err) })]);
+        return page(ctx, 429, [t('account:errors.tooMany', { wait: waitText(t, err) })]);
       }
       throw err;
     }

@@ -16,7 +16,7 @@ import {
 } from '../../services/accounts/email-change.ts';
 import { type AccountPages, seeOther } from './pages.ts';
 import { field, formOf, requestContext, signedIn } from './forms.ts';
-import { retryWords } from './errors.ts';
+import { waitText } from '../locale.ts';
 
 export interface EmailPageOptions {
   pages: AccountPages;
@@ -60,7 +60,7 @@ export function emailPages(router: Router, options: EmailPageOptions): void {
       if (err instanceof EmailTakenError) return page(ctx, 409, value, [t('account:email.taken')]);
       if (err instanceof RateLimitedError) {
         for (const [name, header] of Object.entries(err.headers)) ctx.set(name, header);
-        return page(ctx, 429, value, [t('account:errors.text.429', { wait: retryWords(t, err) })]);
+        return page(ctx, 429, value, [t('account:errors.tooMany', { wait: waitText(t, err) })]);
       }
       throw err;
     }

@@ -10,7 +10,7 @@ import type { Dependencies } from '../../dependencies.ts';
 import { ACCOUNT_CLIENT, ensureFirstPartyClient } from '../../services/first-party-clients.ts';
 import { createAccountPages } from './pages.ts';
 import { ACCOUNT_LANDING, createAccountSignIn } from './sign-in.ts';
-import { accountErrorPages } from './errors.ts';
+import { servesPages } from '../middleware/error-pages.ts';
 import { profilePages } from './profile.ts';
 import { passwordPages } from './password.ts';
 import { sessionPages } from './sessions.ts';
@@ -20,7 +20,6 @@ import { passkeyPages } from './passkeys.ts';
 import { emailPages } from './email.ts';
 import { deletePages } from './delete.ts';
 
-export { accountEarlyErrors } from './errors.ts';
 
 type AccountDependencies = Pick<
   Dependencies,
@@ -34,7 +33,6 @@ export async function prepareAccountDoor(deps: Pick<Dependencies, 'models' | 'se
 
 export function createAccountRouters(deps: AccountDependencies): Router[] {
   const pages = createAccountPages({ i18n: deps.i18n });
-  const errorPages = accountErrorPages(pages, deps.errorTranslators);
   const signIn = createAccountSignIn({
     config: deps.config,
     provider: deps.oidc.provider,
@@ -52,13 +50,15 @@ export function createAccountRouters(deps: AccountDependencies): Router[] {
     ctx.state.lang = pages.langOf(ctx);
     await next();
   };
-  const open = new Router();
-  open.use(language, errorPages);
+  // Errors of these routes (and of their bodies, before routing) are drawn by the one error handler as pages.
+  const door = { back: { href: ACCOUNT_LANDING, label: 'account:errors.back' } };
+  const open = servesPages(new Router(), door);
+  open.use(language);
   signIn.routes(open);
 
   // Everything else is for the signed-in user, and every POST carries the form token.
-  const guarded = new Router();
-  guarded.use(language, errorPages, signIn.requireSignedIn, signIn.checkCsrf);
+  const guarded = servesPages(new Router(), door);
+  guarded.use(language, signIn.requireSignedIn, signIn.checkCsrf);
   guarded.get('/account', (ctx) => {
     ctx.status = 303;
     ctx.redirect(ACCOUNT_LANDING);

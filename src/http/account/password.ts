@@ -5,13 +5,13 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { AccountService } from '../../services/accounts.ts';
-import { IncorrectPasswordError } from '../../services/account-errors.ts';
+import type { AccountService } from '../../services/accounts/accounts.ts';
+import { IncorrectPasswordError } from '../../services/accounts/errors.ts';
 import { RateLimitedError } from '../../errors.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
 import { type AccountPages, seeOther } from './pages.ts';
 import { field, formOf, requestContext, signedIn } from './forms.ts';
-import { retryWords } from './errors.ts';
+import { waitText } from '../locale.ts';
 
 export function passwordPages(router: Router, options: { pages: AccountPages; accounts: Pick<AccountService, 'changePassword'> }): void {
   const { pages } = options;
@@ -38,7 +38,7 @@ export function passwordPages(router: Router, options: { pages: AccountPages; ac
       if (err instanceof IncorrectPasswordError) return page(ctx, 400, { current_password: t('account:password.wrong') });
       if (err instanceof RateLimitedError) {
         for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-        return page(ctx, 429, { current_password: t('account:errors.text.429', { wait: retryWords(t, err) }) });
+        return page(ctx, 429, { current_password: t('account:errors.tooMany', { wait: waitText(t, err) }) });
       }
       throw err;
     }

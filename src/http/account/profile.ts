@@ -1,8 +1,8 @@
 /** Profile (CONTRACT §10): full name, phone and username; problems shown beside the fields. */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { AccountService } from '../../services/accounts.ts';
-import { AccountExistsError } from '../../services/account-errors.ts';
+import type { AccountService } from '../../services/accounts/accounts.ts';
+import { AccountExistsError } from '../../services/accounts/errors.ts';
 import { cleanUsername, usernameProblem } from '../../services/identifiers.ts';
 import { type AccountPages, seeOther } from './pages.ts';
 import { field, formOf, requestContext, signedIn } from './forms.ts';

@@ -13,7 +13,7 @@ import { RateLimitedError } from '../../errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../services/passwords.ts';
 import { type AccountPages, seeOther } from './pages.ts';
 import { field, formOf, requestContext, signedIn } from './forms.ts';
-import { retryWords } from './errors.ts';
+import { waitText } from '../locale.ts';
 
 export interface SecurityPageOptions {
   pages: AccountPages;
@@ -32,7 +32,7 @@ function formError(ctx: Context, pages: AccountPages, err: unknown): string | un
   if (err instanceof LastFactorError) return t('account:security.lastFactor');
   if (err instanceof RateLimitedError) {
     for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-    return t('account:errors.text.429', { wait: retryWords(t, err) });
+    return t('account:errors.tooMany', { wait: waitText(t, err) });
   }
   return undefined;
 }

@@ -6,7 +6,7 @@
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import type Provider from 'oidc-provider';
-import type { AccountService } from '../../services/accounts.ts';
+import type { AccountService } from '../../services/accounts/accounts.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import type { FirstPartySessions } from '../../services/first-party-sessions.ts';
 import { ACCOUNT_CLIENT } from '../../services/first-party-clients.ts';

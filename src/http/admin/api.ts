@@ -3,7 +3,7 @@
  * 422 with the list of problems), every route behind an admin's bearer token, nothing cached.
  */
 import Router from '@koa/router';
-import type { AdminServices } from '../../services/admin-services.ts';
+import type { AdminServices } from '../../services/admin/index.ts';
 import type { BearerAuthServices } from '../middleware/bearer-auth.ts';
 import { renderDetail } from '../middleware/errors.ts';
 import { requireAdmin } from './auth.ts';

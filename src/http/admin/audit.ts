@@ -1,7 +1,7 @@
 /** /admin/api/audit-events (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminAuditService } from '../../services/admin-audit.ts';
+import type { AdminAuditService } from '../../services/admin/audit.ts';
 import { validate } from '../middleware/validate.ts';
 import { auditQuery } from './schemas.ts';
 

@@ -5,7 +5,7 @@
  */
 import type { Context, Middleware } from 'koa';
 import { ForbiddenError, UnauthorizedError } from '../../errors.ts';
-import type { AdminContext } from '../../services/admin-audit.ts';
+import type { AdminContext } from '../../services/admin/audit.ts';
 import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';
 import { clientIp } from '../client-ip.ts';
 

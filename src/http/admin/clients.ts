@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { JsonObject } from '../../json.ts';
-import type { AdminClientService } from '../../services/admin-clients.ts';
+import type { AdminClientService } from '../../services/admin/clients.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';
 import { createClientBody, updateClientBody } from './schemas.ts';

@@ -1,7 +1,7 @@
 /** /admin/api/users/:id/grants: a user's grants to applications, and revoking one (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminGrantService } from '../../services/admin-grants.ts';
+import type { AdminGrantService } from '../../services/admin/grants.ts';
 import { adminContext } from './auth.ts';
 
 export function grantRoutes(router: Router, auth: Middleware, grants: AdminGrantService): void {

@@ -1,7 +1,7 @@
 /** POST /admin/api/initial-access-tokens: a one-time token for dynamic client registration (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminInitialAccessTokenService } from '../../services/admin-initial-access-tokens.ts';
+import type { AdminInitialAccessTokenService } from '../../services/admin/initial-access-tokens.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';
 import { initialAccessTokenBody } from './schemas.ts';

@@ -1,7 +1,7 @@
 /** /admin/api/organizations and their members (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminOrganizationService } from '../../services/admin-organizations.ts';
+import type { AdminOrganizationService } from '../../services/admin/organizations.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';
 import { createOrganizationBody, memberBody, organizationsQuery } from './schemas.ts';

@@ -1,7 +1,7 @@
 /** /admin/api/resources: RFC 8707 resource servers besides OIDC_RESOURCES (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminResourceService } from '../../services/admin-resources.ts';
+import type { AdminResourceService } from '../../services/admin/resources.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';
 import { createResourceBody } from './schemas.ts';

@@ -1,7 +1,7 @@
 /** /admin/api/roles (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminRoleService } from '../../services/admin-roles.ts';
+import type { AdminRoleService } from '../../services/admin/roles.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';
 import { createRoleBody } from './schemas.ts';

@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { emailField, usernameField } from '../identifier-fields.ts';
-import { USER_STATUSES } from '../../services/admin-users.ts';
-import { MEMBERSHIP_ROLES } from '../../services/admin-organizations.ts';
+import { USER_STATUSES } from '../../services/admin/users.ts';
+import { MEMBERSHIP_ROLES } from '../../services/admin/organizations.ts';
 import { isUuid } from '../../services/identifiers.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/passwords.ts';
 

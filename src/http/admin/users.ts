@@ -1,7 +1,7 @@
 /** /admin/api/users: search, create, detail, change, delete, and each user's sessions (CONTRACT §7). */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AdminUserService } from '../../services/admin-users.ts';
+import type { AdminUserService } from '../../services/admin/users.ts';
 import { validate } from '../middleware/validate.ts';
 import { adminContext } from './auth.ts';
 import { createUserBody, sessionsQuery, updateUserBody, userSearchQuery } from './schemas.ts';

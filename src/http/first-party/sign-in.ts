@@ -13,7 +13,7 @@ import type Provider from 'oidc-provider';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
-import type { AccountService, AccountView } from '../../services/accounts.ts';
+import type { AccountService, AccountView } from '../../services/accounts/accounts.ts';
 import type { FirstPartySession, FirstPartySessions } from '../../services/first-party-sessions.ts';
 import type { FirstPartyClient } from '../../services/first-party-clients.ts';
 import type { KeyService } from '../../services/keys.ts';

@@ -9,7 +9,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import { RateLimitedError } from '../../errors.ts';
-import type { AccountView } from '../../services/account-view.ts';
+import type { AccountView } from '../../services/accounts/view.ts';
 import type { RequestContext } from '../../services/request-context.ts';
 import type { MfaService } from '../../services/mfa/factors.ts';
 import { PASSKEY_AMR, PASSWORD_AND_CODE_AMR, PASSWORD_AMR, acrOf, type Amr, type MfaLogin } from '../../services/mfa/mfa-login.ts';

@@ -3,7 +3,7 @@
  * first by name, else null); registration answers 201; logout says how many sessions it ended.
  */
 import { z } from 'zod';
-import type { AccountView } from '../../services/account-view.ts';
+import type { AccountView } from '../../services/accounts/view.ts';
 import { dataReply, request, type Profile } from './profile.ts';
 import {
   DetailError,

@@ -4,7 +4,7 @@
  * user created at another door); signup answers 200.
  */
 import { z } from 'zod';
-import type { AccountView } from '../../services/account-view.ts';
+import type { AccountView } from '../../services/accounts/view.ts';
 import { dataReply, request, type Profile } from './profile.ts';
 import { DetailError, ValidationErrorBody, commonReplies, commonRequests, fields, messageReply } from './schemas.ts';
 import { detailErrors } from './detail-errors.ts';

@@ -6,7 +6,7 @@
  * FastAPI's plain `{"detail": …}` as on the flat profiles (CONTRACT §3).
  */
 import { z } from 'zod';
-import type { AccountView } from '../../services/account-view.ts';
+import type { AccountView } from '../../services/accounts/view.ts';
 import type { ErrorRenderer } from '../context.ts';
 import { dataReply, request, type Profile, type Reply } from './profile.ts';
 import { DetailError, MessageBody, ValidationErrorBody, commonReplies, fields } from './schemas.ts';

@@ -7,12 +7,12 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { AccountService } from '../../services/accounts.ts';
+import type { AccountService } from '../../services/accounts/accounts.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import type { TokenService } from '../../services/tokens.ts';
 import type { MfaService, MfaStatus } from '../../services/mfa/factors.ts';
 import type { MfaLogin } from '../../services/mfa/mfa-login.ts';
-import { AccountInactiveError, InvalidAccessTokenError } from '../../services/account-errors.ts';
+import { AccountInactiveError, InvalidAccessTokenError } from '../../services/accounts/errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../services/passwords.ts';
 import { validate } from '../middleware/validate.ts';
 import { jsonSchema, type JsonSchema } from '../openapi/document.ts';

@@ -3,14 +3,14 @@
  * only parses requests into these inputs and renders these results. Handlers call services and never
  * see Koa.
  */
-import type { AccountService, AccountView, ProfilePatch, RegisterInput } from '../../services/accounts.ts';
+import type { AccountService, AccountView, ProfilePatch, RegisterInput } from '../../services/accounts/accounts.ts';
 import type { SessionListItem, SessionRecord, SessionService } from '../../services/sessions.ts';
 import type { TokenPair, TokenPolicy, TokenService } from '../../services/tokens.ts';
 import type { AuditService } from '../../services/audit.ts';
 import type { RequestContext } from '../../services/request-context.ts';
-import type { AccountLinks } from '../../services/account-mail.ts';
+import type { AccountLinks } from '../../services/accounts/mail.ts';
 import type { BearerAuth } from '../middleware/bearer-auth.ts';
-import { InvalidAccessTokenError, InvalidRefreshTokenError, SessionNotFoundError } from '../../services/account-errors.ts';
+import { InvalidAccessTokenError, InvalidRefreshTokenError, SessionNotFoundError } from '../../services/accounts/errors.ts';
 import type { MfaLogin } from '../../services/mfa/mfa-login.ts';
 
 export interface LoginInput {

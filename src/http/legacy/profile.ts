@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import type { ProfileName } from '../../config.ts';
 import type { ErrorRenderer } from '../context.ts';
-import type { AccountView } from '../../services/account-view.ts';
+import type { AccountView } from '../../services/accounts/view.ts';
 import { validate, type Location } from '../middleware/validate.ts';
 import type { OperationInputs, OperationName, OperationResults } from './operations.ts';
 

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { AppError } from '../../errors.ts';
-import type { AccountLinks } from '../../services/account-mail.ts';
+import type { AccountLinks } from '../../services/accounts/mail.ts';
 import type { CompatMount } from '../../config.ts';
 import type { TokenPolicy } from '../../services/tokens.ts';
 import { bearerAuth, type BearerAuthServices } from '../middleware/bearer-auth.ts';

@@ -3,7 +3,7 @@
  * the user with its organization, onboarding state and role objects.
  */
 import { z } from 'zod';
-import type { AccountView } from '../../services/account-view.ts';
+import type { AccountView } from '../../services/accounts/view.ts';
 import { dataReply, request, type Profile } from './profile.ts';
 import { DetailError, ValidationErrorBody, commonReplies, commonRequests, fields, messageReply, registerRequest } from './schemas.ts';
 import { detailErrors } from './detail-errors.ts';

@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
 import type { AccessTokenClaims, HmacSigning, TokenService } from '../../services/tokens.ts';
 import type { SessionRecord, SessionService } from '../../services/sessions.ts';
-import type { AccountService, AccountView } from '../../services/accounts.ts';
-import { AccountInactiveError, BearerMissingError, EmailNotVerifiedError, InvalidAccessTokenError } from '../../services/account-errors.ts';
+import type { AccountService, AccountView } from '../../services/accounts/accounts.ts';
+import { AccountInactiveError, BearerMissingError, EmailNotVerifiedError, InvalidAccessTokenError } from '../../services/accounts/errors.ts';
 
 /** Who is calling, once a bearer token has been accepted. */
 export interface BearerAuth {

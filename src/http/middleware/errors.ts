@@ -1,7 +1,10 @@
+import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { AppError, BadRequestError, MalformedJsonError, ValidationError, NotFoundError, PayloadTooLargeError } from '../../errors.ts';
 import { pythonJsonError } from './python-json.ts';
 import type { ErrorRenderer } from '../context.ts';
+import { pageDoorOf, renderErrorPage, type ErrorPageViews } from './error-pages.ts';
+import type { I18n } from '../../services/i18n.ts';
 
 /** Maps an error of a lower layer (e.g. a lost database connection) to an AppError, or returns undefined. */
 export type ErrorTranslator = (error: unknown) => AppError | undefined;
@@ -46,11 +49,22 @@ function fromBodyParser(error: unknown): AppError | undefined {
   return undefined;
 }
 
+export interface ErrorPages {
+  /** The routers of the app; those marked with servesPages answer their errors as pages. */
+  routers: readonly Router[];
+  views: ErrorPageViews;
+  /** The pages' languages: an error page speaks the reader's (CONTRACT §4). */
+  i18n: I18n;
+}
+
 /**
- * The one place errors become responses. AppErrors are rendered by the renderer the matched door put on
- * ctx.state (FastAPI `detail` by default); anything else is a generic 500 and one log line with the stack.
+ * The one place errors become responses. An error that is not an AppError (or not exposed) is logged with
+ * its stack and becomes a generic 500. It is then rendered, as Koa's onerror does, by what the request is
+ * for: the renderer an API door put on ctx.state (a legacy profile's dialect, FastAPI `detail` for the
+ * admin API, set before the body is read), else an HTML page for a page door (error-pages.ts), else JSON
+ * `detail`.
  */
-export function errorHandler(translators: ErrorTranslator[] = []): Middleware {
+export function errorHandler(translators: ErrorTranslator[] = [], pages?: ErrorPages): Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -65,10 +79,16 @@ export function errorHandler(translators: ErrorTranslator[] = []): Middleware {
       } else if (error.status >= 500) {
         ctx.log.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message);
       }
+      ctx.remove('Content-Length');
+      const door = ctx.state.renderError || !pages ? undefined : pageDoorOf(ctx, pages.routers);
+      if (door && pages) {
+        for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+        await renderErrorPage(ctx, error, pages, door);
+        return;
+      }
       const render = ctx.state.renderError ?? renderDetail;
       const rendered = render(error);
       ctx.status = rendered.status;
-      ctx.remove('Content-Length');
       for (const [name, value] of Object.entries({ ...error.headers, ...rendered.headers })) ctx.set(name, value);
       ctx.body = rendered.body;
     }

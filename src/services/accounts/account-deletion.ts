@@ -17,7 +17,7 @@ import type { MfaService } from '../mfa/factors.ts';
 import type { PasskeyService } from '../mfa/passkeys.ts';
 import { PasskeyRejectedError } from '../mfa/passkeys.ts';
 import { InvalidMfaCodeError } from '../mfa/errors.ts';
-import { IncorrectPasswordError, InvalidCredentialsError } from '../account-errors.ts';
+import { IncorrectPasswordError, InvalidCredentialsError } from './errors.ts';
 import { isUuid } from '../identifiers.ts';
 import type { DeleteUser } from './user-deletion.ts';
 

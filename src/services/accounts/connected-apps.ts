@@ -5,7 +5,7 @@
  */
 import type { AuditService } from '../audit.ts';
 import type { RequestContext } from '../request-context.ts';
-import { GrantNotFoundError } from '../admin-grants.ts';
+import { GrantNotFoundError } from '../admin/grants.ts';
 import type { UserGrants, UserGrantView } from '../user-grants.ts';
 
 export { GrantNotFoundError };

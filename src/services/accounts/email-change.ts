@@ -12,12 +12,12 @@ import { Op, UniqueConstraintError } from 'sequelize';
 import type { Models, User } from '../../db/models/index.ts';
 import { AppError, ConflictError, RateLimitedError } from '../../errors.ts';
 import type { AuditService } from '../audit.ts';
-import type { MailQueue } from '../account-mail.ts';
+import type { MailQueue } from './mail.ts';
 import type { I18n, Translate } from '../i18n.ts';
 import type { OpenRouteLimiter } from '../open-route-limits.ts';
 import type { RequestContext } from '../request-context.ts';
 import type { VerificationTokenService } from '../verification-tokens.ts';
-import { AccountInactiveError, InvalidCredentialsError } from '../account-errors.ts';
+import { AccountInactiveError, InvalidCredentialsError } from './errors.ts';
 import { canonicalEmail, isUuid, normalizeUsername } from '../identifiers.ts';
 import { emailChangeConfirmationMessage, emailChangedNoticeMessage } from './email-change-mail.ts';
 

@@ -9,7 +9,7 @@ import type { AuditService } from '../audit.ts';
 import type { PasswordService } from '../passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../passwords.ts';
 import type { RequestContext } from '../request-context.ts';
-import { primaryQuery } from '../primary-sql.ts';
+import { primaryQuery } from '../../db/primary-sql.ts';
 import { factorContext, type SecretSealer } from './secrets.ts';
 import { matchTotp, newTotpSecret, totpUri } from './totp.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';

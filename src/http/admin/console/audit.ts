@@ -1,6 +1,6 @@
 /** Console page for the audit log, filtered by user, type and date range. */
 import type Router from '@koa/router';
-import type { AdminServices } from '../../../services/admin-services.ts';
+import type { AdminServices } from '../../../services/admin/index.ts';
 import { auditQuery } from '../schemas.ts';
 import { issueMessages, pager, type ConsolePages } from './pages.ts';
 

@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError, ValidationError } from '../../../errors.ts';
-import type { AdminServices } from '../../../services/admin-services.ts';
+import type { AdminServices } from '../../../services/admin/index.ts';
 import { validate } from '../../middleware/validate.ts';
 import { adminContext } from '../auth.ts';
 import { createOrganizationBody, memberBody, organizationsQuery } from '../schemas.ts';

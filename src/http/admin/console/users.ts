@@ -2,8 +2,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ValidationError } from '../../../errors.ts';
-import type { AccountLinks } from '../../../services/account-mail.ts';
-import type { AdminServices } from '../../../services/admin-services.ts';
+import type { AccountLinks } from '../../../services/accounts/mail.ts';
+import type { AdminServices } from '../../../services/admin/index.ts';
 import { validate } from '../../middleware/validate.ts';
 import { adminContext } from '../auth.ts';
 import { createUserBody, updateUserBody, userSearchQuery } from '../schemas.ts';

@@ -4,11 +4,11 @@
  * RESOURCE_CACHE_MS in the others.
  */
 import { UniqueConstraintError } from 'sequelize';
-import type { Models, Resource } from '../db/models/index.ts';
-import { isUuid } from '../db/uuid.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
-import { splitScope, type ResourceRegistry } from './resources.ts';
+import type { Models, Resource } from '../../db/models/index.ts';
+import { isUuid } from '../../db/uuid.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
+import type { AdminAuditService, AdminContext, Page } from './audit.ts';
+import { splitScope, type ResourceRegistry } from '../resources.ts';
 
 export interface ResourceView {
   id: string;

@@ -1,4 +1,4 @@
-import type { JsonObject, Role, User, UserStatus } from '../db/models/index.ts';
+import type { JsonObject, Role, User, UserStatus } from '../../db/models/index.ts';
 
 export interface RoleView {
   id: string;

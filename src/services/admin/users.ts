@@ -6,17 +6,17 @@
  */
 import { Op, col, fn, where as sqlWhere } from 'sequelize';
 import type { Sequelize, WhereOptions } from 'sequelize';
-import type { Models, Role, User, UserStatus } from '../db/models/index.ts';
-import { USER_STATUSES } from '../db/models/index.ts';
-import { isUuid } from '../db/uuid.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import type { AccountService } from './accounts.ts';
-import { AccountExistsError, SessionNotFoundError } from './account-errors.ts';
-import { compareRoleNames, toAccountView, type AccountView } from './account-view.ts';
-import type { AccountLinks } from './account-mail.ts';
-import { toSessionView, type SessionService, type SessionView } from './sessions.ts';
-import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
-import type { DeleteUser } from './accounts/user-deletion.ts';
+import type { Models, Role, User, UserStatus } from '../../db/models/index.ts';
+import { USER_STATUSES } from '../../db/models/index.ts';
+import { isUuid } from '../../db/uuid.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
+import type { AccountService } from '../accounts/accounts.ts';
+import { AccountExistsError, SessionNotFoundError } from '../accounts/errors.ts';
+import { compareRoleNames, toAccountView, type AccountView } from '../accounts/view.ts';
+import type { AccountLinks } from '../accounts/mail.ts';
+import { toSessionView, type SessionService, type SessionView } from '../sessions.ts';
+import type { AdminAuditService, AdminContext, Page } from './audit.ts';
+import type { DeleteUser } from '../accounts/user-deletion.ts';
 
 /** The statuses an admin can set or filter by (the model's), for the doors' schemas. */
 export { USER_STATUSES };

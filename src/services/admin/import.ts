@@ -17,10 +17,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Sequelize, Transaction } from 'sequelize';
 import { z } from 'zod';
-import { USER_STATUSES, type Models, type UserStatus } from '../db/models/index.ts';
-import { isUuid } from '../db/uuid.ts';
-import { canonicalEmail, cleanUsername, normalizeUsername, usernameProblem } from './identifiers.ts';
-import type { RoleService } from './roles.ts';
+import { USER_STATUSES, type Models, type UserStatus } from '../../db/models/index.ts';
+import { isUuid } from '../../db/uuid.ts';
+import { canonicalEmail, cleanUsername, normalizeUsername, usernameProblem } from '../identifiers.ts';
+import type { RoleService } from '../roles.ts';
 
 /** One row as read from the file, before validation; `line` is where it starts in the file. */
 export interface RawImportRow {

@@ -3,9 +3,9 @@
  * revocation (its tokens too; the grant-revoked listeners send its back-channel logout), audited with
  * the acting admin.
  */
-import { NotFoundError } from '../errors.ts';
-import type { AdminAuditService, AdminContext } from './admin-audit.ts';
-import type { UserGrants, UserGrantView } from './user-grants.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { AdminAuditService, AdminContext } from './audit.ts';
+import type { UserGrants, UserGrantView } from '../user-grants.ts';
 
 export class GrantNotFoundError extends NotFoundError {
   constructor() {

@@ -13,10 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
-import type { Models } from '../db/models/index.ts';
-import type { Logger } from '../logger.ts';
-import type { Store } from '../store/store.ts';
-import type { AccountView } from './account-view.ts';
+import type { Models } from '../../db/models/index.ts';
+import type { Logger } from '../../logger.ts';
+import type { Store } from '../../store/store.ts';
+import type { AccountView } from './view.ts';
 
 /** Same hash tag as the user's sessions, so a user's keys share a Redis Cluster slot. */
 const entryKey = (userId: string): string => `acct:{u:${userId}}`;

@@ -3,7 +3,7 @@
  * them to clients); messages are the FastAPI `detail` strings of CONTRACT §3, which a door may replace
  * (the v2 profile says "Incorrect email or password").
  */
-import { AppError, UnauthorizedError } from '../errors.ts';
+import { AppError, UnauthorizedError } from '../../errors.ts';
 
 export class InvalidCredentialsError extends AppError {
   constructor(message = 'Incorrect username or password') {

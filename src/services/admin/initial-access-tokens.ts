@@ -1,6 +1,6 @@
 /** Initial access tokens for dynamic client registration under CLIENT_REGISTRATION=token (CONTRACT §7, §11). */
-import { ConflictError } from '../errors.ts';
-import type { AdminAuditService, AdminContext } from './admin-audit.ts';
+import { ConflictError } from '../../errors.ts';
+import type { AdminAuditService, AdminContext } from './audit.ts';
 
 export const DEFAULT_INITIAL_ACCESS_TOKEN_TTL = 86_400;
 

@@ -2,13 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { Op, UniqueConstraintError, col, fn, where as sqlWhere } from 'sequelize';
 import type { Sequelize, WhereOptions } from 'sequelize';
-import type { MembershipRole, Models, Organization } from '../db/models/index.ts';
+import type { MembershipRole, Models, Organization } from '../../db/models/index.ts';
 
 /** The roles of a member in an organization (the model's), for the doors' schemas. */
-export { MEMBERSHIP_ROLES } from '../db/models/index.ts';
-import { isUuid } from '../db/uuid.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
+export { MEMBERSHIP_ROLES } from '../../db/models/index.ts';
+import { isUuid } from '../../db/uuid.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
+import type { AdminAuditService, AdminContext, Page } from './audit.ts';
 
 export interface OrganizationView {
   id: string;

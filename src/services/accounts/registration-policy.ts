@@ -2,7 +2,7 @@
  * REGISTRATION=closed (CONTRACT §1): no self-service sign-up at any door (the legacy APIs, the login page).
  * Admins still create users (admin API, console, CLI), which do not go through this wrapper.
  */
-import { AppError } from '../errors.ts';
+import { AppError } from '../../errors.ts';
 import type { AccountService } from './accounts.ts';
 
 export type RegistrationMode = 'open' | 'closed';

@@ -3,12 +3,12 @@
  * removing everything (TOTP, passkeys, recovery codes) for a user who lost their devices. Audited with
  * the acting admin.
  */
-import type { AdminContext } from './admin-audit.ts';
-import type { MfaService, MfaStatus } from './mfa/factors.ts';
+import type { AdminContext } from './audit.ts';
+import type { MfaService, MfaStatus } from '../mfa/factors.ts';
 
 export interface AdminMfaServiceOptions {
   mfa: Pick<MfaService, 'status' | 'removeAll'>;
-  /** Throws the admin API's 404 for an unknown user (admin-users.ts `get`). */
+  /** Throws the admin API's 404 for an unknown user (admin/users.ts `get`). */
   requireUser: (id: string) => Promise<{ id: string }>;
 }
 

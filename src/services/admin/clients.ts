@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UniqueConstraintError } from 'sequelize';
-import type { JsonObject, Models, OidcClient } from '../db/models/index.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import { generateClientSecret, hashClientSecret } from './client-secrets.ts';
-import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
+import type { JsonObject, Models, OidcClient } from '../../db/models/index.ts';
+import { ConflictError, NotFoundError } from '../../errors.ts';
+import { generateClientSecret, hashClientSecret } from '../client-secrets.ts';
+import type { AdminAuditService, AdminContext, Page } from './audit.ts';
 
 export interface ClientView {
   client_id: string;

@@ -1,21 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
-import type { Sequelize } from 'sequelize';
-import type { JsonObject, Models, User, UserStatus } from '../db/models/index.ts';
-import type { Logger } from '../logger.ts';
-import { RequestAbandonedError, ServiceUnavailableError, ValidationError } from '../errors.ts';
-import { PASSWORD_MAX_LENGTH, type PasswordService } from './passwords.ts';
-import type { SessionService } from './sessions.ts';
-import type { AuditService } from './audit.ts';
-import type { RequestContext } from './request-context.ts';
-import type { VerificationTokenService } from './verification-tokens.ts';
-import type { LoginRateLimiter } from './rate-limits.ts';
-import type { OpenRouteLimiter } from './open-route-limits.ts';
-import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './account-mail.ts';
-import type { I18n, Translate } from './i18n.ts';
-import { toAccountView, type AccountFields, type AccountView } from './account-view.ts';
-import { primaryQuery } from './primary-sql.ts';
-import { canonicalEmail, identifierForms, normalizeUsername } from './identifiers.ts';
+import { createHash } from 'node:crypto';
+import type { JsonObject, UserStatus } from '../../db/models/index.ts';
+import { UserTakenError, type LoginCandidate, type UserChanges, type UserQueries, type UserRow } from '../../db/queries/users.ts';
+import type { Logger } from '../../logger.ts';
+import { RequestAbandonedError, ServiceUnavailableError } from '../../errors.ts';
+import { PASSWORD_MAX_LENGTH, type PasswordService } from '../passwords.ts';
+import type { SessionService } from '../sessions.ts';
+import type { AuditService } from '../audit.ts';
+import { auditFrom, type RequestContext } from '../request-context.ts';
+import type { VerificationTokenService } from '../verification-tokens.ts';
+import type { LoginRateLimiter } from '../rate-limits.ts';
+import type { OpenRouteLimiter } from '../open-route-limits.ts';
+import { passwordResetMessage, verificationMessage, type AccountLinks, type MailQueue } from './mail.ts';
+import { toAccountView, type AccountView } from './view.ts';
+import { identifierForms, normalizeUsername } from '../identifiers.ts';
+import { passwordTooLong, type RegisterInput, type Registration } from './registration.ts';
+import type { I18n, Translate } from '../i18n.ts';
 import {
   AccountExistsError,
   AccountInactiveError,
@@ -23,18 +22,11 @@ import {
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidVerificationTokenError,
-} from './account-errors.ts';
+} from './errors.ts';
 
-export type { AccountView, RoleView } from './account-view.ts';
-export type { RequestContext } from './request-context.ts';
-
-export interface RegisterInput {
-  email: string;
-  password: string;
-  username?: string | null;
-  fullName?: string | null;
-  phone?: string | null;
-}
+export type { AccountView, RoleView } from './view.ts';
+export type { RequestContext } from '../request-context.ts';
+export type { RegisterInput } from './registration.ts';
 
 /** The fields a user may change about themselves; anything else (roles, status, e-mail) is not here on purpose. */
 export interface ProfilePatch {
@@ -47,8 +39,10 @@ export interface ProfilePatch {
 }
 
 export interface AccountServiceOptions {
-  models: Pick<Models, 'User' | 'Organization' | 'Membership'>;
-  sequelize: Sequelize;
+  /** The users table (db/queries/users.ts; a fake in unit tests). */
+  users: UserQueries;
+  /** New accounts (registration.ts); this service adds the verification mail. */
+  registration: Registration;
   passwords: PasswordService;
   sessions: Pick<SessionService, 'revokeAll'>;
   audit: Pick<AuditService, 'record'>;
@@ -66,204 +60,44 @@ export interface AccountServiceOptions {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const REGISTER_ATTEMPTS = 3;
 
 /** Ties a reset link to the password it replaces: once the password changes, older links stop working. */
 function passwordFingerprint(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
 }
 
-function slugBase(input: RegisterInput): string {
-  const source = input.username ?? input.email.split('@')[0] ?? 'user';
-  const slug = source.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
-  return slug || 'user';
-}
-
-/** Which unique index a violation hit, on PostgreSQL and SQLite alike; undefined for any other constraint. */
-function takenField(error: UniqueConstraintError): 'email' | 'username' | undefined {
-  const parent = error.parent as { constraint?: string; message?: string } | undefined;
-  const text = [
-    ...Object.keys(error.fields ?? {}),
-    ...(Array.isArray(error.fields) ? (error.fields as string[]) : []),
-    parent?.constraint,
-    parent?.message,
-    error.message,
-  ].join(' ');
-  if (/username/i.test(text)) return 'username';
-  if (/email/i.test(text)) return 'email';
-  return undefined;
-}
-
 /**
- * A login's user and roles in one statement, read as plain rows (no model instances): the hottest
- * query of a login, at a third of the CPU of a model query plus getRoles (less again on PostgreSQL,
- * where it skips Sequelize's query layer: primary-sql.ts). At most two users match: e-mail and
- * normalized username are each unique. $1 is the identifier as an address, $2 as a username
- * (identifiers.ts). Plain SQL that PostgreSQL and SQLite both run.
- */
-const LOGIN_QUERY = `
-SELECT u.id, u.number, u.username, u.email, u.password_hash, u.full_name, u.phone, u.status, u.email_verified,
-       u.onboarding_completed, u.onboarding_step, u.onboarding_data, u.organization_id, u.created_at, u.updated_at,
-       r.id AS role_id, r.name AS role_name, r.description AS role_description
-FROM users u
-LEFT JOIN user_roles ur ON ur.user_id = u.id
-LEFT JOIN roles r ON r.id = ur.role_id
-WHERE u.email = $1 OR u.username_normalized = $2`;
-
-interface LoginRow {
-  id: string;
-  number: number;
-  username: string | null;
-  email: string;
-  password_hash: string;
-  full_name: string | null;
-  phone: string | null;
-  status: UserStatus;
-  email_verified: boolean | number;
-  onboarding_completed: boolean | number;
-  onboarding_step: number | null;
-  onboarding_data: JsonObject | string | null;
-  organization_id: string | null;
-  created_at: Date | string;
-  updated_at: Date | string;
-  role_id: string | null;
-  role_name: string | null;
-  role_description: string | null;
-}
-
-export interface LoginCandidate {
-  user: AccountFields & { passwordHash: string };
-  roles: { id: string; name: string; description: string | null }[];
-}
-
-// SQLite hands back dates as text, booleans as 0/1 and JSON as text; PostgreSQL (pg) parses all three.
-const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
-const toJson = (value: JsonObject | string | null): JsonObject | null => (typeof value === 'string' ? (JSON.parse(value) as JsonObject) : value);
-
-/** Groups the joined rows by user, in the order the users first appear. */
-function loginCandidates(rows: readonly LoginRow[]): LoginCandidate[] {
-  const byId = new Map<string, LoginCandidate>();
-  for (const row of rows) {
-    let candidate = byId.get(row.id);
-    if (!candidate) {
-      candidate = {
-        user: {
-          id: row.id,
-          number: Number(row.number),
-          username: row.username,
-          email: row.email,
-          passwordHash: row.password_hash,
-          fullName: row.full_name,
-          phone: row.phone,
-          status: row.status,
-          emailVerified: Boolean(row.email_verified),
-          onboardingCompleted: Boolean(row.onboarding_completed),
-          onboardingStep: row.onboarding_step,
-          onboardingData: toJson(row.onboarding_data),
-          organizationId: row.organization_id,
-          createdAt: toDate(row.created_at),
-          updatedAt: toDate(row.updated_at),
-        },
-        roles: [],
-      };
-      byId.set(row.id, candidate);
-    }
-    if (row.role_id !== null && row.role_name !== null) {
-      candidate.roles.push({ id: row.role_id, name: row.role_name, description: row.role_description });
-    }
-  }
-  return [...byId.values()];
-}
-
-function tooLong(field: string): ValidationError {
-  return new ValidationError([
-    { loc: ['body', field], msg: `String should have at most ${PASSWORD_MAX_LENGTH} characters`, type: 'string_too_long' },
-  ]);
-}
-
-/**
- * Accounts: registration, password login, profile, password change and reset, e-mail verification,
- * status. Every door (legacy profiles, interaction pages, admin) goes through this one service.
+ * Accounts: registration (with its verification mail), password login, profile, password change and
+ * reset, e-mail verification, status. Every door (legacy profiles, interaction pages, admin) goes through this one service.
  */
 export function createAccountService(options: AccountServiceOptions) {
-  const { User, Organization, Membership } = options.models;
-  const { passwords, sessions, audit } = options;
+  const { users, passwords, sessions, audit } = options;
   const log = options.logger.child({ component: 'accounts' });
-  const direct = primaryQuery(options.sequelize);
-
-  /** From the primary: the password a login checks must be the current one. */
-  async function loginRows(forms: { email: string; username: string }): Promise<LoginRow[]> {
-    if (direct) return direct<LoginRow>(LOGIN_QUERY, [forms.email, forms.username]);
-    return options.sequelize.query<LoginRow>(LOGIN_QUERY, { bind: [forms.email, forms.username], type: QueryTypes.SELECT, useMaster: true });
-  }
-
-  /**
-   * A username equal to another user's e-mail (or an e-mail equal to another user's username) would make
-   * one login identifier name two accounts: refused as taken. Each column's own uniqueness is the
-   * database's; this cross-check is a look-up before the write.
-   */
-  async function assertNoCrossClash(input: { email?: string; username?: string | null }, exceptUserId?: string): Promise<void> {
-    const other = (user: User | null): boolean => user !== null && user.id !== exceptUserId;
-    if (input.username && other(await load({ email: normalizeUsername(input.username) }))) throw new AccountExistsError('username');
-    if (input.email && other(await load({ usernameNormalized: normalizeUsername(input.email) }))) throw new AccountExistsError('email');
-  }
 
   // With read replicas (DATABASE_READ_URLS) a replica may lag: this service reads the primary
   // (`fresh`), since its reads decide on credentials or precede a write; only the plain look-ups
   // getById/findByEmail may go to a replica.
-  async function load(where: Record<string, unknown>, fresh = true): Promise<User | null> {
-    return User.findOne({ where, useMaster: fresh });
+  async function view(user: UserRow, fresh = true): Promise<AccountView> {
+    return toAccountView(user, await users.rolesOf(user.id, fresh));
   }
 
-  async function view(user: User, fresh = true): Promise<AccountView> {
-    return toAccountView(user, await user.getRoles({ joinTableAttributes: [], useMaster: fresh }));
-  }
-
-  async function userById(id: string, fresh = true): Promise<User | null> {
-    return UUID.test(id) ? load({ id }, fresh) : null;
-  }
-
-  function auditFrom(ctx: RequestContext) {
-    return { ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId };
+  async function userById(id: string, fresh = true): Promise<UserRow | undefined> {
+    return UUID.test(id) ? users.findById(id, fresh) : undefined;
   }
 
   function assertPasswordLength(field: string, password: string): void {
-    if (password.length > PASSWORD_MAX_LENGTH) throw tooLong(field);
-  }
-
-  async function createRows(input: RegisterInput, passwordHash: string): Promise<User> {
-    const display = input.fullName || input.username || input.email.split('@')[0] || input.email;
-    // On SQLite the write queue of db/sqlite-writes.ts runs this after any write already in progress.
-    return options.sequelize.transaction(async (transaction) => {
-      const organization = await Organization.create(
-        { name: `${display} (personal)`.slice(0, 255), slug: `${slugBase(input)}-${randomBytes(4).toString('hex')}` },
-        { transaction },
-      );
-      const user = await User.create(
-        {
-          email: input.email,
-          username: input.username ?? null,
-          passwordHash,
-          fullName: input.fullName ?? null,
-          phone: input.phone ?? null,
-          organizationId: organization.id,
-        },
-        { transaction },
-      );
-      await Membership.create({ userId: user.id, organizationId: organization.id, role: 'owner' }, { transaction });
-      return user;
-    });
+    if (password.length > PASSWORD_MAX_LENGTH) throw passwordTooLong(field);
   }
 
   /** Whether the address may get one more mail now; when not, the mail is skipped (the answer does not change). */
-  async function mayMail(user: User, kind: string): Promise<boolean> {
+  async function mayMail(user: UserRow, kind: string): Promise<boolean> {
     if (await options.mailLimiter.allowMail(user.email)) return true;
     log.info({ userId: user.id, kind }, 'mail not sent: the address has had its share of mails this hour');
     return false;
   }
 
   /** Issues a verification link and mails it, unless the address has had its share of mails. */
-  async function sendVerification(user: User, links: AccountLinks, ctx: RequestContext): Promise<void> {
+  async function sendVerification(user: UserRow, links: AccountLinks, ctx: RequestContext): Promise<void> {
     if (!(await mayMail(user, 'verify-email'))) return;
     const token = await options.verificationTokens.issue('verify-email', user.id, user.email);
     const hours = Math.round(options.linkTtlSeconds.verifyEmail / 3600);
@@ -275,35 +109,8 @@ export function createAccountService(options: AccountServiceOptions) {
     return options.i18n.translator(ctx.locale ?? options.i18n.defaultLocale);
   }
 
-  function toRecipient(user: User) {
+  function toRecipient(user: UserRow) {
     return { email: user.email, full_name: user.fullName ?? null, username: user.username ?? null, email_verified: user.emailVerified };
-  }
-
-  /**
-   * A taken e-mail or username, found before any hashing: a registration of a taken address must not
-   * cost a hash (CONTRACT §6). The unique indexes stay the final word for concurrent registrations.
-   */
-  async function assertFree(input: RegisterInput, ctx: RequestContext): Promise<void> {
-    const username = input.username ? normalizeUsername(input.username) : undefined;
-    const taken = await User.findAll({
-      where: username ? { [Op.or]: [{ email: input.email }, { usernameNormalized: username }] } : { email: input.email },
-      attributes: ['email', 'usernameNormalized'],
-      limit: 2,
-      useMaster: true,
-    });
-    let field: 'email' | 'username' | undefined;
-    if (taken.length) field = taken.some((user) => user.email === input.email) ? 'email' : 'username';
-    else {
-      try {
-        await assertNoCrossClash(input);
-        return;
-      } catch (err) {
-        if (!(err instanceof AccountExistsError)) throw err;
-        field = err.field;
-      }
-    }
-    await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${field}_taken`, door: ctx.door } });
-    throw new AccountExistsError(field);
   }
 
   /** The password check of a login, for the account found (or none: the same work on a dummy hash). */
@@ -337,7 +144,7 @@ export function createAccountService(options: AccountServiceOptions) {
       try {
         const fresh = await passwords.hash(password);
         // Conditional on the old hash, so a password changed meanwhile is never overwritten.
-        await User.update({ passwordHash: fresh }, { where: { id: user.id, passwordHash: user.passwordHash } });
+        await users.replacePasswordHash(user.id, user.passwordHash, fresh);
       } catch (err) {
         log.warn({ err, userId: user.id }, 'password re-hash failed; the old hash stays valid');
       }
@@ -353,27 +160,7 @@ export function createAccountService(options: AccountServiceOptions) {
      * database's unique violation, so of concurrent registrations of one address exactly one succeeds.
      */
     async register(input: RegisterInput, ctx: RequestContext, links?: AccountLinks): Promise<AccountView> {
-      assertPasswordLength('password', input.password);
-      const normalized: RegisterInput = { ...input, email: canonicalEmail(input.email) ?? input.email.trim().toLowerCase() };
-      await assertFree(normalized, ctx);
-      const passwordHash = await passwords.hash(input.password, ctx.abandoned);
-      let user: User | undefined;
-      for (let attempt = 1; !user; attempt += 1) {
-        try {
-          user = await createRows(normalized, passwordHash);
-        } catch (err) {
-          if (!(err instanceof UniqueConstraintError)) throw err;
-          const field = takenField(err);
-          if (field) {
-            await audit.record({ type: 'register', outcome: 'failure', ...auditFrom(ctx), detail: { reason: `${field}_taken`, door: ctx.door } });
-            throw new AccountExistsError(field);
-          }
-          // The random organization slug collided: try again with another.
-          if (attempt >= REGISTER_ATTEMPTS) throw err;
-        }
-      }
-      const created = (await load({ id: user.id })) ?? user;
-      await audit.record({ type: 'register', outcome: 'success', userId: created.id, ...auditFrom(ctx), detail: { door: ctx.door } });
+      const created = await options.registration.register(input, ctx);
       if (links) {
         try {
           await sendVerification(created, links, ctx);
@@ -394,7 +181,7 @@ export function createAccountService(options: AccountServiceOptions) {
      */
     async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
       const forms = identifierForms(login);
-      const candidates = forms.username && password.length <= PASSWORD_MAX_LENGTH ? loginCandidates(await loginRows(forms)) : [];
+      const candidates = forms.username && password.length <= PASSWORD_MAX_LENGTH ? await users.loginCandidates(forms) : [];
       // E-mails first, then usernames (CONTRACT §2).
       const found = candidates.find((candidate) => candidate.user.email === forms.email) ?? candidates[0];
       // Counted for the account the identifier names (whichever identifier), before the password is checked.
@@ -415,15 +202,13 @@ export function createAccountService(options: AccountServiceOptions) {
     async userIdBySubject(layout: 'username' | 'number', value: string): Promise<string | undefined> {
       if (layout === 'number') {
         if (!/^[1-9][0-9]{0,14}$/.test(value)) return undefined;
-        return (await User.findOne({ where: { number: Number(value) }, attributes: ['id'] }))?.id;
+        return users.idByNumber(Number(value));
       }
-      const byName = await User.findOne({ where: { usernameNormalized: normalizeUsername(value) }, attributes: ['id'] });
-      if (byName) return byName.id;
-      return (await User.findOne({ where: { email: value.trim().toLowerCase(), username: null }, attributes: ['id'] }))?.id;
+      return (await users.idByUsername(normalizeUsername(value))) ?? users.idByEmailWithoutUsername(value.trim().toLowerCase());
     },
 
     async findByEmail(email: string): Promise<AccountView | undefined> {
-      const user = await load({ email: email.trim().toLowerCase() }, false);
+      const user = await users.findByEmail(email.trim().toLowerCase(), false);
       return user ? view(user, false) : undefined;
     },
 
@@ -431,26 +216,27 @@ export function createAccountService(options: AccountServiceOptions) {
     async updateProfile(userId: string, patch: ProfilePatch, ctx: RequestContext): Promise<AccountView> {
       const user = await userById(userId);
       if (!user) throw new InvalidCredentialsError();
-      const changes: Partial<Pick<User, 'fullName' | 'phone' | 'username' | 'onboardingCompleted' | 'onboardingStep' | 'onboardingData'>> = {};
+      const changes: UserChanges = {};
       if (patch.fullName !== undefined) changes.fullName = patch.fullName;
       if (patch.phone !== undefined) changes.phone = patch.phone;
       if (patch.username !== undefined) {
-        await assertNoCrossClash({ username: patch.username }, userId);
+        await options.registration.assertNoCrossClash({ username: patch.username }, userId);
         changes.username = patch.username;
       }
       if (patch.onboardingCompleted !== undefined) changes.onboardingCompleted = patch.onboardingCompleted;
       if (patch.onboardingStep !== undefined) changes.onboardingStep = patch.onboardingStep;
       if (patch.onboardingData !== undefined) changes.onboardingData = patch.onboardingData;
+      let updated = user;
       if (Object.keys(changes).length) {
         try {
-          await user.update(changes);
+          updated = await users.update(user, changes);
         } catch (err) {
-          if (err instanceof UniqueConstraintError && takenField(err) === 'username') throw new AccountExistsError('username');
+          if (err instanceof UserTakenError && err.field === 'username') throw new AccountExistsError('username');
           throw err;
         }
         await audit.record({ type: 'profile_update', outcome: 'success', userId, ...auditFrom(ctx), detail: { fields: Object.keys(changes), door: ctx.door } });
       }
-      return view(user);
+      return view(updated);
     },
 
     /**
@@ -476,8 +262,7 @@ export function createAccountService(options: AccountServiceOptions) {
         }
       });
       const fresh = await passwords.hash(input.newPassword);
-      const [changed] = await User.update({ passwordHash: fresh }, { where: { id: userId, passwordHash: user.passwordHash } });
-      if (changed === 0) throw new IncorrectPasswordError();
+      if (!(await users.replacePasswordHash(userId, user.passwordHash, fresh))) throw new IncorrectPasswordError();
       const revoked = await sessions.revokeAll(userId, { exceptSessionId: input.keepSessionId, reason: 'password_change' });
       await audit.record({ type: 'password_change', outcome: 'success', userId, ...auditFrom(ctx), detail: { revoked_sessions: revoked, door: ctx.door } });
       return revoked;
@@ -499,14 +284,14 @@ export function createAccountService(options: AccountServiceOptions) {
         await audit.record({ type: 'email_verify', outcome: 'failure', ...auditFrom(ctx), detail: { door: ctx.door } });
         throw new InvalidVerificationTokenError('verify-email');
       }
-      if (!user.emailVerified) await user.update({ emailVerified: true });
+      const verified = user.emailVerified ? user : await users.update(user, { emailVerified: true });
       await audit.record({ type: 'email_verify', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { door: ctx.door } });
-      return view(user);
+      return view(verified);
     },
 
     /** Sends a reset link if an active account has this e-mail and the address may get mail now; says nothing either way. */
     async requestPasswordReset(email: string, ctx: RequestContext, links: AccountLinks): Promise<void> {
-      const user = await load({ email: email.trim().toLowerCase() });
+      const user = await users.findByEmail(email.trim().toLowerCase(), true);
       await audit.record({ type: 'password_reset_request', outcome: 'success', userId: user?.id, ...auditFrom(ctx), detail: { known: Boolean(user), door: ctx.door } });
       if (!user || user.status !== 'active' || !(await mayMail(user, 'reset-password'))) return;
       const token = await options.verificationTokens.issue('reset-password', user.id, passwordFingerprint(user.passwordHash));
@@ -529,11 +314,9 @@ export function createAccountService(options: AccountServiceOptions) {
         await audit.record({ type: 'password_reset', outcome: 'failure', userId: user ? user.id : null, ...auditFrom(ctx), detail: { door: ctx.door } });
         throw new InvalidVerificationTokenError('reset-password');
       }
-      const [changed] = await User.update(
-        { passwordHash: fresh, emailVerified: true },
-        { where: { id: user.id, passwordHash: user.passwordHash } },
-      );
-      if (changed === 0) throw new InvalidVerificationTokenError('reset-password');
+      if (!(await users.replacePasswordHash(user.id, user.passwordHash, fresh, { emailVerified: true }))) {
+        throw new InvalidVerificationTokenError('reset-password');
+      }
       const revoked = await sessions.revokeAll(user.id, { reason: 'password_reset' });
       await audit.record({ type: 'password_reset', outcome: 'success', userId: user.id, ...auditFrom(ctx), detail: { revoked_sessions: revoked, door: ctx.door } });
     },
@@ -543,10 +326,10 @@ export function createAccountService(options: AccountServiceOptions) {
       const user = await userById(userId);
       if (!user) return undefined;
       const before = user.status;
-      if (before !== status) await user.update({ status });
+      const updated = before === status ? user : await users.update(user, { status });
       if (status !== 'active') await sessions.revokeAll(userId, { reason: 'admin' });
       await audit.record({ type: 'status_change', outcome: 'success', userId, ...auditFrom(ctx), detail: { from: before, to: status, door: ctx.door } });
-      return view(user);
+      return view(updated);
     },
   };
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { writePrivateFile } from '../private-files.ts';
-import type { Logger } from '../logger.ts';
-import type { Models } from '../db/models/index.ts';
-import type { AccountService } from './accounts.ts';
-import type { RoleService } from './roles.ts';
-import { AccountExistsError } from './account-errors.ts';
+import { writePrivateFile } from '../../private-files.ts';
+import type { Logger } from '../../logger.ts';
+import type { Models } from '../../db/models/index.ts';
+import type { AccountService } from '../accounts/accounts.ts';
+import type { RoleService } from '../roles.ts';
+import { AccountExistsError } from '../accounts/errors.ts';
 
 export const DEFAULT_ADMIN_EMAIL = 'admin@localhost';
 export const ADMIN_PASSWORD_FILE = 'admin-password.txt';

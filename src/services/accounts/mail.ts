@@ -1,6 +1,6 @@
-import type { Logger } from '../logger.ts';
-import type { MailMessage } from './mail.ts';
-import type { Translate } from './i18n.ts';
+import type { Logger } from '../../logger.ts';
+import type { MailMessage } from '../mail.ts';
+import type { Translate } from '../i18n.ts';
 
 /** Where the links in our e-mails point; the door that asked for the mail knows its own URLs. */
 export interface AccountLinks {

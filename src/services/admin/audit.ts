@@ -4,9 +4,9 @@
  */
 import { Op } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
-import type { AuditEvent, JsonObject, Models } from '../db/models/index.ts';
-import type { AuditRow, AuditService } from './audit.ts';
-import type { RequestContext } from './request-context.ts';
+import type { AuditEvent, JsonObject, Models } from '../../db/models/index.ts';
+import type { AuditRow, AuditService } from '../audit.ts';
+import type { RequestContext } from '../request-context.ts';
 
 /** Who is acting in the admin API or console, and from where. */
 export interface AdminContext extends RequestContext {

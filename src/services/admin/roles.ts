@@ -1,10 +1,10 @@
 /** Roles as admins manage them: list (with how many users hold each), create, delete. */
 import { UniqueConstraintError, fn, col } from 'sequelize';
-import type { Models, Role } from '../db/models/index.ts';
-import { isUuid } from '../db/uuid.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import { compareRoleNames } from './account-view.ts';
-import type { AdminAuditService, AdminContext, Page } from './admin-audit.ts';
+import type { Models, Role } from '../../db/models/index.ts';
+import { isUuid } from '../../db/uuid.ts';
+import { ConflictError, NotFoundError } from '../../errors.ts';
+import { compareRoleNames } from '../accounts/view.ts';
+import type { AdminAuditService, AdminContext, Page } from './audit.ts';
 
 export interface RoleAdminView {
   id: string;
