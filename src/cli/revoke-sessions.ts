@@ -18,6 +18,8 @@ export async function runRevokeSessionsCommand(config: Config, user: string, pri
     const revoked = await deps.sessions.revokeAll(account.id, { reason: 'admin' });
     await deps.audit.record({ type: 'cli.sessions_revoke', outcome: 'success', userId: account.id, detail: { revoked_sessions: revoked, door: 'cli' } });
     print(`Revoked ${revoked} session${revoked === 1 ? '' : 's'} and every grant of ${account.email} (${account.id}).`);
+    // The relying parties' back-channel logouts (and their retries, within a minute) finish before the command exits.
+    await deps.oidc.backchannel.settle(60_000);
     return revoked;
   });
 }
