@@ -30,7 +30,13 @@ function setupRequest(request: RawRequest): RawRequest {
     ipCounter = (ipCounter + 1) % 16_777_216;
     headers['x-forwarded-for'] = `10.${ipCounter >> 16}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
   }
-  return { ...request, method: spec.method, headers, ...(spec.body !== undefined ? { body: fill(spec.body, value) } : {}) };
+  return {
+    ...request,
+    method: spec.method,
+    headers,
+    ...(spec.path !== undefined ? { path: fill(spec.path, value) } : {}),
+    ...(spec.body !== undefined ? { body: fill(spec.body, value) } : {}),
+  };
 }
 
 interface Measured {

@@ -11,6 +11,7 @@
  * It starts its own redis-server (port 7500) and PostgreSQL database (idp_bench_<random>, dropped at
  * the end) and stops everything it started, also on failure or Ctrl-C.
  */
+import http from 'node:http';
 import { copyFileSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,9 @@ import { cleanupAll, cleanupOnSignals } from './lib/cleanup.ts';
 import {
   CLIENT_ID,
   EXCHANGE_RESOURCES,
+  PORTS,
+  adminToken,
+  mintRevocableGrants,
   HS256_PREFIX,
   mintExchangeSubjects,
   hs256Policy,
@@ -43,7 +47,7 @@ import { met, renderMarkdown, renderText, type Row } from './lib/table.ts';
 import { runScale } from './scale.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection', 'hs256', 'register', 'overload', 'exchange'] as const;
+const SCENARIOS = ['me', 'login', 'totp', 'refresh', 'cc', 'oidc-refresh', 'userinfo', 'introspection', 'hs256', 'register', 'overload', 'exchange', 'backchannel'] as const;
 type ScenarioKey = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -89,6 +93,8 @@ interface Measured {
   baselineResult?: Measurement;
   /** The overload scenario: login successes the audit recorded during the run. */
   auditedSuccesses?: number;
+  /** The back-channel scenario: logout tokens the receiver got while the product answered. */
+  deliveries?: number;
   result?: Measurement;
 }
 
@@ -121,6 +127,26 @@ async function argon2Ceiling(env: BenchEnvironment, seconds: number): Promise<{ 
     JSON.stringify({ hash: env.passwordHash, password: BENCH_PASSWORD, seconds }),
   ], { cpu: SERVER_CPU, cwd: ROOT, timeoutMs: seconds * 1000 + 30_000 });
   return JSON.parse(stdout) as { rate: number; cpuUs: number };
+}
+
+/** A loopback back-channel logout receiver that answers 200 after `delayMs`, counting what it received. */
+async function startSlowReceiver(port: number, delayMs: number): Promise<{ received(): number; close(): Promise<void> }> {
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      count += 1;
+      setTimeout(() => res.end(), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    received: () => count,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
 }
 
 /** A server that died under load makes every later figure meaningless: stop, with what it said last. */
@@ -255,6 +281,18 @@ async function runDefault(dir: string): Promise<void> {
     const subjects = writePool(dir, 'exchange', await mintExchangeSubjects(env, sample, auth));
     await pair('POST /oidc/token token-exchange', scenario.tokenExchange(`${productUrl}/oidc/token`, auth, subjects, EXCHANGE_RESOURCES.target, timing));
   }
+  if (want('backchannel')) {
+    // Each request revokes a grant of the bench client through the admin API, which sends the client a
+    // back-channel logout. The receiver takes a second to answer: were delivery on the request path, every
+    // revocation would take that second.
+    const receiver = await startSlowReceiver(PORTS.backchannelReceiver, 1000);
+    const grants = await mintRevocableGrants(env, env.users.slice(0, quick ? 500 : users - 1), quick ? 4 : 6);
+    const token = await adminToken(env);
+    await pair('DELETE /admin/api/users/:id/grants/:grantId (back-channel logout, receiver 1 s)', scenario.bearerDelete(`${productUrl}/admin/api/users/x`, '/admin/api/users/{{item}}', token, writePool(dir, 'grants', grants), timing));
+    const row = measured.at(-1);
+    if (row) row.deliveries = receiver.received();
+    await receiver.close();
+  }
   const oidcWanted = (['cc', 'oidc-refresh', 'userinfo', 'introspection'] as const).some(want);
   if (oidcWanted) {
     const bare = await startBareOidc(env, sample);
@@ -317,6 +355,9 @@ async function runDefault(dir: string): Promise<void> {
       .filter((entry) => entry.auditedSuccesses !== undefined && entry.result)
       .map(({ row, result, auditedSuccesses }) =>
         `${row.scenario}: statuses ${JSON.stringify(result?.statuses)}; admitted (2xx) p50 ${result?.okP50 ?? '—'} ms, p99 ${result?.okP99 ?? '—'} ms; login successes audited ${auditedSuccesses} for ${result?.ok} 2xx answers received`),
+    ...measured
+      .filter((entry) => entry.deliveries !== undefined)
+      .map(({ row, result, deliveries }) => `${row.scenario}: ${result?.ok} revocations answered (p50 ${row.p50} ms, p99 ${row.p99} ms, against the receiver's 1,000 ms); ${deliveries} logout tokens received by the end of the scenario`),
     ...measured
       .filter((entry) => entry.baselineResult)
       .map((entry) => `baseline of ${entry.row.scenario}: p50 ${entry.baselineResult?.p50} ms, p99 ${entry.baselineResult?.p99} ms`),

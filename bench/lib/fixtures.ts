@@ -29,7 +29,7 @@ export function hs256Policy(env: BenchEnvironment): TokenPolicy {
 import { TOTP_PERIOD_SECONDS, totpCode } from '../../src/services/mfa/totp.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-export const PORTS = { redis: 7500, product: 7680, bareKoa: 7681, bareOidc: 7682 };
+export const PORTS = { redis: 7500, product: 7680, bareKoa: 7681, bareOidc: 7682, backchannelReceiver: 7697 };
 export const CLIENT_ID = 'bench-rp';
 /** Two resource servers run by the bench client: it trades a token for the first for one for the second. */
 export const EXCHANGE_RESOURCES = { subject: 'https://orders.bench.test/', target: 'https://billing.bench.test/' };
@@ -90,7 +90,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     token_endpoint_auth_method: 'client_secret_basic',
   };
   // The product's client may also exchange tokens (CONTRACT §11): it runs both bench resources below.
-  writeFileSync(clientFile, JSON.stringify([{ ...client, first_party: true, token_exchange: true }]));
+  // …and is told of ended sessions and revoked grants by back-channel logout, at the bench's slow receiver.
+  writeFileSync(clientFile, JSON.stringify([{ ...client, first_party: true, token_exchange: true, backchannel_logout_uri: `http://127.0.0.1:${PORTS.backchannelReceiver}/logout` }]));
   writeFileSync(path.join(dir, 'bare-client.json'), JSON.stringify(client));
 
   const productEnv: Record<string, string> = {
@@ -111,6 +112,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<Bench
     TRUST_PROXY: 'true',
     OIDC_CLIENTS_FILE: clientFile,
     COMPAT_PROFILES: COMPAT_MOUNTS,
+    // The back-channel receiver runs on loopback (production refuses internal addresses by default).
+    BACKCHANNEL_ALLOW_PRIVATE: 'true',
     BENCH_HS256_SECRET: randomBytes(32).toString('base64url'),
     MIGRATE_ON_START: 'false',
     WORKERS: '1',
@@ -308,4 +311,30 @@ export async function mintExchangeSubjects(env: BenchEnvironment, accountIds: re
     subjects.push(body.access_token);
   }
   return subjects;
+}
+
+/**
+ * Grants of the bench client, one per user given (as a login with consent leaves them), to be revoked
+ * through the admin API: each revocation sends the client a back-channel logout. Items are the path rest
+ * `<user id>/grants/<grant id>`.
+ */
+export async function mintRevocableGrants(env: BenchEnvironment, accountIds: readonly string[], perAccount: number): Promise<string[]> {
+  const { provider } = env.deps.oidc;
+  const items: string[] = [];
+  for (const accountId of accountIds) {
+    for (let i = 0; i < perAccount; i += 1) {
+      const grant = new provider.Grant({ accountId, clientId: CLIENT_ID });
+      grant.addOIDCScope('openid profile');
+      items.push(`${accountId}/grants/${await grant.save()}`);
+    }
+  }
+  return items;
+}
+
+/** An admin's bearer token (a legacy access token of a user given ADMIN_ROLE), for the admin API scenarios. */
+export async function adminToken(env: BenchEnvironment): Promise<string> {
+  const id = env.users[env.users.length - 1] as string;
+  await env.deps.roles.grant(id, env.config.admin.role);
+  const [token] = await mintAccessTokens(env, [id]);
+  return token as string;
 }

@@ -2,7 +2,9 @@
 export interface LoadSpec {
   /** Full URL of the endpoint. */
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
+  /** A path template (may contain {{item}}) that replaces the URL's path on each request. */
+  path?: string;
   /** Header values may contain {{item}}, replaced by the next pool item. */
   headers: Record<string, string>;
   /** May contain {{item}}. */

@@ -72,3 +72,8 @@ export function tokenExchange(url: string, auth: string, poolFile: string, targe
   }).toString();
   return { url, method: 'POST', headers: { 'content-type': FORM, authorization: auth }, body: `${body}&subject_token={{item}}`, poolFile, ...timing };
 }
+
+/** A DELETE whose path comes from the pool (each item used once), with a bearer token. */
+export function bearerDelete(url: string, path: string, token: string, poolFile: string, timing: Timing): LoadSpec {
+  return { url, method: 'DELETE', path, headers: { authorization: `Bearer ${token}` }, poolFile, once: true, ...timing };
+}
