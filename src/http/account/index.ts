@@ -51,7 +51,7 @@ export function createAccountRouters(deps: AccountDependencies): Router[] {
     await next();
   };
   // Errors of these routes (and of their bodies, before routing) are drawn by the one error handler as pages.
-  const door = { back: { href: ACCOUNT_LANDING, label: 'account:errors.back' } };
+  const door = { back: { href: ACCOUNT_LANDING, label: 'account:errors.back' }, under: '/account' };
   const open = servesPages(new Router(), door);
   open.use(language);
   signIn.routes(open);

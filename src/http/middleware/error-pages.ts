@@ -36,6 +36,8 @@ export interface PageDoor {
    * the user back to the application.
    */
   back?: { href: string; label: string };
+  /** Every path under this prefix belongs to the door, routed or not (a router without a prefix of its own). */
+  under?: string;
 }
 
 const PAGE_DOOR = Symbol('page door');
@@ -59,6 +61,10 @@ export function pageDoorOf(ctx: Pick<Context, 'path' | 'method'>, routers: reado
   for (const router of routers) {
     const door = (router as MarkedRouter)[PAGE_DOOR];
     if (!door) continue;
+    if (door.under) {
+      if (isUnder(ctx.path, door.under)) return door;
+      continue;
+    }
     const prefix = router.opts.prefix;
     if (prefix ? isUnder(ctx.path, prefix) : router.match(ctx.path, ctx.method).path.some((layer) => layer.methods.length > 0)) return door;
   }
