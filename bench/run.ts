@@ -237,12 +237,6 @@ async function runDefault(dir: string): Promise<void> {
     const mean = (pick: (c: { rate: number; cpuUs: number }) => number) => ceilings.reduce((sum, c) => sum + pick(c), 0) / ceilings.length;
     measured.push({ row: toRow('POST /auth/login', result, { name: 'argon2id verify, 1 core', rps: mean((c) => c.rate), cpuUs: mean((c) => c.cpuUs) }, 0.85) });
   }
-  if (want('totp')) {
-    // Right before its run: the codes are valid for the current and the next 30 s step only.
-    const bodies = await mintTotpLogins(env, Date.now() + (quick ? 8000 : 20_000));
-    log(`minted ${bodies.length} TOTP login steps`);
-    await pair('POST /auth/login/mfa (TOTP step)', scenario.mfaLogin(`${productUrl}/auth/login/mfa`, writePool(dir, 'totp', bodies), timing));
-  }
   if (want('refresh')) {
     const expected = quick ? 8000 : 40_000;
     const tokens = await mintRefreshTokens(env, expected, Date.now() + (quick ? 8000 : 30_000));
@@ -276,6 +270,13 @@ async function runDefault(dir: string): Promise<void> {
     const successes = (await env.deps.models.AuditEvent.count({ where: { type: 'login', outcome: 'success' } })) - successesBefore;
     const row = measured.at(-1);
     if (row) row.auditedSuccesses = successes;
+  }
+  if (want('totp')) {
+    // After every password-login scenario: it gives every user TOTP, so their password logins answer mfa_required.
+    // Right before its run: the codes are valid for the current and the next 30 s step only.
+    const bodies = await mintTotpLogins(env, Date.now() + (quick ? 8000 : 20_000));
+    log(`minted ${bodies.length} TOTP login steps`);
+    await pair('POST /auth/login/mfa (TOTP step)', scenario.mfaLogin(`${productUrl}/auth/login/mfa`, writePool(dir, 'totp', bodies), timing));
   }
   if (want('exchange')) {
     const subjects = writePool(dir, 'exchange', await mintExchangeSubjects(env, sample, auth));
