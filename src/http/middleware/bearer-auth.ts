@@ -42,6 +42,26 @@ export interface BearerAuthOptions {
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i;
 
+/** Tokens of an HS256 mount whose `sub` (a username or number) has been resolved to a user id. */
+const RESOLVED_SUBJECTS_MAX = 10_000;
+
+/**
+ * A token's `sub` names its user for the token's whole life (it was issued for one session of one user),
+ * so the look-up by username or number is made once per token, not on every request (it was the larger
+ * part of a `/me` on such a mount, bench/README.md). Keyed by the token's exact text, which already passed
+ * its signature check; the session is still checked on every request. Oldest out first.
+ */
+function createSubjectCache() {
+  const resolved = new Map<string, string>();
+  return {
+    get: (token: string): string | undefined => resolved.get(token),
+    set(token: string, userId: string): void {
+      if (resolved.size >= RESOLVED_SUBJECTS_MAX) resolved.delete(resolved.keys().next().value as string);
+      resolved.set(token, userId);
+    },
+  };
+}
+
 /** FastAPI's get_authorization_scheme_param: the scheme, and everything after the first space. */
 function schemeOf(header: string): { scheme: string; credentials: string } {
   const space = header.indexOf(' ');
@@ -63,6 +83,7 @@ function missingError(header: string, missing: BearerAuthOptions['missing']): Er
  */
 export function bearerAuth(services: BearerAuthServices, options: BearerAuthOptions = {}): Middleware {
   const { hmac } = options;
+  const subjects = hmac && hmac.sub !== 'id' ? createSubjectCache() : undefined;
   async function authenticate(header: string): Promise<BearerAuth> {
     const missing = missingError(header, options.missing);
     if (missing) throw missing;
@@ -70,7 +91,11 @@ export function bearerAuth(services: BearerAuthServices, options: BearerAuthOpti
     if (!token) throw new InvalidAccessTokenError();
     const claims = await services.tokens.verifyAccessToken(token, hmac);
     // A `sub` that is a username or number names the user; the session is still looked up under its id.
-    const userId = hmac && hmac.sub !== 'id' ? await services.accounts.userIdBySubject(hmac.sub, claims.sub) : claims.sub;
+    let userId: string | undefined = claims.sub;
+    if (subjects && hmac && hmac.sub !== 'id') {
+      userId = subjects.get(token) ?? (await services.accounts.userIdBySubject(hmac.sub, claims.sub));
+      if (userId) subjects.set(token, userId);
+    }
     if (!userId) throw new InvalidAccessTokenError();
     const session = await services.sessions.get(userId, claims.session_id);
     if (!session) throw new InvalidAccessTokenError();
