@@ -23,9 +23,16 @@ const log = (line: string) => console.error(`[statements] ${line}`);
 // The driver Sequelize loads (CommonJS), whose Client every statement goes through.
 const pg = createRequire(import.meta.url)('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
 let queries = 0;
+/** The statements' first words (`SELECT … FROM "users"`), counted, to say what a request's statements are. */
+const kinds = new Map<string, number>();
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function counted(this: unknown, ...args: unknown[]) {
   queries += 1;
+  const first = args[0];
+  const sql = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text ?? '';
+  const kind = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
+  const table = /\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?/i.exec(sql)?.[1] ?? '';
+  kinds.set(`${kind} ${table}`.trim(), (kinds.get(`${kind} ${table}`.trim()) ?? 0) + 1);
   return query.apply(this, args);
 };
 
@@ -49,6 +56,7 @@ try {
   const measure = async (name: string, run: (i: number) => Promise<Response>): Promise<string> => {
     await run(SAMPLES).then((res) => res.arrayBuffer()); // warm: first-use caches (client, keys, routes)
     await new Promise((resolve) => setTimeout(resolve, 300));
+    kinds.clear();
     const before = { queries, redis: await redisCommands(redis) };
     for (let i = 0; i < SAMPLES; i += 1) {
       const res = await run(i);
@@ -58,7 +66,8 @@ try {
     // Audit rows are written in small batches after the answer.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const after = { queries, redis: await redisCommands(redis) };
-    return `| ${name} | ${((after.queries - before.queries) / SAMPLES).toFixed(1)} | ${((after.redis - before.redis) / SAMPLES - 0).toFixed(1)} |`;
+    const what = [...kinds].map(([kind, count]) => `${kind} ×${(count / SAMPLES).toFixed(2)}`).join(', ') || '—';
+    return `| ${name} | ${((after.queries - before.queries) / SAMPLES).toFixed(1)} (${what}) | ${((after.redis - before.redis) / SAMPLES).toFixed(1)} |`;
   };
 
   const json = (body: unknown, headers: Record<string, string> = {}) => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
