@@ -79,6 +79,10 @@ function createHashQueue(slots: number, limit: number) {
     get size(): number {
       return running + waiting.length;
     },
+    /** Whether a new job would be refused now. */
+    get full(): boolean {
+      return running + waiting.length >= limit;
+    },
     /** `abandoned`: the job's client has gone; it is dropped, before it runs or from its place in the line. */
     async run<T>(task: () => Promise<T>, abandoned?: AbortSignal): Promise<T> {
       if (abandoned?.aborted) throw new RequestAbandonedError();
@@ -143,6 +147,12 @@ export function createPasswordService(params: Argon2Params, hashing: PasswordHas
     verifyDummy,
     /** Hash jobs running or waiting (for tests and diagnostics). */
     queued: (): number => queue.size,
+    /**
+     * Whether a hash asked for now would be refused (ServerBusyError): a login can be shed before any of its
+     * other work (the account's look-up, the limiters' round trips), which past the queue cost the core as
+     * much as the logins it admits (bench/README.md, overload).
+     */
+    busy: (): boolean => queue.full,
   };
 }
 

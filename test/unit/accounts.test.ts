@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ServerBusyError } from '../../src/errors.ts';
 import { createI18n } from '../../src/services/i18n.ts';
 import { compareRoleNames } from '../../src/services/accounts/view.ts';
 import { createVerificationTokenService } from '../../src/services/verification-tokens.ts';
@@ -159,6 +160,25 @@ describe('accounts (src/services/accounts/accounts.ts) over an injected users ta
     expect(audit.filter((event) => event.type === 'login').map((event) => event.detail?.reason ?? event.outcome)).to.deep.equal([
       'success', 'success', 'bad_password', 'unknown_user',
     ]);
+  });
+
+  it('sheds a login at once while the hash queue is full: no look-up, no limiter, no audit row', async () => {
+    const { users } = fakeUserQueries();
+    let lookups = 0;
+    const counted: UserQueries = { ...users, loginCandidates: async (forms) => ((lookups += 1), users.loginCandidates(forms)) };
+    const accounts = build(counted);
+    await accounts.register({ email: 'shed@example.com', password: 'password-1' }, ctx);
+    passwords.busy = () => true;
+    try {
+      const err = await accounts.authenticate('shed@example.com', 'password-1', ctx).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ServerBusyError);
+      expect(lookups).to.equal(0);
+      expect(audit.filter((event) => event.type === 'login')).to.deep.equal([]);
+    } finally {
+      passwords.busy = () => false;
+    }
+    expect((await accounts.authenticate('shed@example.com', 'password-1', ctx)).email).to.equal('shed@example.com');
+    expect(lookups).to.equal(1);
   });
 
   it('answers a username the table reports taken with AccountExistsError, and audits it', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JsonObject, UserStatus } from '../../db/models/index.ts';
 import { UserTakenError, type LoginCandidate, type UserChanges, type UserQueries, type UserRow } from '../../db/queries/users.ts';
 import type { Logger } from '../../logger.ts';
-import { RequestAbandonedError, ServiceUnavailableError } from '../../errors.ts';
+import { RequestAbandonedError, ServerBusyError, ServiceUnavailableError } from '../../errors.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordService } from '../passwords.ts';
 import type { SessionService } from '../sessions.ts';
 import type { AuditService } from '../audit.ts';
@@ -180,6 +180,8 @@ export function createAccountService(options: AccountServiceOptions) {
      * below the current argon2 parameters are replaced on success.
      */
     async authenticate(login: string, password: string, ctx: RequestContext): Promise<AccountView> {
+      // The hash queue is full: this login would be refused at its hash; refused before any other work.
+      if (passwords.busy()) throw new ServerBusyError();
       const forms = identifierForms(login);
       const candidates = forms.username && password.length <= PASSWORD_MAX_LENGTH ? await users.loginCandidates(forms) : [];
       // E-mails first, then usernames (CONTRACT §2).
