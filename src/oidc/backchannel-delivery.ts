@@ -12,6 +12,7 @@ import { Counter } from 'prom-client';
 import type { AuditService } from '../services/audit.ts';
 import type { Logger } from '../logger.ts';
 import type { PostResult } from './backchannel-post.ts';
+import { settlePending } from '../services/settle.ts';
 
 /** Why a logout token is sent. */
 export type LogoutTrigger = 'end_session' | 'session_revoked' | 'grant_revoked';
@@ -119,16 +120,7 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
     }
   }
 
-  async function settle(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (pending.size && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, deadline - Date.now());
-      });
-      await Promise.race([Promise.allSettled([...pending]), timeout]).finally(() => clearTimeout(timer));
-    }
-  }
+  const settle = (timeoutMs = 60_000): Promise<void> => settlePending(pending, timeoutMs);
 
   return {
     /** Queues the notice and returns at once; never throws. */

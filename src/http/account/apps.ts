@@ -6,6 +6,7 @@
  */
 import type Router from '@koa/router';
 import type { RequestContext } from '../../services/request-context.ts';
+import type { UserGrantView } from '../../services/user-grants.ts';
 import { NotFoundError } from '../../errors.ts';
 import { ACCOUNT_CLIENT_ID } from '../../services/first-party-clients.ts';
 import { type AccountPages, seeOther } from './pages.ts';
@@ -13,18 +14,8 @@ import { requestContext, signedIn } from './forms.ts';
 
 const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** One grant as the connected-apps service lists it (CONTRACT §7's shape). */
-export interface ConnectedApp {
-  id: string;
-  client_id: string;
-  client_name: string | null;
-  scopes: string[];
-  created_at: string;
-  last_used_at: string | null;
-}
-
 export interface ConnectedAppsPort {
-  list(userId: string): Promise<ConnectedApp[]>;
+  list(userId: string): Promise<UserGrantView[]>;
   /** Throws a 404 AppError when the grant is not this user's (or is gone). */
   revoke(userId: string, grantId: string, ctx: RequestContext): Promise<void>;
 }

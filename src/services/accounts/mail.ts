@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.ts';
 import type { MailMessage } from '../mail.ts';
 import type { Translate } from '../i18n.ts';
+import { settlePending } from '../settle.ts';
 
 /** Where the links in our e-mails point; the door that asked for the mail knows its own URLs. */
 export interface AccountLinks {
@@ -59,16 +60,7 @@ export function createMailQueue(send: (message: MailMessage) => Promise<void>, l
       pending.add(task);
     },
     /** Waits for the mail in flight, at most `timeoutMs` (shutdown must not hang on a slow SMTP server). */
-    async settle(timeoutMs = 5000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (pending.size && Date.now() < deadline) {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, deadline - Date.now());
-        });
-        await Promise.race([Promise.allSettled([...pending]), timeout]).finally(() => clearTimeout(timer));
-      }
-    },
+    settle: (timeoutMs = 5000): Promise<void> => settlePending(pending, timeoutMs),
   };
 }
 
