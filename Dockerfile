@@ -8,6 +8,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY views ./views
+COPY locales ./locales
 COPY public ./public
 COPY config ./config
 RUN npx tsc --noEmit -p tsconfig.build.json && npm prune --omit=dev
@@ -22,6 +23,7 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./
 COPY --chown=node:node src ./src
 COPY --chown=node:node views ./views
+COPY --chown=node:node locales ./locales
 COPY --chown=node:node public ./public
 COPY --chown=node:node config ./config
 RUN mkdir -p /app/data && chown node:node /app/data
