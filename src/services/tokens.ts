@@ -10,6 +10,7 @@ import type { RequestContext } from './request-context.ts';
 import { InvalidAccessTokenError, InvalidRefreshTokenError } from './accounts/errors.ts';
 import { hashToken, isOpaqueToken, newOpaqueToken } from './secret-tokens.ts';
 import { openUnderToken, sealUnderToken } from './token-sealed.ts';
+import { createBoundedMap } from './bounded-map.ts';
 
 const REFRESH_JWT = /^[A-Za-z0-9_-]{10,300}\.[A-Za-z0-9_-]{20,1500}\.[A-Za-z0-9_-]{20,400}$/;
 
@@ -210,15 +211,11 @@ export function createTokenService(options: TokenServiceOptions) {
   // Tokens whose signature, issuer and type already checked out, by their exact text. ECDSA verification
   // is the largest CPU cost of a bearer request (bench/README.md), and a client presents one token many
   // times in its life. Expiry is still checked on every use, and the session by the caller.
-  const verified = new Map<string, AccessTokenClaims>();
+  const verified = createBoundedMap<AccessTokenClaims>(VERIFIED_CACHE_SIZE);
 
   function remember(token: string, claims: AccessTokenClaims): AccessTokenClaims {
-    // Oldest first out (Map keeps insertion order): bounded memory whatever the traffic.
-    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
     // Frozen: every request holding this token shares the object.
-    const shared = Object.freeze({ ...claims, roles: Array.isArray(claims.roles) ? (Object.freeze([...claims.roles]) as string[]) : claims.roles });
-    verified.set(token, shared);
-    return shared;
+    return verified.set(token, Object.freeze({ ...claims, roles: Array.isArray(claims.roles) ? (Object.freeze([...claims.roles]) as string[]) : claims.roles }));
   }
 
   /**

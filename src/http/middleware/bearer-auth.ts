@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { createBoundedMap } from '../../services/bounded-map.ts';
 import type { AccessTokenClaims, HmacSigning, TokenService } from '../../services/tokens.ts';
 import type { SessionRecord, SessionService } from '../../services/sessions.ts';
 import type { AccountService, AccountView } from '../../services/accounts/accounts.ts';
@@ -45,23 +46,6 @@ const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i;
 /** Tokens of an HS256 mount whose `sub` (a username or number) has been resolved to a user id. */
 const RESOLVED_SUBJECTS_MAX = 10_000;
 
-/**
- * A token's `sub` names its user for the token's whole life (it was issued for one session of one user),
- * so the look-up by username or number is made once per token, not on every request (it was the larger
- * part of a `/me` on such a mount, bench/README.md). Keyed by the token's exact text, which already passed
- * its signature check; the session is still checked on every request. Oldest out first.
- */
-function createSubjectCache() {
-  const resolved = new Map<string, string>();
-  return {
-    get: (token: string): string | undefined => resolved.get(token),
-    set(token: string, userId: string): void {
-      if (resolved.size >= RESOLVED_SUBJECTS_MAX) resolved.delete(resolved.keys().next().value as string);
-      resolved.set(token, userId);
-    },
-  };
-}
-
 /** FastAPI's get_authorization_scheme_param: the scheme, and everything after the first space. */
 function schemeOf(header: string): { scheme: string; credentials: string } {
   const space = header.indexOf(' ');
@@ -83,7 +67,11 @@ function missingError(header: string, missing: BearerAuthOptions['missing']): Er
  */
 export function bearerAuth(services: BearerAuthServices, options: BearerAuthOptions = {}): Middleware {
   const { hmac } = options;
-  const subjects = hmac && hmac.sub !== 'id' ? createSubjectCache() : undefined;
+  // A token's `sub` names its user for the token's whole life (it was issued for one session of one user):
+  // the look-up by username or number is made once per token, not on every request (it was the larger part
+  // of a `/me` on such a mount, bench/README.md). Keyed by the token's exact text, which has passed its
+  // signature check; the session is still checked on every request.
+  const subjects = hmac && hmac.sub !== 'id' ? createBoundedMap<string>(RESOLVED_SUBJECTS_MAX) : undefined;
   async function authenticate(header: string): Promise<BearerAuth> {
     const missing = missingError(header, options.missing);
     if (missing) throw missing;
