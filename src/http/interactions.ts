@@ -89,7 +89,7 @@ export function createInteractionRouter(options: InteractionOptions): Router {
    * The request's language: the interaction's `ui_locales` once it is known (interactionFor keeps it on
    * the context, so a POST answers in the language of its GET), before that the query and Accept-Language.
    */
-  const langOf = (ctx: Context): Locale => ctx.state.lang ?? localeOf(ctx, i18n);
+  const langOf = (ctx: Context): Locale => localeOf(ctx, i18n);
   const tr = (ctx: Context): Translate => i18n.translator(langOf(ctx));
 
   async function render(ctx: Context, status: number, name: string, locals: Record<string, unknown> & { title: string }) {

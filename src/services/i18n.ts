@@ -26,7 +26,8 @@ export interface I18n {
   readonly locales: readonly Locale[];
   readonly defaultLocale: Locale;
   negotiate(uiLocales?: unknown, acceptLanguage?: unknown): Locale;
-  translator(lang: Locale): Translate;
+  /** The translator of `lang`; of the default language without one. */
+  translator(lang?: Locale): Translate;
   formatDate(lang: Locale, date: Date | string | number): string;
 }
 
@@ -88,7 +89,7 @@ export function createI18n(options: { locales: readonly Locale[]; dir?: string }
       return defaultLocale;
     },
     translator(lang) {
-      return translators.get(lang) ?? (translators.get(defaultLocale) as Translate);
+      return (lang && translators.get(lang)) || (translators.get(defaultLocale) as Translate);
     },
     formatDate(lang, date) {
       const value = date instanceof Date ? date : new Date(date);

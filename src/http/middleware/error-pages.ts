@@ -102,7 +102,7 @@ function messageOf(t: Translate, error: AppError, status: string): string {
 
 /** Draws `error` (already exposed or replaced by the generic 500) as views/error.ejs into ctx, in the reader's language. */
 export async function renderErrorPage(ctx: Context, error: AppError, pages: { views: ErrorPageViews; i18n: I18n }, door: PageDoor): Promise<void> {
-  const lang = ctx.state.lang ?? localeOf(ctx, pages.i18n);
+  const lang = localeOf(ctx, pages.i18n);
   const t = pages.i18n.translator(lang);
   const status = KNOWN.has(error.status) ? String(error.status) : 'other';
   const heading = t(`errors:page.status.${status}`);

@@ -56,7 +56,7 @@ export interface AccountServiceOptions {
   /** The mails one address may receive (CONTRACT §6): asked before every account mail. */
   mailLimiter: Pick<OpenRouteLimiter, 'allowMail'>;
   /** The mails' languages: each is written in the requester's (`RequestContext.locale`). */
-  i18n: Pick<I18n, 'translator' | 'defaultLocale'>;
+  i18n: Pick<I18n, 'translator'>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -106,7 +106,7 @@ export function createAccountService(options: AccountServiceOptions) {
 
   /** A mail is written in the language of the request that caused it (CONTRACT §4). */
   function mailLanguage(ctx: RequestContext): Translate {
-    return options.i18n.translator(ctx.locale ?? options.i18n.defaultLocale);
+    return options.i18n.translator(ctx.locale);
   }
 
   function toRecipient(user: UserRow) {

@@ -81,12 +81,12 @@ export interface EmailChangeServiceOptions {
   /** The link's lifetime, for the wording of the mail (the token service enforces it). */
   ttlSeconds?: number;
   /** The mails' languages: each is written in the language of the request that caused it. */
-  i18n: Pick<I18n, 'translator' | 'defaultLocale'>;
+  i18n: Pick<I18n, 'translator'>;
 }
 
 export function createEmailChangeService(options: EmailChangeServiceOptions) {
   const { User } = options.models;
-  const translate = (ctx: RequestContext): Translate => options.i18n.translator(ctx.locale ?? options.i18n.defaultLocale);
+  const translate = (ctx: RequestContext): Translate => options.i18n.translator(ctx.locale);
   const { tokens, audit } = options;
   const ttlHours = Math.round((options.ttlSeconds ?? EMAIL_CHANGE_TTL_SECONDS) / 3600);
   const auditFrom = (ctx: RequestContext) => ({ ip: ctx.ip, userAgent: ctx.userAgent, clientId: ctx.clientId });
