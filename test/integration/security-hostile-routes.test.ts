@@ -1,6 +1,7 @@
 /**
  * No request can stop or stall the server (CONTRACT §6, issue 11): every route that takes a body — the
- * legacy mounts, the admin API, the admin console's forms, the interaction pages and oidc-provider's
+ * legacy mounts, the admin API, the admin console's forms, the interaction pages (second factor and sign-up
+ * included), the account pages and oidc-provider's
  * endpoints (the authorization and end-session POSTs included) — gets an oversized body, JSON nested
  * 10,000 deep, a wrong content type and a request cut off mid-body. After each, a fresh connection's
  * `GET /healthz` must answer within 100 ms, and the server must still be the same process (pid), or
@@ -82,11 +83,14 @@ function everyRoute(): RouteUnderTest[] {
     kind: 'form' as const,
     reader: 'app' as const,
   }));
+  // The second-factor and sign-up forms under /interaction/:uid, and the account pages' forms.
+  const interactionPages = routesIn(path.join(SRC, 'interactions'), '/interaction', 'form', false);
+  const account = routesIn(path.join(SRC, 'account'), '', 'form', false);
   const ours = ['/oidc/auth', '/oidc/session/end'].map((p) => ({ method: 'POST', path: p, kind: 'form' as const, reader: 'post-as-get' as const }));
   const provider = ['/oidc/token', '/oidc/token/introspection', '/oidc/token/revocation', '/oidc/device', '/oidc/device/auth', '/oidc/request', '/oidc/session/end/confirm', '/oidc/me'].map(
     (p) => ({ method: 'POST', path: p, kind: 'form' as const, reader: 'provider' as const }),
   );
-  return [...legacy, ...admin, ...console, ...interactions, ...ours, ...provider].map((route) => ({ ...route, path: fill(route.path) }));
+  return [...legacy, ...admin, ...console, ...interactions, ...interactionPages, ...account, ...ours, ...provider].map((route) => ({ ...route, path: fill(route.path) }));
 }
 
 interface Sent {
@@ -285,7 +289,8 @@ for (const mode of SPAWNED_MODES) {
       const routes = everyRoute();
       expect(routes.filter((r) => r.path.startsWith('/admin/api')).length, 'admin API routes').to.be.at.least(10);
       expect(routes.filter((r) => r.path.startsWith('/admin/') && !r.path.startsWith('/admin/api')).length, 'console forms').to.be.at.least(10);
-      expect(routes.filter((r) => r.path.startsWith('/interaction/')).length, 'interaction forms').to.be.at.least(2);
+      expect(routes.filter((r) => r.path.startsWith('/interaction/')).length, 'interaction forms').to.be.at.least(9);
+      expect(routes.filter((r) => r.path.startsWith('/account/')).length, 'account forms').to.be.at.least(10);
 
       // Warm-up: the first requests of a fresh process compile their code paths.
       for (let i = 0; i < 5; i += 1) await probeHealth(port);
