@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { I18n } from './services/i18n.ts';
 import './http/context.ts';
-import { defineRequestLogger, requestId } from './http/middleware/request-id.ts';
+import { assignRequestId, defineRequestLogger } from './http/middleware/request-id.ts';
 import { accessLog, type RequestObserver } from './http/middleware/access-log.ts';
 import type { InFlight } from './http/middleware/in-flight.ts';
 import { errorHandler, type ErrorTranslator } from './http/middleware/errors.ts';
@@ -42,16 +42,35 @@ export interface AppDependencies {
 /**
  * What every request gets, whichever app serves it, in front of everything else and cheap: oidc-provider's
  * token endpoints answer in a few hundred microseconds, and all that runs before them is paid on each
- * request (bench/README.md). `mountPath`: where the app is mounted, for the logged path.
+ * request (bench/README.md). So it is one middleware running each concern's step in turn, not one
+ * middleware per concern: each layer of Koa's chain costs a closure and a promise or two per request.
+ * In order: counted in flight, the public origin, the request id, the access line (on close); once the
+ * rest has answered (or thrown), the unread body settled and the request counted out.
+ * `mountPath`: where the app is mounted, for the logged path.
  */
-function front(deps: AppDependencies, mountPath = ''): Koa.Middleware[] {
-  return [
-    ...(deps.inFlight ? [deps.inFlight.middleware] : []),
-    publicOrigin({ publicUrl: deps.config.publicUrl, trustProxy: deps.config.trustProxy }),
-    requestId(),
-    accessLog(deps.logger, deps.observers, { mountPath, mode: deps.config.accessLog }),
-    settleUnreadBody(),
-  ];
+function front(deps: AppDependencies, mountPath = ''): Koa.Middleware {
+  const { inFlight } = deps;
+  const origin = publicOrigin({ publicUrl: deps.config.publicUrl, trustProxy: deps.config.trustProxy });
+  const logAccess = accessLog(deps.logger, deps.observers, { mountPath, mode: deps.config.accessLog });
+  return (ctx, next) => {
+    inFlight?.enter();
+    let answered: Promise<void>;
+    try {
+      origin(ctx);
+      assignRequestId(ctx);
+      logAccess(ctx);
+      answered = next();
+    } catch (err) {
+      answered = Promise.reject(err);
+    }
+    return answered.finally(() => {
+      try {
+        settleUnreadBody(ctx);
+      } finally {
+        inFlight?.leave();
+      }
+    });
+  };
 }
 
 const fronted = new WeakSet<Koa>();
@@ -65,7 +84,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.silent = true; // errors are logged by our error handler, never printed by Koa
   defineRequestLogger(app, deps.logger);
 
-  for (const middleware of front(deps)) app.use(middleware);
+  app.use(front(deps));
   app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
   app.use(errorHandler(deps.errorTranslators, deps.views && deps.i18n ? { routers: deps.routers ?? [], views: deps.views, i18n: deps.i18n } : undefined));
   for (const middleware of deps.early ?? []) app.use(middleware);
@@ -88,7 +107,7 @@ export function createApp(deps: AppDependencies): Koa {
       fronted.add(provider);
       provider.maxIpsCount = 1;
       defineRequestLogger(provider, deps.logger);
-      provider.middleware.unshift(...front(deps, prefix));
+      provider.middleware.unshift(front(deps, prefix));
     }
   }
   return app;

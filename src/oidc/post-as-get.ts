@@ -50,8 +50,11 @@ export function postAsGet(
   renderError: (ctx: Parameters<Middleware>[0], status: number, message: string) => Promise<void>,
 ): Middleware {
   const handled = new Set(paths);
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' || !handled.has(ctx.path)) return next();
+  // Every other request passes straight through, with no async frame of its own (it sits in front of the
+  // token endpoints).
+  return (ctx, next) => (ctx.method === 'POST' && handled.has(ctx.path) ? redirectAsGet(ctx) : next());
+
+  async function redirectAsGet(ctx: Parameters<Middleware>[0]): Promise<void> {
     if (!ctx.is(FORM)) {
       await renderError(ctx, 400, 'This request must be sent as an HTML form (application/x-www-form-urlencoded).');
       return;
@@ -70,5 +73,5 @@ export function postAsGet(
     ctx.status = 303;
     setNoStore(ctx);
     ctx.redirect(`${issuer}${ctx.path}${query ? `?${query}` : ''}`);
-  };
+  }
 }

@@ -126,15 +126,24 @@ export function createRegistrationPolicy(options: RegistrationPolicyOptions) {
     return new Set([...OPEN_SCOPES, ...resources.flatMap((resource) => resource.scopes)]);
   }
 
-  /** provider.use middleware: the per-IP limit, and the scopes an open registration may ask for. */
-  const middleware: Middleware = async (ctx, next) => {
+  /**
+   * provider.use middleware: the per-IP limit, and the scopes an open registration may ask for. Every
+   * other request passes straight through (no async frame of its own: it sits in front of the token endpoints).
+   */
+  const middleware: Middleware = (ctx, next) => {
     if (mode === 'off') return next();
-    if (ctx.method === 'PUT' && ctx.path.startsWith(`${REGISTRATION_PATH}/`)) {
-      // An RFC 7592 update is held to the same rules as the registration (not counted against the limit).
-      allowedScopes.set(ctx, await registrationScopes());
-      return next();
-    }
+    if (ctx.method === 'PUT' && ctx.path.startsWith(`${REGISTRATION_PATH}/`)) return update(ctx, next);
     if (ctx.method !== 'POST' || ctx.path !== REGISTRATION_PATH) return next();
+    return register(ctx, next);
+  };
+
+  // An RFC 7592 update is held to the same rules as the registration (not counted against the limit).
+  async function update(ctx: Parameters<Middleware>[0], next: () => Promise<unknown>): Promise<void> {
+    allowedScopes.set(ctx, await registrationScopes());
+    await next();
+  }
+
+  async function register(ctx: Parameters<Middleware>[0], next: () => Promise<unknown>): Promise<void> {
     try {
       await limiter.consume(ctx.ip);
     } catch (rejection) {
@@ -159,7 +168,7 @@ export function createRegistrationPolicy(options: RegistrationPolicyOptions) {
       userAgent: ctx.get('user-agent') || null,
       detail: { door: 'oidc', mode, ...(clientId ? {} : { error: (ctx.body as { error?: string } | undefined)?.error ?? String(ctx.status) }) },
     });
-  };
+  }
 
   /** A one-time initial access token for CLIENT_REGISTRATION=token (admin API). */
   async function issueInitialAccessToken(provider: Provider, expiresIn: number): Promise<{ value: string; expiresAt: Date }> {

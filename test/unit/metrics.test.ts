@@ -34,7 +34,11 @@ describe('metrics (unit)', () => {
     const metrics = createMetrics({ processMetrics: false });
     const app = new Koa();
     app.silent = true;
-    app.use(accessLog(createLogger({ level: 'silent' }), [requestMetrics(metrics)]));
+    const log = accessLog(createLogger({ level: 'silent' }), [requestMetrics(metrics)]);
+    app.use((ctx, next) => {
+      log(ctx);
+      return next();
+    });
     app.use(async (ctx, next) => {
       try {
         await next();

@@ -1,4 +1,4 @@
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from '../../logger.ts';
 
 /** What is known of a request once its response is done. */
@@ -20,7 +20,7 @@ export type RequestObserver = (ctx: Context, request: FinishedRequest) => void;
 
 /**
  * One line per request, and the observers (metrics), from a single `close` listener: it fires once the
- * response is finished or aborted. The listener runs outside any request's error handling, where a throw
+ * response is finished or aborted (the front calls the returned step as a request starts). The listener runs outside any request's error handling, where a throw
  * would end the process: what it needs of the request is read before the request is handled (the socket,
  * and so the client address, may be gone by the time it fires), and a failing observer is only logged.
  */
@@ -28,7 +28,7 @@ export function accessLog(
   logger: Logger,
   observers: readonly RequestObserver[] = [],
   options: { mountPath?: string; mode?: AccessLogMode } = {},
-): Middleware {
+): (ctx: Context) => void {
   const mountPath = options.mountPath ?? '';
   // `errors`: only what failed (status 400 and above, abandoned requests included); `off`: no line at all.
   const minimumStatus = { all: 0, errors: 400, off: Infinity }[options.mode ?? 'all'];
@@ -36,13 +36,14 @@ export function accessLog(
   // cost three times the rest of the line (bench/README.md). Everything logged through ctx.log is
   // still redacted.
   const access = logger.child({}, { redact: [] });
-  return (ctx, next) => {
+  return (ctx) => {
     const started = performance.now();
     // The path as the client sent it (a mounted app sees its own part), never the query string, which
     // may carry codes or tokens.
     const path = mountPath + ctx.path;
     const { ip } = ctx;
-    ctx.res.once('close', () => {
+    // `close` is emitted once per response, so a plain listener does (once() wraps it on every request).
+    ctx.res.on('close', () => {
       try {
         const seconds = (performance.now() - started) / 1000;
         // Closed before the response was written: the client went away (Koa's default 404 is not what happened).
@@ -50,7 +51,8 @@ export function accessLog(
         const status = aborted ? CLIENT_CLOSED_REQUEST : ctx.res.statusCode;
         if (status >= minimumStatus) {
           const ms = Math.round(seconds * 10_000) / 10;
-          access.info({ reqId: ctx.requestId, method: ctx.method, url: path, status, ms, ip, ...(aborted ? { aborted } : {}) }, 'request');
+          const line = { reqId: ctx.requestId, method: ctx.method, url: path, status, ms, ip };
+          access.info(aborted ? { ...line, aborted } : line, 'request');
         }
         const finished = { path, seconds, status };
         for (const observe of observers) observe(ctx, finished);
@@ -58,6 +60,5 @@ export function accessLog(
         logger.error({ err, reqId: ctx.requestId }, 'access log: recording a finished request failed');
       }
     });
-    return next();
   };
 }

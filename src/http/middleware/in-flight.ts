@@ -1,5 +1,3 @@
-import type { Middleware } from 'koa';
-
 /**
  * Counts the requests being handled. A handler may run on after its client has gone (a login waiting for
  * its hash), so a closed server is not yet a quiet one: shutdown waits for idle() before it closes the
@@ -14,17 +12,16 @@ export function createInFlight() {
     waiters = [];
     for (const resolve of done) resolve();
   };
-  const middleware: Middleware = async (_ctx, next) => {
-    count += 1;
-    try {
-      await next();
-    } finally {
+  return {
+    /** A request has started (the front calls it first). */
+    enter(): void {
+      count += 1;
+    },
+    /** A request is done, whether it succeeded or threw. */
+    leave(): void {
       count -= 1;
       settle();
-    }
-  };
-  return {
-    middleware,
+    },
     count: (): number => count,
     /** Resolves once no request is being handled (at once if none is). */
     idle(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 
 /**
  * Every URL the server builds (oidc-provider's discovery, redirects, interaction URLs and form actions,
@@ -12,17 +12,16 @@ import type { Middleware } from 'koa';
  * trusts X-Forwarded-Proto because provider.proxy is on) sees https. X-Forwarded-For, which only a trusted
  * proxy may set, is dropped unless TRUST_PROXY says there is one, so the client cannot choose the address.
  */
-export function publicOrigin(options: { publicUrl: string; trustProxy: boolean }): Middleware {
+export function publicOrigin(options: { publicUrl: string; trustProxy: boolean }): (ctx: Context) => void {
   const { host, protocol } = new URL(options.publicUrl);
   const proto = protocol.slice(0, -1);
   const https = proto === 'https';
-  return async (ctx, next) => {
+  return (ctx) => {
     const headers = ctx.req.headers;
     headers.host = host;
     headers['x-forwarded-host'] = host;
     headers['x-forwarded-proto'] = proto;
     if (https) ctx.cookies.secure = true;
     if (!options.trustProxy) delete headers['x-forwarded-for'];
-    await next();
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from '../../logger.ts';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -21,12 +21,9 @@ export function defineRequestLogger(app: Koa, logger: Logger): void {
 }
 
 /** Gives every request an id: the caller's X-Request-Id when it is sane, else a new one. */
-export function requestId(): Middleware {
-  return (ctx, next) => {
-    const incoming = ctx.req.headers['x-request-id'];
-    const reqId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
-    ctx.requestId = reqId;
-    ctx.res.setHeader('X-Request-Id', reqId);
-    return next();
-  };
+export function assignRequestId(ctx: Context): void {
+  const incoming = ctx.req.headers['x-request-id'];
+  const reqId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+  ctx.requestId = reqId;
+  ctx.res.setHeader('X-Request-Id', reqId);
 }

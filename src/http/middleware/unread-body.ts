@@ -1,16 +1,7 @@
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 
 /** How much of an unread body is read and dropped to keep its connection usable; past it the connection closes. */
 export const DRAIN_LIMIT_BYTES = 1024 * 1024;
-
-function settle(ctx: Context): void {
-  const { req } = ctx;
-  if (req.complete || req.destroyed) return;
-  const announced = Number(req.headers['content-length']);
-  if (!(announced <= DRAIN_LIMIT_BYTES) && !ctx.headerSent) ctx.set('Connection', 'close');
-  // A reader that stopped at its limit left the stream paused: flowing again, with no reader, it is dropped.
-  req.resume();
-}
 
 /**
  * Once a request is answered, what is left of a body nobody read (a reader stopped at its limit, the
@@ -20,12 +11,12 @@ function settle(ctx: Context): void {
  * the answer is written. The socket is never destroyed under the answer (the client would get a reset
  * instead of the 413), and a paused reader never leaves the connection hanging.
  */
-export function settleUnreadBody(): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } finally {
-      settle(ctx);
-    }
-  };
+export function settleUnreadBody(ctx: Context): void {
+  const { req } = ctx;
+  if (req.complete || req.destroyed) return;
+  const announced = Number(req.headers['content-length']);
+  if (!(announced <= DRAIN_LIMIT_BYTES) && !ctx.headerSent) ctx.set('Connection', 'close');
+  // A reader that stopped at its limit left the stream paused: flowing again, with no reader, it is dropped.
+  req.resume();
 }
+
