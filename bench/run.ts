@@ -160,7 +160,9 @@ async function runDefault(dir: string): Promise<void> {
   const users = Number(args.users ?? 1000);
   const env = await prepareEnvironment({ dir, users, databaseUrl, log });
   const profileDir = args.profile ? path.join(dir, 'profile') : undefined;
+  const baselineProfileDir = args.profile ? path.join(dir, 'profile-bare-oidc') : undefined;
   if (profileDir) mkdirSync(profileDir);
+  if (baselineProfileDir) mkdirSync(baselineProfileDir);
   const product = await startProduct(env, { profileDir });
   const productUrl = env.config.publicUrl;
   log(`product server pid ${product.pid} on ${productUrl}`);
@@ -296,7 +298,7 @@ async function runDefault(dir: string): Promise<void> {
   }
   const oidcWanted = (['cc', 'oidc-refresh', 'userinfo', 'introspection'] as const).some(want);
   if (oidcWanted) {
-    const bare = await startBareOidc(env, sample);
+    const bare = await startBareOidc(env, sample, { profileDir: baselineProfileDir });
     const mine = await mintProductOidcTokens(env, sample);
     const pools = {
       mineRefresh: writePool(dir, 'oidc-refresh', mine.refresh),
@@ -367,14 +369,14 @@ async function runDefault(dir: string): Promise<void> {
   console.log(`\n${renderText(rows)}\n\n${notes.join('\n')}`);
   writeResults(rows, notes);
 
-  if (profileDir) {
-    const [file] = readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile'));
-    if (file) {
-      const target = path.join(ROOT, 'bench/results', `product-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
-      mkdirSync(path.dirname(target), { recursive: true });
-      copyFileSync(path.join(profileDir, file), target);
-      console.log(`\nCPU profile of the product server: ${path.relative(ROOT, target)}\n\n${renderProfile(summarizeProfile(target))}`);
-    }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  for (const [from, who, label] of [[profileDir, 'product', 'the product server'], [baselineProfileDir, 'bare-oidc', 'the bare oidc-provider baseline']] as const) {
+    const [file] = from ? readdirSync(from).filter((name) => name.endsWith('.cpuprofile')) : [];
+    if (!from || !file) continue;
+    const target = path.join(ROOT, 'bench/results', `${who}-${stamp}.cpuprofile`);
+    mkdirSync(path.dirname(target), { recursive: true });
+    copyFileSync(path.join(from, file), target);
+    console.log(`\nCPU profile of ${label}: ${path.relative(ROOT, target)}\n\n${renderProfile(summarizeProfile(target))}`);
   }
   if (rows.some((row) => met(row) === false)) process.exitCode = 2;
 }

@@ -187,11 +187,16 @@ export async function startBareKoa(env: BenchEnvironment): Promise<{ proc: Manag
   return { proc, url };
 }
 
-export async function startBareOidc(env: BenchEnvironment, accountIds: readonly string[]): Promise<{ proc: Managed; url: string; pools: OidcPools }> {
+export async function startBareOidc(
+  env: BenchEnvironment,
+  accountIds: readonly string[],
+  options: { profileDir?: string } = {},
+): Promise<{ proc: Managed; url: string; pools: OidcPools }> {
   const accountsFile = path.join(env.dir, 'bare-accounts.json');
   const outFile = path.join(env.dir, 'bare-pools.json');
   writeFileSync(accountsFile, JSON.stringify(accountIds));
-  const proc = start('bare oidc-provider baseline', process.execPath, [...startScriptFlags(), path.join(ROOT, 'bench/baselines/bare-oidc.ts')], {
+  const nodeArgs = [...startScriptFlags(), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
+  const proc = start('bare oidc-provider baseline', process.execPath, [...nodeArgs, path.join(ROOT, 'bench/baselines/bare-oidc.ts')], {
     cpu: SERVER_CPU,
     cwd: ROOT,
     env: {
