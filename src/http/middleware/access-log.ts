@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Logger } from '../../logger.ts';
+import { accessLineWriter, type AccessLine } from './access-line.ts';
 
 /** What is known of a request once its response is done. */
 export interface FinishedRequest {
@@ -35,7 +36,7 @@ export function accessLog(
   // The line carries only the fields below, none of them secret, so it skips the redaction pass, which
   // cost three times the rest of the line (bench/README.md). Everything logged through ctx.log is
   // still redacted.
-  const access = logger.child({}, { redact: [] });
+  const writeLine = accessLineWriter(logger);
   return (ctx) => {
     const started = performance.now();
     // The path as the client sent it (a mounted app sees its own part), never the query string, which
@@ -51,8 +52,9 @@ export function accessLog(
         const status = aborted ? CLIENT_CLOSED_REQUEST : ctx.res.statusCode;
         if (status >= minimumStatus) {
           const ms = Math.round(seconds * 10_000) / 10;
-          const line = { reqId: ctx.requestId, method: ctx.method, url: path, status, ms, ip };
-          access.info(aborted ? { ...line, aborted } : line, 'request');
+          const line: AccessLine = { reqId: ctx.requestId, method: ctx.method, url: path, status, ms, ip };
+          if (aborted) line.aborted = true;
+          writeLine(line);
         }
         const finished = { path, seconds, status };
         for (const observe of observers) observe(ctx, finished);
