@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../logger.ts';
 
 export interface MailMessage {
@@ -26,15 +26,21 @@ export interface MailServiceOptions {
  */
 export function createMailService(options: MailServiceOptions) {
   const log = options.logger.child({ component: 'mail' });
-  const transport = options.smtpUrl
-    ? createTransport(options.smtpUrl, { from: options.from })
-    : createTransport({ streamTransport: true, buffer: true, newline: 'unix' }, { from: options.from });
+  // nodemailer is loaded with the first mail, not at start: a process may send none for hours, and its code
+  // (about 5 MB of heap) would be marked by every major garbage collection meanwhile (bench/README.md).
+  let transport: Promise<Transporter> | undefined;
+  const transportFor = (): Promise<Transporter> =>
+    (transport ??= import('nodemailer').then(({ createTransport }) =>
+      options.smtpUrl
+        ? createTransport(options.smtpUrl, { from: options.from })
+        : createTransport({ streamTransport: true, buffer: true, newline: 'unix' }, { from: options.from }),
+    ));
 
   return {
     mode: options.smtpUrl ? ('smtp' as const) : ('outbox' as const),
 
     async send(message: MailMessage): Promise<void> {
-      const info = await transport.sendMail(message);
+      const info = await (await transportFor()).sendMail(message);
       if (options.smtpUrl) {
         log.info({ messageId: info.messageId, subject: message.subject }, 'mail sent');
         return;
@@ -49,7 +55,7 @@ export function createMailService(options: MailServiceOptions) {
     },
 
     close(): void {
-      transport.close();
+      void transport?.then((opened) => opened.close());
     },
   };
 }
