@@ -5,7 +5,8 @@
  *   node bench/run.ts            every scenario, ~10 s each (about 3 minutes)
  *   node bench/run.ts --quick    the same, ~2.5 s each (under a minute)
  *   node bench/run.ts --only me,login --profile
- *                                some scenarios, with a CPU profile of the product server
+ *                                some scenarios, with CPU profiles of the product server and of the
+ *                                bare oidc-provider baseline (when an OIDC scenario runs)
  *   node bench/run.ts --scale    the million-user run (bench/scale.ts)
  *
  * It starts its own redis-server (port 7500) and PostgreSQL database (idp_bench_<random>, dropped at
