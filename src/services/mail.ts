@@ -55,7 +55,8 @@ export function createMailService(options: MailServiceOptions) {
     },
 
     close(): void {
-      void transport?.then((opened) => opened.close());
+      // A transport that could not be made has nothing to close (its send already failed, and was reported).
+      void transport?.then((opened) => opened.close(), () => undefined);
     },
   };
 }
