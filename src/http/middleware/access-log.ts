@@ -21,9 +21,10 @@ export type RequestObserver = (ctx: Context, request: FinishedRequest) => void;
 
 /**
  * One line per request, and the observers (metrics), from a single `close` listener: it fires once the
- * response is finished or aborted (the front calls the returned step as a request starts). The listener runs outside any request's error handling, where a throw
- * would end the process: what it needs of the request is read before the request is handled (the socket,
- * and so the client address, may be gone by the time it fires), and a failing observer is only logged.
+ * response is finished or aborted (the front calls the returned step as a request starts). The listener
+ * runs outside any request's error handling, where a throw would end the process: what it needs of the
+ * request is read before the request is handled (the socket, and so the client address, may be gone by the
+ * time it fires), and a failing observer is only logged.
  */
 export function accessLog(
   logger: Logger,
