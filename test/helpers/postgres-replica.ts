@@ -175,7 +175,10 @@ export async function startPostgresReplica(options: { primaryPort: number; repli
       await query(options.replicaPort, 'postgres', 'SELECT pg_wal_replay_resume()');
     },
     async caughtUp(timeoutMs = 15_000) {
-      const [target] = await query(options.primaryPort, 'postgres', 'SELECT pg_current_wal_lsn()::text AS lsn');
+      // The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit off a
+      // commit that has already returned may still sit in the WAL buffers, past the write position, and a
+      // replica caught up to that position would not have it yet.
+      const [target] = await query(options.primaryPort, 'postgres', 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
       const lsn = String(target?.lsn);
       if (!/^[0-9A-F]+\/[0-9A-F]+$/i.test(lsn)) throw new Error(`unexpected WAL position ${lsn}`);
       await waitUntil('the replica to catch up', timeoutMs, async () => {
