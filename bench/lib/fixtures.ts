@@ -155,8 +155,13 @@ export function startScriptFlags(): string[] {
   return at === -1 ? [] : words.slice(at + 1).filter((word) => word.startsWith('--'));
 }
 
+/** The start script's flags, and a CPU profile written into `profileDir` when one is asked for. */
+function serverFlags(profileDir: string | undefined): string[] {
+  return [...startScriptFlags(), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+}
+
 export async function startProduct(env: BenchEnvironment, options: { profileDir?: string; extraEnv?: Record<string, string> } = {}): Promise<Managed> {
-  const nodeArgs = [...startScriptFlags(), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
+  const nodeArgs = serverFlags(options.profileDir);
   const proc = start('product server', process.execPath, [...nodeArgs, path.join(ROOT, 'src/main.ts')], {
     cpu: SERVER_CPU,
     cwd: ROOT,
@@ -195,7 +200,7 @@ export async function startBareOidc(
   const accountsFile = path.join(env.dir, 'bare-accounts.json');
   const outFile = path.join(env.dir, 'bare-pools.json');
   writeFileSync(accountsFile, JSON.stringify(accountIds));
-  const nodeArgs = [...startScriptFlags(), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
+  const nodeArgs = serverFlags(options.profileDir);
   const proc = start('bare oidc-provider baseline', process.execPath, [...nodeArgs, path.join(ROOT, 'bench/baselines/bare-oidc.ts')], {
     cpu: SERVER_CPU,
     cwd: ROOT,
