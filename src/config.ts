@@ -564,9 +564,13 @@ function productionChecks(config: Config, raw: Raw): string[] {
     problems.push(`COOKIE_KEYS: every key must be a random value of at least 32 characters, ${MIN_DISTINCT_COOKIE_KEY_CHARACTERS} or more of them distinct`);
   }
   if (config.admin.password) {
-    const score = passwordScore(config.admin.password, [config.admin.email ?? '', 'admin', 'administrator', 'idp']);
-    if (score < MIN_ADMIN_PASSWORD_SCORE) {
-      problems.push(`ADMIN_PASSWORD: too easy to guess (strength ${score} of 4, at least ${MIN_ADMIN_PASSWORD_SCORE} needed in production)`);
+    try {
+      const score = passwordScore(config.admin.password, [config.admin.email ?? '', 'admin', 'administrator', 'idp']);
+      if (score < MIN_ADMIN_PASSWORD_SCORE) {
+        problems.push(`ADMIN_PASSWORD: too easy to guess (strength ${score} of 4, at least ${MIN_ADMIN_PASSWORD_SCORE} needed in production)`);
+      }
+    } catch (err) {
+      problems.push(`ADMIN_PASSWORD: could not be checked (${(err as Error).message})`);
     }
   }
   if (!config.keyEncryptionKey) {

@@ -1,31 +1,30 @@
 /**
  * Password strength as zxcvbn estimates it (0 = guessable in seconds … 4 = very unguessable), with the common
- * and English dictionaries. The dictionaries take a few hundred milliseconds to load, so they are loaded on the
- * first estimate, not at import: only a production start with ADMIN_PASSWORD asks for one today.
+ * and English dictionaries. Only a production start with ADMIN_PASSWORD asks for one today. The estimate runs
+ * in a child process (password-strength-estimate.ts): loading the dictionaries takes most of a second and
+ * about 29 MB of heap, which a server would otherwise carry, and every full garbage collection mark, for as
+ * long as it runs. The password goes to the child on its standard input, never in its arguments or
+ * environment.
  */
-import { createRequire } from 'node:module';
-import type * as Core from '@zxcvbn-ts/core';
-import type * as Common from '@zxcvbn-ts/language-common';
-import type * as English from '@zxcvbn-ts/language-en';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 
-const require = createRequire(import.meta.url);
+const ESTIMATE = path.join(import.meta.dirname, 'password-strength-estimate.ts');
 
-let estimator: Core.ZxcvbnFactory | undefined;
-
-function load(): Core.ZxcvbnFactory {
-  if (estimator) return estimator;
-  const core = require('@zxcvbn-ts/core') as typeof Core;
-  const common = require('@zxcvbn-ts/language-common') as typeof Common;
-  const en = require('@zxcvbn-ts/language-en') as typeof English;
-  estimator = new core.ZxcvbnFactory({
-    dictionary: { ...common.dictionary, ...en.dictionary },
-    graphs: common.adjacencyGraphs,
-    translations: en.translations,
-  });
-  return estimator;
-}
+export type PasswordScore = 0 | 1 | 2 | 3 | 4;
 
 /** The zxcvbn score of `password`; `related` are words an attacker would try first (the e-mail, the product). */
-export function passwordScore(password: string, related: string[] = []): 0 | 1 | 2 | 3 | 4 {
-  return load().check(password, related).score;
+export function passwordScore(password: string, related: string[] = []): PasswordScore {
+  const run = spawnSync(process.execPath, [ESTIMATE], {
+    input: JSON.stringify({ password, related }),
+    encoding: 'utf8',
+    timeout: 60_000,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const score = Number(run.stdout);
+  if (run.status !== 0 || !run.stdout || !Number.isInteger(score) || score < 0 || score > 4) {
+    const reason = run.error?.message ?? (run.stderr.trim().split('\n').at(-1) || `exit status ${run.status ?? run.signal}`);
+    throw new Error(`the password strength estimate failed: ${reason}`);
+  }
+  return score as PasswordScore;
 }

@@ -191,7 +191,8 @@ describe('configuration (src/config.ts)', () => {
       expect(problemsOf({ ...production, COOKIE_KEYS: `${production.COOKIE_KEYS},${'abcdefghijklmnop'.repeat(2)}` })).to.deep.equal([]);
     });
 
-    it('refuses an ADMIN_PASSWORD the strength estimator scores below 3 of 4', () => {
+    it('refuses an ADMIN_PASSWORD the strength estimator scores below 3 of 4', function () {
+      this.timeout(60_000); // each estimate is its own process (password-strength.ts)
       for (const weak of ['Password1', 'changeme', 'Summer2024!', 'admin@example.com1', 'qwertyuiop']) {
         const problems = problemsOf({ ...production, ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: weak });
         expect(problems, weak).to.have.length(1);

@@ -40,4 +40,15 @@ mail.close();`,
     );
     expect(loaded).to.include('nodemailer');
   });
+
+  it('scores a password in a child process: the server never carries zxcvbn and its dictionaries', function () {
+    this.timeout(60_000);
+    const module = JSON.stringify(path.join(SRC, 'services/password-strength.ts'));
+    const loaded = packagesLoadedBy(
+      ['services/password-strength.ts'],
+      `const { passwordScore } = await import(${module});
+if (passwordScore('correct horse battery staple', ['admin']) < 3 || passwordScore('Password1', ['admin']) > 2) throw new Error('wrong scores');`,
+    );
+    expect(loaded.filter((name) => name.startsWith('@zxcvbn-ts/'))).to.deep.equal([]);
+  });
 });
