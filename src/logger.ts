@@ -57,6 +57,25 @@ export function stdoutFor(nodeEnv: string): DestinationStream {
   return wantsPrettyLogs(process.stdout.isTTY, nodeEnv) ? prettyStdout() : bufferedStdout();
 }
 
+/**
+ * pino's `isoTime`, formatted once per millisecond: a busy server writes several lines in the same
+ * millisecond (an access line per request), and formatting the date costs about 0.5 µs a call (in a loop,
+ * on the bench machine), nearly half of what building a whole access line took (1.1 µs, bench/README.md).
+ * The text is the same as pino's.
+ */
+export function isoTimeOncePerMillisecond(now: () => number = Date.now): () => string {
+  let formattedAt = Number.NaN;
+  let formatted = '';
+  return () => {
+    const ms = now();
+    if (ms !== formattedAt) {
+      formattedAt = ms;
+      formatted = `,"time":"${new Date(ms).toISOString()}"`;
+    }
+    return formatted;
+  };
+}
+
 export function createLogger(options: { level: string; destination?: DestinationStream; base?: Record<string, unknown> }): Logger {
   return pino(
     {
@@ -64,7 +83,7 @@ export function createLogger(options: { level: string; destination?: Destination
       base: options.base ?? { pid: process.pid },
       redact: { paths: REDACT, censor: '[redacted]' },
       hooks: { streamWrite: redactUrlCredentials },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeOncePerMillisecond(),
       formatters: { level: (label) => ({ level: label }) },
     },
     options.destination ?? bufferedStdout(),

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { pino } from 'pino';
 import { captureLogs } from '../helpers/log-capture.ts';
+import { isoTimeOncePerMillisecond } from '../../src/logger.ts';
 
 const LOGGER = path.resolve(import.meta.dirname, '../../src/logger.ts');
 
@@ -105,6 +107,26 @@ createLogger({ level: 'info', destination: stdoutFor(${JSON.stringify(nodeEnv)})
       const line = (await logOnce(nodeEnv, tty)).trim();
       const entry = JSON.parse(line) as { level: string; msg: string; password: string };
       expect(entry).to.include({ level: 'info', msg: 'hello there', password: '[redacted]' });
+    }
+  });
+});
+
+describe('the log time (src/logger.ts isoTimeOncePerMillisecond)', () => {
+  it("writes pino's isoTime text, formatted again only when the millisecond changes", () => {
+    let now = Date.UTC(2026, 11, 7, 11, 45, 2, 412);
+    const time = isoTimeOncePerMillisecond(() => now);
+    const realNow = Date.now;
+    try {
+      Date.now = () => now; // pino's isoTime reads Date.now
+      const first = time();
+      expect(first).to.equal(pino.stdTimeFunctions.isoTime()).and.to.equal(',"time":"2026-12-07T11:45:02.412Z"');
+      expect(time()).to.equal(first); // the same millisecond, the same text
+      now += 1;
+      expect(time()).to.equal(pino.stdTimeFunctions.isoTime()).and.to.equal(',"time":"2026-12-07T11:45:02.413Z"');
+      now += 3_600_000 * 24 * 400;
+      expect(time()).to.equal(pino.stdTimeFunctions.isoTime());
+    } finally {
+      Date.now = realNow;
     }
   });
 });
