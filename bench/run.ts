@@ -89,6 +89,14 @@ const only = new Set((args.only ?? SCENARIOS.join(',')).split(',').map((s) => s.
 for (const key of only) if (!SCENARIOS.includes(key as ScenarioKey)) throw new Error(`unknown scenario ${key}; known: ${SCENARIOS.join(', ')}`);
 const want = (key: ScenarioKey) => only.has(key);
 
+/** `1: 2719/3245 440/354 µs; 2: …`: each round's product and baseline, req/s and CPU per request. */
+function byRound(rounds: NonNullable<Measured['rounds']>): string {
+  const cpu = (m: Measurement | undefined) => (m?.cpuUs === undefined ? '—' : m.cpuUs.toFixed(0));
+  return rounds.mine
+    .map((mine, i) => `${i + 1}: ${mine.rps.toFixed(0)}/${rounds.base[i]?.rps.toFixed(0) ?? '—'} ${cpu(mine)}/${cpu(rounds.base[i])} µs`)
+    .join('; ');
+}
+
 interface Measured {
   row: Row;
   baselineResult?: Measurement;
@@ -96,6 +104,8 @@ interface Measured {
   auditedSuccesses?: number;
   /** The back-channel scenario: logout tokens the receiver got while the product answered. */
   deliveries?: number;
+  /** A scenario measured in turns: each round's product and baseline, in order (warm-up and drift show here). */
+  rounds?: { mine: Measurement[]; base: Measurement[] };
   result?: Measurement;
 }
 
@@ -176,6 +186,7 @@ async function runDefault(dir: string): Promise<void> {
     log(`${name}…`);
     let result: Measurement;
     let baselineResult: Measurement | undefined;
+    let perRound: Measured['rounds'];
     let rssPeak = 0;
     if (!base) {
       rss.mark();
@@ -195,11 +206,12 @@ async function runDefault(dir: string): Promise<void> {
       }
       result = combine(runs.mine);
       baselineResult = combine(runs.base);
+      perRound = runs;
     }
     result.rssPeak = rssPeak;
     stillRunning(product);
     const baseline = base && baselineResult ? { name: base.name, rps: baselineResult.rps, cpuUs: baselineResult.cpuUs } : undefined;
-    measured.push({ row: toRow(name, result, baseline, target), baselineResult, result });
+    measured.push({ row: toRow(name, result, baseline, target), baselineResult, result, rounds: perRound });
   };
 
   let bareKoa: { proc: Managed; url: string } | undefined;
@@ -365,6 +377,10 @@ async function runDefault(dir: string): Promise<void> {
     ...measured
       .filter((entry) => entry.baselineResult)
       .map((entry) => `baseline of ${entry.row.scenario}: p50 ${entry.baselineResult?.p50} ms, p99 ${entry.baselineResult?.p99} ms`),
+    'by round (product / baseline: req/s, CPU µs per request), in the order measured:',
+    ...measured
+      .filter((entry) => entry.rounds)
+      .map(({ row, rounds }) => `  ${row.scenario}: ${byRound(rounds!)}`),
     `total ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
   console.log(`\n${renderText(rows)}\n\n${notes.join('\n')}`);
