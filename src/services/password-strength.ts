@@ -19,11 +19,12 @@ export function passwordScore(password: string, related: string[] = []): Passwor
     input: JSON.stringify({ password, related }),
     encoding: 'utf8',
     timeout: 60_000,
-    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const score = Number(run.stdout);
   if (run.status !== 0 || !run.stdout || !Number.isInteger(score) || score < 0 || score > 4) {
-    const reason = run.error?.message ?? (run.stderr.trim().split('\n').at(-1) || `exit status ${run.status ?? run.signal}`);
+    // The child's own error line (a thrown error, V8's out-of-memory line), not the stack or version after it.
+    const errorLine = run.stderr?.split('\n').find((line) => /error/i.test(line))?.trim();
+    const reason = run.error?.message ?? errorLine ?? `exit status ${run.status ?? run.signal}`;
     throw new Error(`the password strength estimate failed: ${reason}`);
   }
   return score as PasswordScore;

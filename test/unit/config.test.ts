@@ -203,6 +203,22 @@ describe('configuration (src/config.ts)', () => {
       expect(problemsOf({ ADMIN_PASSWORD: 'Password1' })).to.deep.equal([]);
     });
 
+    it('stops with one line naming ADMIN_PASSWORD when its strength cannot be estimated', function () {
+      this.timeout(60_000);
+      // The estimate is a child process (password-strength.ts): one whose heap cannot hold the dictionaries fails.
+      const saved = process.env.NODE_OPTIONS;
+      process.env.NODE_OPTIONS = '--max-old-space-size=8';
+      try {
+        const problems = problemsOf({ ...production, ADMIN_PASSWORD: 'correct horse battery staple' });
+        expect(problems).to.have.length(1);
+        // V8 words its out-of-memory line after the collector's last attempt ("Reached heap limit", "Ineffective mark-compacts").
+        expect(problems[0]).to.match(/^ADMIN_PASSWORD: could not be checked \(the password strength estimate failed: FATAL ERROR: .+ JavaScript heap out of memory\)$/);
+      } finally {
+        if (saved === undefined) delete process.env.NODE_OPTIONS;
+        else process.env.NODE_OPTIONS = saved;
+      }
+    });
+
     it('requires KEY_ENCRYPTION_KEY and METRICS_TOKEN', () => {
       expect(problemsOf({ ...production, KEY_ENCRYPTION_KEY: '', METRICS_TOKEN: '' })).to.deep.equal([
         'KEY_ENCRYPTION_KEY: required in production (32+ random bytes, base64 or hex, e.g. `openssl rand -base64 32`)',
