@@ -16,6 +16,26 @@ import { totpCode } from '../../src/services/mfa/totp.ts';
 
 const REDIRECT = CLIENTS.spa.redirect_uris[0];
 
+/** A page whose requests to the relying party (which is not listening) get a small page instead. */
+async function pageWithRp(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  await context.route(`${RP.spa}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>Relying party</title><p>Signed in.</p>' }),
+  );
+  return page;
+}
+
+/**
+ * Runs `act` and returns the address the browser was sent to at the relying party, read from the request
+ * itself, not from the routed page: a navigation can escape request routing (one that starts while a page is
+ * still loading, and now and then the last redirect of a sign-in under load), and then it fails to connect.
+ */
+async function sentToRp(page: Page, act: () => Promise<unknown>): Promise<URL> {
+  const request = page.waitForRequest((candidate) => candidate.url().startsWith(REDIRECT));
+  await act();
+  return new URL((await request).url());
+}
+
 describe('passkeys and the second-factor pages in Chromium', function () {
   this.timeout(90_000);
   let env: OidcEnv;
@@ -33,27 +53,6 @@ describe('passkeys and the second-factor pages in Chromium', function () {
     await browser?.close();
     await env?.close();
   });
-
-  /** A page whose relying-party redirect is answered in the browser; resolves the callback URL. */
-  /** A page whose requests to the relying party (which is not listening) get a small page instead. */
-  async function pageWithRp(context: BrowserContext): Promise<Page> {
-    const page = await context.newPage();
-    await context.route(`${RP.spa}/**`, (route) =>
-      route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>Relying party</title><p>Signed in.</p>' }),
-    );
-    return page;
-  }
-
-  /**
-   * Runs `act` and returns the address the browser was sent to at the relying party, read from the request
-   * itself, not from the routed page: a navigation can escape request routing (one that starts while a page is
-   * still loading, and now and then the last redirect of a sign-in under load), and then it fails to connect.
-   */
-  async function sentToRp(page: Page, act: () => Promise<unknown>): Promise<URL> {
-    const request = page.waitForRequest((candidate) => candidate.url().startsWith(REDIRECT));
-    await act();
-    return new URL((await request).url());
-  }
 
   async function authorization(): Promise<{ url: string; verifier: string; state: string }> {
     const verifier = oidc.randomPKCECodeVerifier();
@@ -209,15 +208,12 @@ describe('a passkey sign-in with REQUIRE_EMAIL_VERIFICATION, in Chromium', funct
     const user = await env.createUser('vera', ['staff']);
     await env.server.deps.models.User.update({ emailVerified: true }, { where: { id: user.id } });
     const context = await browser.newContext({ viewport: { width: 800, height: 1000 } });
-    const page = await context.newPage();
-    // Counted from the requests themselves: a navigation can escape routing (see sentToRp above).
+    const page = await pageWithRp(context);
+    // Counted from the requests themselves: a navigation can escape routing (see sentToRp).
     const reachedRp: string[] = [];
     page.on('request', (request) => {
       if (request.url().startsWith(REDIRECT)) reachedRp.push(request.url());
     });
-    await context.route(`${RP.spa}/**`, (route) =>
-      route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>Relying party</title>' }),
-    );
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -232,9 +228,7 @@ describe('a passkey sign-in with REQUIRE_EMAIL_VERIFICATION, in Chromium', funct
     await page.getByLabel('Name for this passkey').fill('Laptop');
     await page.getByRole('button', { name: 'Add a passkey instead' }).click();
     await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
-    const toRp = page.waitForRequest((request) => request.url().startsWith(REDIRECT));
-    await page.getByRole('button', { name: /continue/ }).click();
-    await toRp;
+    await sentToRp(page, () => page.getByRole('button', { name: /continue/ }).click());
     expect(reachedRp).to.have.length(1);
 
     // The address is unverified again (e.g. changed): the passkey alone must not get around the check.
